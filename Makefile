@@ -1,0 +1,25 @@
+# `make test` works on a fresh clone: it builds .venv when missing and installs the package
+# with its dev extras before running the whole suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test quickstart bench install clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest tests
+
+quickstart: $(STAMP)
+	$(PY) examples/quickstart.py --dir quickstart
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,106 @@
+"""Every exception lolpop raises on purpose.
+
+Our exception hierarchy::
+
+    LolpopError
+    ├── ConfigError                    bad or missing configuration, caught at construction
+    ├── InvalidInputError (ValueError) an argument lolpop cannot store or act on
+    │   ├── InvalidResourceIdError      a resource id MLflow cannot hold as a tag key
+    │   ├── InvalidKeyError             a tag / metadata / artifact id that is not allowed
+    │   ├── InvalidFilterError          a malformed or unsafe ``extra_filters`` clause
+    │   └── UnsupportedResourceTypeError  a ``type`` a method does not handle
+    ├── NotFoundError (LookupError)
+    │   ├── ResourceNotFoundError       no such resource (run, experiment, version)
+    │   ├── ArtifactNotFoundError       no artifact under that id
+    │   └── MetadataNotFoundError       nothing recorded under that key
+    ├── MetadataConflictError          a param re-logged with a different value
+    ├── TrackerStoppedError            a write after ``stop()``
+    └── TrackerUnavailableError        the tracking store cannot be reached / refused us
+        └── AuthenticationError         the tracking server rejected the credentials
+
+A value that cannot be stored as JSON raises the builtin :class:`TypeError` (naming the key and
+the type), as ``json.dumps`` would.
+
+MLflow's own errors are translated where the user can act on them; the original exception is kept
+as ``__cause__``. Messages never contain credentials from a tracking URI.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LolpopError",
+    "ConfigError",
+    "InvalidInputError",
+    "InvalidResourceIdError",
+    "InvalidKeyError",
+    "InvalidFilterError",
+    "UnsupportedResourceTypeError",
+    "NotFoundError",
+    "ResourceNotFoundError",
+    "ArtifactNotFoundError",
+    "MetadataNotFoundError",
+    "MetadataConflictError",
+    "TrackerStoppedError",
+    "TrackerUnavailableError",
+    "AuthenticationError",
+]
+
+
+class LolpopError(Exception):
+    """Base class of every error lolpop raises on purpose."""
+
+
+class ConfigError(LolpopError):
+    """The component configuration is missing a key, has a bad value, or cannot be read."""
+
+
+class InvalidInputError(LolpopError, ValueError):
+    """An argument that lolpop cannot store or act on. Nothing was written."""
+
+
+class InvalidResourceIdError(InvalidInputError):
+    """A resource id that cannot be used (empty, not a string, or characters MLflow refuses)."""
+
+
+class InvalidKeyError(InvalidInputError):
+    """A tag, metadata or artifact id that cannot be used as given."""
+
+
+class InvalidFilterError(InvalidInputError):
+    """An ``extra_filters`` clause that is malformed or would change the query's meaning."""
+
+
+class UnsupportedResourceTypeError(InvalidInputError):
+    """A resource ``type`` that the called method does not handle."""
+
+
+class NotFoundError(LolpopError, LookupError):
+    """Something asked for does not exist in the tracking store."""
+
+
+class ResourceNotFoundError(NotFoundError):
+    """No resource (run, experiment, version) matches what was asked for."""
+
+
+class ArtifactNotFoundError(NotFoundError):
+    """No artifact is stored under the given id."""
+
+
+class MetadataNotFoundError(NotFoundError):
+    """Nothing was recorded under the given key."""
+
+
+class MetadataConflictError(LolpopError):
+    """A param was logged again with a different value; MLflow params are write-once."""
+
+
+class TrackerStoppedError(LolpopError):
+    """The tracker was stopped; it does not reopen its run behind the user's back."""
+
+
+class TrackerUnavailableError(LolpopError):
+    """The tracking store could not be reached, or refused the request."""
+
+
+class AuthenticationError(TrackerUnavailableError):
+    """The tracking server rejected the credentials (HTTP 401/403)."""
