@@ -32,12 +32,12 @@ def marker_key(key: str) -> str:
 
 def _check_json(value: Any, key: str, path: str = "") -> None:
     """Refuse what JSON would change on the way back (tuples, non-str keys, sets, objects)."""
-    where = f"{key}{path}"
+    where = f" at {path}" if path else ""
     if value is None or isinstance(value, (str, bool, int)):
         return
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise TypeError(f"metadata {key!r}: {value!r} at {where} cannot be stored as JSON")
+            raise TypeError(f"metadata {key!r}: {value!r}{where} cannot be stored as JSON")
         return
     if isinstance(value, list):
         for i, item in enumerate(value):
@@ -47,13 +47,13 @@ def _check_json(value: Any, key: str, path: str = "") -> None:
         for k, item in value.items():
             if not isinstance(k, str):
                 raise TypeError(
-                    f"metadata {key!r}: dict key {k!r} at {where} is a {type(k).__name__}; "
+                    f"metadata {key!r}: dict key {k!r}{where} is a {type(k).__name__}; "
                     "JSON keys must be strings (it would come back changed)"
                 )
             _check_json(item, key, f"{path}[{k!r}]")
         return
     raise TypeError(
-        f"metadata {key!r}: value of type {type(value).__name__} at {where} cannot be stored as JSON"
+        f"metadata {key!r}: value of type {type(value).__name__}{where} cannot be stored as JSON"
     )
 
 
@@ -67,6 +67,14 @@ def encode(key: str, value: Any) -> tuple[str, str | None]:
         return value, None
     _check_json(value, key)
     return json.dumps(value, ensure_ascii=False), "json"
+
+
+def param_text(key: str, value: Any) -> str:
+    """The MLflow param text of ``value``: ``str()`` for scalars as MLflow itself does, JSON for
+    lists and dicts (so they stay parseable)."""
+    if isinstance(value, (list, dict)):
+        return encode(key, value)[0]
+    return str(value)
 
 
 def artifact_path_for(key: str) -> str:

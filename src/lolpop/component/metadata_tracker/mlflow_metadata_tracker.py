@@ -420,7 +420,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             prefix = "" if self._is_experiment(rid, run_id) else f"{rid}."
             _, existing = self._run_data(run_id)
             for k, v in data.items():
-                text = v if isinstance(v, str) else _values.encode(f"{rid}.{id}", v)[0]
+                text = _values.param_text(f"{rid}.{id}", v)
                 if len(text) > MAX_PARAM_VAL_LENGTH:
                     raise InvalidInputError(
                         f"param {k!r} of {rid!r}: value is {len(text)} characters; "

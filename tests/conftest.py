@@ -1,0 +1,97 @@
+"""Shared fixtures: every tracker test runs against each real MLflow backend.
+
+Backends (the ``backend`` fixture's params):
+
+* ``sqlite``: MLflow's own SQLite store in a file (one per test session), artifacts on disk.
+* ``server``: a real ``mlflow server`` subprocess on 127.0.0.1 (SQLite behind it), started once
+  per session in its own process group and stopped at the end.
+
+Each test gets a fresh MLflow experiment, so tests never see each other's runs.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow import MlflowClient
+
+from lolpop.components import MLFlowMetadataTracker
+from tests.support.mlflow_server import MlflowServer
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+BACKENDS = ["sqlite", "server"]
+
+
+@pytest.fixture(scope="session")
+def sqlite_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('sqlite-store') / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow-server")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def tracking_uri(backend: str, request: pytest.FixtureRequest) -> str:
+    if backend == "sqlite":
+        return request.getfixturevalue("sqlite_uri")
+    if backend == "server":
+        return request.getfixturevalue("mlflow_server").url
+    raise AssertionError(f"unknown backend {backend}")
+
+
+@pytest.fixture
+def conf(tracking_uri: str) -> dict[str, Any]:
+    """A config for a fresh experiment on the current backend."""
+    return {"config": {"mlflow_tracking_uri": tracking_uri,
+                       "mlflow_experiment_name": f"test-{uuid.uuid4().hex[:12]}"}}
+
+
+@pytest.fixture
+def client(tracking_uri: str) -> MlflowClient:
+    """A plain MlflowClient to check what really reached the store."""
+    return MlflowClient(tracking_uri=tracking_uri)
+
+
+@pytest.fixture
+def make_tracker(conf: dict[str, Any]) -> Iterator[Callable[..., MLFlowMetadataTracker]]:
+    """Factory for trackers on the test's experiment; all are stopped at teardown."""
+    made: list[MLFlowMetadataTracker] = []
+
+    def make(**overrides: Any) -> MLFlowMetadataTracker:
+        cfg = {"config": {**conf["config"], **overrides}}
+        tracker = MLFlowMetadataTracker(conf=cfg)
+        made.append(tracker)
+        return tracker
+
+    yield make
+    for tracker in made:
+        tracker.stop()
+
+
+@pytest.fixture
+def tracker(make_tracker: Callable[..., MLFlowMetadataTracker]) -> MLFlowMetadataTracker:
+    return make_tracker()
+
+
+@pytest.fixture
+def sample_file(tmp_path: Path) -> Path:
+    path = tmp_path / "report.html"
+    path.write_text("<html><body>profile</body></html>")
+    return path
