@@ -92,13 +92,13 @@ def open_store(uri: str, experiment_name: str, artifact_location: str | None) ->
     A brand-new SQLite file is initialised under a file lock: MLflow's schema creation races
     when several processes open the same new database at once.
     """
-    client = MlflowClient(tracking_uri=uri)
     db = sqlite_path(uri)
     if db is None:
+        client = MlflowClient(tracking_uri=uri)
         return client, _get_or_create_experiment(client, experiment_name, artifact_location)
     db.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(db) + ".lolpop.lock", timeout=300):
-        _ = client._tracking_client.store  # builds the engine and runs migrations
+        client = MlflowClient(tracking_uri=uri)  # builds the store, which runs the migrations
         return client, _get_or_create_experiment(
             client, experiment_name, artifact_location or default_artifact_location(uri)
         )

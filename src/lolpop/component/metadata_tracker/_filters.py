@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from mlflow.exceptions import MlflowException
 from mlflow.utils.search_utils import SearchUtils
 
 from lolpop.exceptions import InvalidFilterError
+
+
+# MLflow's parser tolerates a dangling AND; a clause that has one was cut off or glued wrong.
+_DANGLING_AND = re.compile(r"^\s*and\b|\band\s*$", re.IGNORECASE)
 
 
 def tag_clause(key: str, value: str) -> str:
@@ -51,6 +56,8 @@ def combine(base: Sequence[str], extra: Sequence[str] | str | None) -> str:
     for clause in list(base) + list(extra):
         if not isinstance(clause, str) or not clause.strip():
             raise InvalidFilterError(f"filter clause must be a non-empty string, got {clause!r}")
+        if _DANGLING_AND.search(clause):
+            raise InvalidFilterError(f"filter clause {clause!r} starts or ends with a dangling AND")
         parsed = _parse(clause)
         if not parsed:
             raise InvalidFilterError(f"filter clause {clause!r} has no comparison")

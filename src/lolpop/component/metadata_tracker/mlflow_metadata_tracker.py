@@ -164,16 +164,16 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         return key
 
     @staticmethod
-    def _check_tag_name(full_key: str, what: str) -> None:
+    def _check_tag_name(full_key: str, what: str, error: type[InvalidInputError] = InvalidKeyError) -> None:
         if len(full_key) > _values.MAX_KEY_LENGTH:
-            raise InvalidKeyError(
+            raise error(
                 f"{what}: tag key {full_key[:60]!r}... is {len(full_key)} characters; "
                 f"MLflow allows {_values.MAX_KEY_LENGTH}"
             )
         try:
             _validate_tag_name(full_key)
         except MlflowException as exc:
-            raise InvalidKeyError(
+            raise error(
                 f"{what}: {full_key!r} cannot be an MLflow tag key (use letters, digits, "
                 "'_', '-', '.', ' ', ':' and no path tricks)"
             ) from exc
@@ -458,7 +458,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         rid = self.get_resource_id((id, None))
         if not rid or rid.startswith("_lolpop"):
             raise InvalidResourceIdError(f"resource id {id!r} is empty or uses the reserved '_lolpop' prefix")
-        self._check_tag_name(f"{rid}.exists", f"resource id {id!r}")
+        self._check_tag_name(f"{rid}.exists", f"resource id {id!r}", InvalidResourceIdError)
         return rid
 
     @translating
@@ -490,7 +490,8 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             if parent is None:
                 raise InvalidInputError(f"experiment resource {id!r} needs a parent (the model version)")
             # Check the id this experiment will have before opening a run for it.
-            self._check_tag_name(f"{'0' * 32}.{parent_id}.exists", f"experiment under {parent_id!r}")
+            self._check_tag_name(f"{'0' * 32}.{parent_id}.exists", f"experiment under {parent_id!r}",
+                                 InvalidResourceIdError)
             run = self.client.create_run(
                 self.experiment_id,
                 tags={"mlflow.parentRunId": parent_run_id, "lolpop.resource_type": EXPERIMENT},
