@@ -11,10 +11,13 @@ Storage layout (compatible with stores written by lolpop 0.2.0):
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import tempfile
 import threading
+import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +64,22 @@ class _RunState:
     params: dict[str, str]
     status: str = "RUNNING"
     big_values: dict[str, str] = field(default_factory=dict)
+    # Written to the cache but not yet sent; goes out with the run's next request.
+    pending_tags: dict[str, str] = field(default_factory=dict)
+    pending_params: dict[str, str] = field(default_factory=dict)
+    pending_since: float | None = None
+
+
+_WRITE_MODES = ("immediate", "batched")
+
+
+def _flush_at_exit(ref: weakref.ref[MLFlowMetadataTracker]) -> None:
+    tracker = ref()
+    if tracker is not None and not tracker._stopped:
+        try:
+            tracker.flush()
+        except Exception:  # exiting anyway: report, never raise from an atexit hook
+            tracker.logger.exception("lolpop: could not flush pending metadata at exit")
 
 
 class MLFlowMetadataTracker(BaseMetadataTracker):
@@ -72,6 +91,11 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     * ``mlflow_experiment_name`` (required): the MLflow experiment holding the workflow runs.
     * ``mlflow_artifact_location`` (optional): artifact root for a *new* experiment; for SQLite
       stores it defaults to ``mlartifacts/`` beside the database file.
+    * ``mlflow_write_mode`` (optional): ``"immediate"`` (default) sends every write call as one
+      request before it returns. ``"batched"`` keeps writes in the cache and sends them together
+      — when an experiment is cleaned, at ``flush()``/``stop()``/exit, when a batch is full
+      (100 entries) or older than ``mlflow_flush_seconds`` (default 5): a fraction of the round
+      trips, at the price that a hard kill loses the unsent window.
 
     Attributes:
         client: the ``MlflowClient`` (always used with explicit run ids).
@@ -99,7 +123,16 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         self._owned: dict[str, _RunState] = {}
         self._stopped = False
         self._tmp = tempfile.TemporaryDirectory(prefix="lolpop-")
+        mode = self._get_config("mlflow_write_mode", "immediate")
+        if mode not in _WRITE_MODES:
+            raise ConfigError(f"{self.name}: mlflow_write_mode must be one of {_WRITE_MODES}, not {mode!r}")
+        flush_seconds = self._get_config("mlflow_flush_seconds", 5.0)
+        if not isinstance(flush_seconds, (int, float)) or isinstance(flush_seconds, bool) or flush_seconds < 0:
+            raise ConfigError(f"{self.name}: mlflow_flush_seconds must be a number >= 0, not {flush_seconds!r}")
+        self._batched = mode == "batched"
+        self._flush_seconds = float(flush_seconds)
         self._connect(uri, experiment_name)
+        atexit.register(_flush_at_exit, weakref.ref(self))
 
     @translating
     def _connect(self, uri: str, experiment_name: str) -> None:
@@ -239,8 +272,12 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         return text
 
     def _write(self, run_id: str, tags: dict[str, str], params: dict[str, str] | None = None,
-               uploads: dict[str, str] | None = None) -> None:
-        """Send tags/params (in as few ``log_batch`` requests as MLflow allows) and update the cache."""
+               uploads: dict[str, str] | None = None, defer: bool | None = None) -> None:
+        """Store tags/params of a run and update the cache.
+
+        Sent now (with whatever is pending for the run, in as few ``log_batch`` requests as MLflow
+        allows) unless deferred: ``defer=None`` defers in batched mode for runs this tracker owns.
+        """
         self._check_open()
         params = params or {}
         uploads = uploads or {}
@@ -251,6 +288,39 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             local = local_dir / Path(key).name
             local.write_text(text, encoding="utf-8")
             self.client.log_artifact(run_id, str(local), artifact_path=str(Path(key).parent))
+        with self._lock:
+            state = self._owned.get(run_id)
+            if state is not None:
+                state.tags.update(tags)
+                state.params.update(params)
+                for key, text in uploads.items():
+                    for tag, value in tags.items():
+                        if value == _values.POINTER_PREFIX + key:
+                            state.big_values[tag] = text
+                if defer is None:
+                    defer = self._batched and state.status not in _TERMINAL
+                if defer:
+                    state.pending_tags.update(tags)
+                    state.pending_params.update(params)
+                    state.pending_since = state.pending_since or time.monotonic()
+                    full = len(state.pending_tags) + len(state.pending_params) >= MAX_PARAMS_TAGS_PER_BATCH
+                    if not full and time.monotonic() - state.pending_since < self._flush_seconds:
+                        return
+                tags = {**state.pending_tags, **tags}
+                params = {**state.pending_params, **params}
+                state.pending_tags, state.pending_params, state.pending_since = {}, {}, None
+        try:
+            self._send(run_id, tags, params)
+        except BaseException:
+            # Nothing is dropped: what was pending stays pending for the next attempt.
+            if state is not None:
+                with self._lock:
+                    state.pending_tags = {**tags, **state.pending_tags}
+                    state.pending_params = {**params, **state.pending_params}
+                    state.pending_since = state.pending_since or time.monotonic()
+            raise
+
+    def _send(self, run_id: str, tags: dict[str, str], params: dict[str, str]) -> None:
         entries: list[Param | RunTag] = [Param(k, v) for k, v in params.items()]
         entries += [RunTag(k, v) for k, v in tags.items()]
         for start in range(0, len(entries), MAX_PARAMS_TAGS_PER_BATCH):
@@ -261,15 +331,25 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                 tags=[e for e in chunk if isinstance(e, RunTag)],
                 synchronous=True,
             )
+
+    def _flush_run(self, run_id: str) -> None:
         with self._lock:
             state = self._owned.get(run_id)
-            if state is not None:
-                state.tags.update(tags)
-                state.params.update(params)
-                for key, text in uploads.items():
-                    for tag, value in tags.items():
-                        if value == _values.POINTER_PREFIX + key:
-                            state.big_values[tag] = text
+            if state is None or not (state.pending_tags or state.pending_params):
+                return
+        self._write(run_id, {}, defer=False)
+
+    @translating
+    def flush(self) -> None:
+        """Send every write still pending (batched mode, new experiments' id tags).
+
+        Example:
+            >>> tracker.flush()
+        """
+        with self._lock:
+            run_ids = list(self._owned)
+        for run_id in run_ids:
+            self._flush_run(run_id)
 
     def _known_tags(self, run_id: str) -> dict[str, str] | None:
         with self._lock:
@@ -494,7 +574,8 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                                  InvalidResourceIdError)
             run = self.client.create_run(
                 self.experiment_id,
-                tags={"mlflow.parentRunId": parent_run_id, "lolpop.resource_type": EXPERIMENT},
+                tags={"mlflow.parentRunId": parent_run_id, "lolpop.resource_type": EXPERIMENT,
+                      "lolpop.parent_id": parent_id},
             )
             self._own(run)
             rid = f"{run.info.run_id}.{parent_id}"
@@ -515,7 +596,10 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         known = self._known_tags(run.info.run_id) or {}
         tags = {k: v for k, v in tags.items() if known.get(k) != v}
         if tags or uploads:
-            self._write(run.info.run_id, tags, uploads=uploads)
+            # A new experiment's id tags ride along with its run's next request (create_run
+            # cannot carry them: they name the run id). Its run tags already say the same.
+            self._write(run.info.run_id, tags, uploads=uploads,
+                        defer=True if type == EXPERIMENT and not extra else None)
         return Resource(rid if type == EXPERIMENT else id, run)
 
     @translating
@@ -597,6 +681,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         if tags or uploads:
             self._write(run_id, tags, uploads=uploads)
         if run_updates:
+            self._flush_run(run_id)
             store = self.client._tracking_client.store  # UpdateRun carries end_time; the client API does not
             current = self._get_run(run_id)
             new_status = RunStatus.from_string(status.upper()) if status else RunStatus.from_string(current.info.status)
@@ -627,6 +712,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             if state is not None and state.status in _TERMINAL:
                 return
         self._check_open()
+        self._flush_run(run_id)
         self.client.set_terminated(run_id, "FINISHED")
         self._mark_status(run_id, "FINISHED")
 
@@ -980,6 +1066,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                 return
             open_runs = [rid for rid, s in self._owned.items()
                          if s.status not in _TERMINAL and rid != self.run.info.run_id]
+        self.flush()
         for run_id in open_runs + [self.run.info.run_id]:
             self.client.set_terminated(run_id, status)
             self._mark_status(run_id, status)
