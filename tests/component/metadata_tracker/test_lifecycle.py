@@ -184,3 +184,21 @@ def test_exception_hierarchy():
     assert issubclass(ex.InvalidInputError, ValueError)
     assert issubclass(ex.NotFoundError, LookupError)
     assert issubclass(ex.AuthenticationError, ex.TrackerUnavailableError)
+
+
+def test_processes_creating_the_same_experiment_at_once(tracking_uri, tmp_path):
+    """get-or-create survives a race: every process ends up in the one experiment."""
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    name = f"same-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[3] / "src"),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    procs = [subprocess.Popen([sys.executable, str(script), tracking_uri, name, str(i)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for i in range(4)]
+    results = [p.communicate(timeout=300) + (p.returncode,) for p in procs]
+    assert [err[-2000:] for out, err, rc in results if rc != 0 or "OK" not in out] == []
+    client = MlflowClient(tracking_uri=tracking_uri)
+    experiments = [e for e in client.search_experiments() if e.name == name]
+    assert len(experiments) == 1
+    runs = client.search_runs([experiments[0].experiment_id])
+    assert sorted(r.data.tags["d.who"] for r in runs) == ["0", "1", "2", "3"]
