@@ -12,8 +12,8 @@ from lolpop.quickstart import DEFAULT_EXPERIMENT, run_quickstart
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dir", default="quickstart", help="work dir (data repo, reports, store)")
-    parser.add_argument("--tracking-uri", default=None, help="default: $MLFLOW_TRACKING_URI or <dir>/mlflow.db")
+    parser.add_argument("--dir", default="quickstart", help="work dir (data repo, reports, models)")
+    parser.add_argument("--tracking-uri", default=None, help="default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db")
     parser.add_argument("--experiment", default=DEFAULT_EXPERIMENT)
     args = parser.parse_args()
     summary = run_quickstart(args.dir, tracking_uri=args.tracking_uri, experiment=args.experiment,

@@ -14,7 +14,7 @@ Example:
     >>> from lolpop.quickstart import run_quickstart
     >>> summary = run_quickstart("quickstart")
     >>> summary.ui_command
-    'mlflow ui --backend-store-uri sqlite:///quickstart/mlflow.db'
+    'mlflow ui --backend-store-uri sqlite:///mlflow.db'
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ DATASET_ID = "breast_cancer"
 MODEL_ID = "breast_cancer_model"
 PREDICTION_JOB_ID = f"{MODEL_ID}_predictions"
 DEFAULT_EXPERIMENT = "lolpop-quickstart"
+#: The embedded default store: MLflow's SQLite store in the current folder.
+EMBEDDED_URI = "sqlite:///mlflow.db"
 DATA_FILE = "data/breast_cancer.csv"
 QUALITY_GATE = 0.90  # minimum test accuracy to promote
 #: (train rows, prediction rows) per cycle, out of 569 shuffled rows.
@@ -75,7 +77,7 @@ class QuickstartSummary:
         return f"open {self.tracking_uri}"
 
     def next_commands(self) -> list[str]:
-        uri = f"--tracking-uri {self.tracking_uri} "
+        uri = "" if self.tracking_uri == default_tracking_uri() else f"--tracking-uri {self.tracking_uri} "
         return [
             f"lolpop {uri}lineage {MODEL_ID}",
             f"lolpop {uri}lineage {DATASET_ID} --run {self.cycles[0].dataset_run_id} --format html -o lineage.html",
@@ -84,13 +86,9 @@ class QuickstartSummary:
         ]
 
 
-def default_tracking_uri(workdir: str | os.PathLike[str]) -> str:
-    """``$MLFLOW_TRACKING_URI`` when set, else the embedded SQLite store ``<workdir>/mlflow.db``."""
-    env = os.environ.get("MLFLOW_TRACKING_URI")
-    if env:
-        return env
-    path = Path(workdir) / "mlflow.db"
-    return f"sqlite:///{path.as_posix()}" if not path.is_absolute() else f"sqlite:///{path}"
+def default_tracking_uri() -> str:
+    """``$MLFLOW_TRACKING_URI`` when set, else lolpop's embedded default :data:`EMBEDDED_URI`."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or EMBEDDED_URI
 
 
 # ---------------------------------------------------------------------------------------------
@@ -327,9 +325,9 @@ def run_quickstart(workdir: str | os.PathLike[str] = ".", tracking_uri: str | No
     """Run the quickstart workflow in ``workdir`` and return what it recorded.
 
     Args:
-        workdir: folder for the data git repo, reports, models and (by default) the store.
-        tracking_uri: MLflow tracking URI; default ``$MLFLOW_TRACKING_URI``, else
-            ``sqlite:///<workdir>/mlflow.db``.
+        workdir: folder for the data git repo, reports and saved models.
+        tracking_uri: MLflow tracking URI; default ``$MLFLOW_TRACKING_URI``, else the embedded
+            default ``sqlite:///mlflow.db`` (artifacts in ``mlartifacts/`` beside it).
         experiment: the MLflow experiment name.
         progress: called with a description as each of the :data:`TOTAL_STEPS` steps starts.
 
@@ -341,7 +339,7 @@ def run_quickstart(workdir: str | os.PathLike[str] = ".", tracking_uri: str | No
     """
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
-    uri = tracking_uri or default_tracking_uri(workdir)
+    uri = tracking_uri or default_tracking_uri()
     step = progress or (lambda _description: None)
     summary = QuickstartSummary(workdir=str(work), tracking_uri=uri, experiment=experiment)
     data = load_data()
