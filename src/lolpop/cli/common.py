@@ -41,7 +41,7 @@ def console(stderr: bool = False) -> Console:
     """A rich console; wide enough for tables when the output is not a terminal."""
     out = Console(stderr=stderr)
     if not out.is_terminal:
-        out = Console(stderr=stderr, width=int(os.environ.get("COLUMNS", "120")))
+        out = Console(stderr=stderr, width=int(os.environ.get("COLUMNS", "140")))
     return out
 
 

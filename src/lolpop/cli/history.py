@@ -36,9 +36,10 @@ def history(settings: Settings, resource_id: str, limit: int) -> None:
                 f"no resource {resource_id!r} in {settings.tracking_uri}"
                 f" (searched {len(reader.experiment_ids)} experiment(s))"
             )
-        table = Table(title=f"History of {resource_id} ({len(runs)} version(s), newest first)",
-                      title_justify="left")
-        for col in ("run id", "start (UTC)", "run", "type", "status", "hexsha"):
+        rtype = reader.get(resource_id, runs[0], "type")
+        table = Table(title=f"History of {resource_id}{f' ({rtype})' if rtype else ''}: "
+                            f"{len(runs)} version(s), newest first", title_justify="left")
+        for col in ("run id", "start (UTC)", "run", "status", "hexsha"):
             table.add_column(col, no_wrap=True)
         table.add_column("key metadata", min_width=36, overflow="fold")
         for run in runs:
@@ -48,9 +49,9 @@ def history(settings: Settings, resource_id: str, limit: int) -> None:
             highlights = [
                 f"{k}={short(_brief(v), 20)}" for k, v in meta.items()
                 if k not in _HIDDEN and not k.endswith(("_hexsha", "_uri")) and not isinstance(v, (list, dict))
-            ][:5]
+            ][:4]
             table.add_row(run.info.run_id, fmt_time(run.info.start_time), run.info.status,
-                          str(meta.get("type") or ""), "" if status is None else str(status),
+                          "" if status is None else str(status),
                           str(hexsha)[:10] if hexsha else "", ", ".join(highlights))
     finally:
         reader.close()

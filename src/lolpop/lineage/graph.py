@@ -160,6 +160,8 @@ class LineageBuilder:
         if rtype == EXPERIMENT:
             highlights.update({k: round(v, 4) for k, v in sorted(run.data.metrics.items())[:3]})
         for key in _HIGHLIGHT_KEYS:
+            if key == "model_trainer" and rtype == EXPERIMENT:
+                continue  # it is the experiment's label
             value = meta.get(key)
             if value is not None and key not in highlights and not isinstance(value, (dict, list)):
                 highlights[key] = value
