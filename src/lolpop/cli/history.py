@@ -41,18 +41,18 @@ def history(settings: Settings, resource_id: str, limit: int) -> None:
                             f"{len(runs)} version(s), newest first", title_justify="left")
         for col in ("run id", "start (UTC)", "run", "status", "hexsha"):
             table.add_column(col, no_wrap=True)
-        table.add_column("key metadata", min_width=36, overflow="fold")
+        table.add_column("key metadata", overflow="fold")
         for run in runs:
             meta = reader.metadata(resource_id, run)
             status = meta.get("status")
             hexsha = meta.get("hexsha") or meta.get("train_hexsha")
             highlights = [
-                f"{k}={short(_brief(v), 20)}" for k, v in meta.items()
+                f"{k}={short(_brief(v), 40)}" for k, v in meta.items()
                 if k not in _HIDDEN and not k.endswith(("_hexsha", "_uri")) and not isinstance(v, (list, dict))
             ][:4]
             table.add_row(run.info.run_id, fmt_time(run.info.start_time), run.info.status,
                           "" if status is None else str(status),
-                          str(hexsha)[:10] if hexsha else "", ", ".join(highlights))
+                          str(hexsha)[:10] if hexsha else "", "\n".join(highlights))
     finally:
         reader.close()
     console().print(table)

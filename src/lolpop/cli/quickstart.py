@@ -42,12 +42,12 @@ def quickstart(settings: Settings, workdir: str) -> None:
         bar.update(task, completed=TOTAL_STEPS, description="done")
 
     table = Table(title="What the quickstart recorded", title_justify="left")
-    for col in ("cycle", "rows", "data hexsha", "winning experiment", "accuracy", "status",
-                "model version run", "prediction run", "predictions"):
+    for col in ("cycle", "rows", "data hexsha", "winner", "accuracy", "status",
+                "model run", "predict run", "preds"):
         table.add_column(col, no_wrap=True)
     for c in summary.cycles:
         table.add_row(str(c.cycle), str(c.rows), c.hexsha[:10], c.winner.replace("Classifier", ""),
-                      f"{c.accuracy:.4f}", c.status, c.model_version_run_id[:12], c.prediction_run_id[:12],
+                      f"{c.accuracy:.4f}", c.status, c.model_version_run_id[:8], c.prediction_run_id[:8],
                       str(c.predictions))
     out.print(table)
     out.print(f"Lineage page (MLflow UI → run {summary.cycles[-1].model_version_run_id} → Artifacts): "

@@ -290,7 +290,7 @@ def highlight_text(node: LineageNode, limit: int = 3) -> str:
         text = str(value)
         if key == "hexsha":
             text = text[:8]
-        parts.append(f"{key}={text[:24]}")
+        parts.append(f"{key}={text[:32]}")
     return ", ".join(parts)
 
 
