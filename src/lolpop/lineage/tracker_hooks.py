@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from mlflow.entities import RunTag
 
 from lolpop.component.metadata_tracker import _values
-from lolpop.exceptions import ResourceNotFoundError
+from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
 from lolpop.lineage.graph import LineageGraph, build_lineage
 from lolpop.lineage.render import to_html
 from lolpop.lineage.store import Located, StoreReader, used_by_key
@@ -30,8 +30,10 @@ LINEAGE_FILE_NAME = "lineage.html"
 def lineage_of(tracker: MLFlowMetadataTracker, resource: Any, direction: str = "both",
                depth: int | None = None) -> LineageGraph:
     """The lineage graph of ``resource``, read from the tracker's store (every experiment)."""
-    rid = tracker.get_resource_id(resource)
-    _, run = tracker._unpack(resource)
+    rid = tracker.get_resource_id(resource)  # validates the (id, run) pair
+    run = resource[1]
+    if not isinstance(getattr(getattr(run, "info", None), "run_id", None), str):
+        raise InvalidInputError(f"resource {rid!r}: second element is not an MLflow run")
     reader = StoreReader(tracker.client)
     try:
         fresh = reader.get_run(run.info.run_id)
