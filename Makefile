@@ -19,7 +19,7 @@ test: $(STAMP)
 	$(PY) -m pytest tests
 
 quickstart: $(STAMP)
-	$(PY) examples/quickstart.py --dir quickstart
+	$(VENV)/bin/lolpop quickstart --dir quickstart
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -892,6 +892,42 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         tags, uploads = self._metadata_tags(rid, run_id, {"dataset_versions": lineage,
                                                           "dataset_versions.exists": "True"})
         self._write(run_id, tags, uploads=uploads)
+        # lineage package: searchable used-by index + HTML picture as artifact `lineage`.
+        from lolpop.lineage.tracker_hooks import after_build_model_lineage
+
+        after_build_model_lineage(self, model_version)
+
+    @translating
+    def get_lineage(self, resource: Resource, direction: str = "both", depth: int | None = None,
+                    *args: Any, **kwargs: Any) -> Any:
+        """Return the lineage graph of exact resource versions around ``resource``.
+
+        Upstream: the dataset versions (exact runs) a model version was built from, its winning
+        and candidate experiments, the model version a prediction job used. Downstream: the model
+        versions built from a dataset version, the prediction jobs that used a model version.
+        Every MLflow experiment of the store is searched; at most one search per hop.
+
+        Args:
+            resource: the resource version to start from.
+            direction: ``"both"`` (default), ``"upstream"`` or ``"downstream"``.
+            depth: maximum hops from ``resource``; ``None`` for no limit.
+
+        Returns:
+            :class:`lolpop.lineage.LineageGraph` (``nodes``, ``edges``, ``to_dict()``; render it
+            with :func:`lolpop.lineage.render`).
+
+        Raises:
+            InvalidInputError: bad ``direction`` or ``depth``.
+            ResourceNotFoundError: the resource's run does not record it.
+
+        Example:
+            >>> graph = tracker.get_lineage(mv, direction="upstream")
+            >>> sorted(n.type for n in graph.nodes.values())
+            ['dataset_version', 'experiment', 'experiment', 'model_version']
+        """
+        from lolpop.lineage.tracker_hooks import lineage_of
+
+        return lineage_of(self, resource, direction, depth)
 
     def get_resource_id(self, resource: Resource, *args: Any, **kwargs: Any) -> str:
         """Return the id ``resource`` is recorded under: its first element, or for a path

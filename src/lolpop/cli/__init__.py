@@ -1,0 +1,1 @@
+"""The ``lolpop`` command line: ``quickstart``, ``lineage``, ``history``, ``show``."""

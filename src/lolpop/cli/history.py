@@ -1,0 +1,58 @@
+"""``lolpop history``: every recorded version of a resource."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from lolpop.cli.common import Settings, console, fmt_time, short
+from lolpop.exceptions import ResourceNotFoundError
+from lolpop.lineage.store import RUN_ID
+
+_HIDDEN = {"exists", "type", "parent_id", "parent_run_id", "status", "hexsha", "uri",
+           "dataset_versions", "dataset_versions.exists"}
+
+
+def _brief(value: object) -> object:
+    """Run ids and experiment ids (``<run id>.<parent>``) shortened to 8 hex digits."""
+    if isinstance(value, str) and RUN_ID.match(value[:32]) and (len(value) == 32 or value[32:33] == "."):
+        return value[:8] + value[32:]
+    return value
+
+
+@click.command()
+@click.argument("resource_id")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Show at most this many versions, newest first.")
+@click.pass_obj
+def history(settings: Settings, resource_id: str, limit: int) -> None:
+    """List the versions of RESOURCE_ID, newest first: run id, start, status, hexsha and key
+    metadata."""
+    reader = settings.reader()
+    try:
+        runs = reader.versions(resource_id, limit=limit)
+        if not runs:
+            raise ResourceNotFoundError(
+                f"no resource {resource_id!r} in {settings.tracking_uri}"
+                f" (searched {len(reader.experiment_ids)} experiment(s))"
+            )
+        rtype = reader.get(resource_id, runs[0], "type")
+        table = Table(title=f"History of {resource_id}{f' ({rtype})' if rtype else ''}: "
+                            f"{len(runs)} version(s), newest first", title_justify="left")
+        for col in ("run id", "start (UTC)", "run", "status", "hexsha"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("key metadata", overflow="fold")
+        for run in runs:
+            meta = reader.metadata(resource_id, run)
+            status = meta.get("status")
+            hexsha = meta.get("hexsha") or meta.get("train_hexsha")
+            highlights = [
+                f"{k}={short(_brief(v), 40)}" for k, v in meta.items()
+                if k not in _HIDDEN and not k.endswith(("_hexsha", "_uri")) and not isinstance(v, (list, dict))
+            ][:4]
+            table.add_row(run.info.run_id, fmt_time(run.info.start_time), run.info.status,
+                          "" if status is None else str(status),
+                          str(hexsha)[:10] if hexsha else "", "\n".join(highlights))
+    finally:
+        reader.close()
+    console().print(table)

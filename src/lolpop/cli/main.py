@@ -1,0 +1,49 @@
+"""The ``lolpop`` console script (click + rich).
+
+Every command takes the group options ``--tracking-uri`` (default: ``$MLFLOW_TRACKING_URI``, then
+the embedded ``sqlite:///mlflow.db``) and ``--experiment`` (default: every experiment for reading,
+``lolpop-quickstart`` for the quickstart). Reading commands never write to the store.
+"""
+
+from __future__ import annotations
+
+import click
+
+from lolpop import __version__
+from lolpop.cli.common import LolpopGroup, Settings, quiet_libraries, resolve_tracking_uri
+
+
+@click.group(cls=LolpopGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--tracking-uri", metavar="URI", default=None,
+              help="MLflow tracking URI. Default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.")
+@click.option("--experiment", metavar="NAME", default=None, envvar="LOLPOP_EXPERIMENT",
+              help="MLflow experiment name. Default: all experiments (quickstart: lolpop-quickstart).")
+@click.version_option(__version__, prog_name="lolpop")
+@click.pass_context
+def cli(ctx: click.Context, tracking_uri: str | None, experiment: str | None) -> None:
+    """lolpop: look at what your ML workflows recorded in MLflow — lineage, history, details.
+
+    \b
+    Start with:   lolpop quickstart
+    Then:         lolpop lineage breast_cancer_model
+                  lolpop history breast_cancer_model
+                  lolpop show breast_cancer_model
+    """
+    quiet_libraries()
+    ctx.obj = Settings(tracking_uri=resolve_tracking_uri(tracking_uri), experiment=experiment)
+
+
+def _register() -> None:
+    from lolpop.cli.history import history
+    from lolpop.cli.lineage import lineage
+    from lolpop.cli.quickstart import quickstart
+    from lolpop.cli.show import show
+
+    for command in (quickstart, lineage, history, show):
+        cli.add_command(command)
+
+
+_register()
+
+if __name__ == "__main__":
+    cli(prog_name="lolpop")

@@ -1,0 +1,11 @@
+"""Lineage of exact resource versions: graph building (``graph``), read-only store access
+(``store``), pictures (``render``: tree, JSON, Mermaid, DOT, self-contained HTML)."""
+
+from lolpop.lineage.graph import LineageEdge, LineageGraph, LineageNode, build_lineage
+from lolpop.lineage.render import FORMATS, render, to_dot, to_html, to_mermaid, to_tree
+from lolpop.lineage.store import Located, StoreReader, open_client
+
+__all__ = [
+    "FORMATS", "LineageEdge", "LineageGraph", "LineageNode", "Located", "StoreReader",
+    "build_lineage", "open_client", "render", "to_dot", "to_html", "to_mermaid", "to_tree",
+]

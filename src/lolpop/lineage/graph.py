@@ -1,0 +1,300 @@
+"""The lineage graph of exact resource versions, built from the tracker's tag layout.
+
+A node is one resource *version*: a resource id in one MLflow run. Edges follow the data:
+
+* ``dataset version --trained--> model version`` (from the model version's ``dataset_versions``
+  metadata, which names the exact dataset runs; downstream via the searchable
+  ``_lolpop.used_by.<dataset_run_id>.<dataset_id>`` tag written next to it),
+* ``experiment --winner|candidate--> model version`` (experiments are nested runs whose parent is
+  the model version; the winner is the model version's ``winning_experiment_id``),
+* ``model version --predicted--> prediction job`` (the job's recorded ``parent_id`` /
+  ``parent_run_id``; downstream via a search on ``<model version id>_predictions.parent_run_id``),
+* ``parent --parent--> child`` for any other resource created with a ``parent``.
+
+*Upstream* of a node is what it was made from, *downstream* what was made from it. Expanding a
+node costs at most one ``search_runs`` request per direction (plus cached ``get_run`` reads).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from mlflow.entities import Run
+
+from lolpop.exceptions import InvalidInputError
+from lolpop.lineage.store import (
+    MLFLOW_PARENT,
+    STRUCTURAL,
+    Located,
+    StoreReader,
+    is_experiment_id,
+    quote,
+    used_by_key,
+)
+
+DIRECTIONS = ("both", "upstream", "downstream")
+EXPERIMENT = "experiment"
+MODEL_VERSION = "model_version"
+PREDICTION_JOB = "prediction_job"
+_HIGHLIGHT_KEYS = ("status", "hexsha", "rows", "prediction_count", "accuracy", "model_trainer")
+
+
+@dataclass
+class LineageNode:
+    """One resource version.
+
+    Attributes:
+        key: unique node key, ``<resource id>@<run id>``.
+        id: the resource id.
+        run_id: the MLflow run that records this version.
+        type: the recorded resource type (``experiment`` for nested runs), or ``None``.
+        experiment_id: the MLflow experiment of the run.
+        run_status: the run's MLflow status (``FINISHED``, ``RUNNING``...).
+        start_time: run start, ISO 8601 UTC.
+        label: a short human name (experiments: their trainer or run name).
+        highlights: a few key metadata values (status, hexsha, metrics...).
+        winner: for experiments, whether it is the model version's winning experiment.
+        role: ``root``, ``upstream`` or ``downstream`` relative to the queried resource.
+        depth: hops from the root.
+    """
+
+    key: str
+    id: str
+    run_id: str
+    type: str | None
+    experiment_id: str
+    run_status: str
+    start_time: str
+    label: str
+    highlights: dict[str, Any] = field(default_factory=dict)
+    winner: bool = False
+    role: str = "root"
+    depth: int = 0
+
+
+@dataclass
+class LineageEdge:
+    """``source`` was used to make ``target`` (node keys); ``relation`` says how."""
+
+    source: str
+    target: str
+    relation: str
+
+
+@dataclass
+class LineageGraph:
+    """Nodes and edges around ``root``. ``to_dict()`` gives the JSON form."""
+
+    root: str
+    direction: str
+    depth: int | None
+    nodes: dict[str, LineageNode] = field(default_factory=dict)
+    edges: list[LineageEdge] = field(default_factory=list)
+
+    @property
+    def root_node(self) -> LineageNode:
+        return self.nodes[self.root]
+
+    def add_edge(self, source: str, target: str, relation: str) -> None:
+        for edge in self.edges:
+            if edge.source == source and edge.target == target:
+                return
+        self.edges.append(LineageEdge(source, target, relation))
+
+    def parents(self, key: str) -> list[LineageEdge]:
+        return [e for e in self.edges if e.target == key]
+
+    def children(self, key: str) -> list[LineageEdge]:
+        return [e for e in self.edges if e.source == key]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "direction": self.direction,
+            "depth": self.depth,
+            "nodes": [asdict(n) for n in self.nodes.values()],
+            "edges": [asdict(e) for e in self.edges],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, default=str)
+
+
+def node_key(resource_id: str, run_id: str) -> str:
+    return f"{resource_id}@{run_id}"
+
+
+class LineageBuilder:
+    """Walks the store from one resource version, upstream and/or downstream.
+
+    Args:
+        reader: a :class:`StoreReader` (read-only).
+        direction: ``"both"``, ``"upstream"`` or ``"downstream"``.
+        depth: maximum hops from the root, ``None`` for no limit.
+    """
+
+    def __init__(self, reader: StoreReader, direction: str = "both", depth: int | None = None) -> None:
+        if direction not in DIRECTIONS:
+            raise InvalidInputError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+        if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
+            raise InvalidInputError(f"depth must be a non-negative int or None, got {depth!r}")
+        self.reader = reader
+        self.direction = direction
+        self.depth = depth
+
+    # -- nodes -------------------------------------------------------------------------------
+    def _type(self, rid: str, run: Run) -> str | None:
+        recorded = self.reader.get(rid, run, "type")
+        if recorded:
+            return str(recorded)
+        return EXPERIMENT if is_experiment_id(rid) and rid.startswith(run.info.run_id) else None
+
+    def _node(self, rid: str, run: Run, role: str, depth: int) -> LineageNode:
+        rtype = self._type(rid, run)
+        meta = self.reader.metadata(rid, run, structural=False)
+        highlights: dict[str, Any] = {}
+        if rtype == EXPERIMENT:
+            highlights.update({k: round(v, 4) for k, v in sorted(run.data.metrics.items())[:3]})
+        for key in _HIGHLIGHT_KEYS:
+            if key == "model_trainer" and rtype == EXPERIMENT:
+                continue  # it is the experiment's label
+            value = meta.get(key)
+            if value is not None and key not in highlights and not isinstance(value, (dict, list)):
+                highlights[key] = value
+        if rtype == EXPERIMENT:
+            label = str(meta.get("model_trainer") or run.info.run_name or rid.split(".", 1)[0][:8])
+        else:
+            label = rid
+        start = datetime.fromtimestamp((run.info.start_time or 0) / 1000, tz=timezone.utc)
+        return LineageNode(
+            key=node_key(rid, run.info.run_id), id=rid, run_id=run.info.run_id, type=rtype,
+            experiment_id=run.info.experiment_id, run_status=run.info.status,
+            start_time=start.isoformat(timespec="seconds"), label=label, highlights=highlights,
+            role=role, depth=depth,
+        )
+
+    # -- hops --------------------------------------------------------------------------------
+    def _upstream(self, node: LineageNode) -> list[tuple[str, Run, str, str]]:
+        """``[(id, run, relation, edge_direction)]`` of what ``node`` was made from."""
+        run = self.reader.get_run(node.run_id)
+        out: list[tuple[str, Run, str, str]] = []
+        if node.type == EXPERIMENT:
+            return out
+        lineage = self.reader.get(node.id, run, "dataset_versions")
+        if isinstance(lineage, list):
+            for item in lineage:
+                if isinstance(item, dict) and item.get("id") and item.get("run_id"):
+                    drun = self.reader.get_run(str(item["run_id"]))
+                    out.append((str(item["id"]), drun, "trained", "in"))
+        if node.type == MODEL_VERSION or lineage is not None:
+            winner = self.reader.get(node.id, run, "winning_experiment_id")
+            for erun in self.reader.search(
+                f"tags.`{MLFLOW_PARENT}` = {quote(node.run_id)}", experiment_ids=[node.experiment_id]
+            ):
+                eid = f"{erun.info.run_id}.{node.id}"
+                if self.reader.has_resource(eid, erun):
+                    out.append((eid, erun, "winner" if eid == winner else "candidate", "in"))
+        parent_id = self.reader.get(node.id, run, "parent_id")
+        parent_run_id = self.reader.get(node.id, run, "parent_run_id")
+        if parent_id and parent_run_id:
+            prun = self.reader.get_run(str(parent_run_id))
+            relation = "predicted" if node.type == PREDICTION_JOB else "parent"
+            out.append((str(parent_id), prun, relation, "in"))
+        return out
+
+    def _downstream(self, node: LineageNode) -> list[tuple[str, Run, str, str]]:
+        """``[(id, run, relation, edge_direction)]`` of what was made from ``node``."""
+        run = self.reader.get_run(node.run_id)
+        out: list[tuple[str, Run, str, str]] = []
+        if node.type == EXPERIMENT:
+            parent_id = self.reader.get(node.id, run, "parent_id") or node.id.split(".", 1)[1]
+            parent_run_id = self.reader.get(node.id, run, "parent_run_id") or run.data.tags.get(MLFLOW_PARENT)
+            if parent_id and parent_run_id:
+                mv_run = self.reader.get_run(str(parent_run_id))
+                winner = self.reader.get(str(parent_id), mv_run, "winning_experiment_id")
+                out.append((str(parent_id), mv_run, "winner" if winner == node.id else "candidate", "out"))
+            return out
+        if node.type == PREDICTION_JOB:
+            return out
+        if node.type == MODEL_VERSION or self.reader.get(node.id, run, "dataset_versions") is not None:
+            pid = f"{node.id}_predictions"
+            for prun in self.reader.search(f"tags.`{pid}.parent_run_id` = {quote(node.run_id)}"):
+                if self.reader.get(pid, prun, "parent_id") == node.id:
+                    out.append((pid, prun, "predicted", "out"))
+            return out
+        # Anything else may be a dataset version some model version was trained on.
+        for mrun in self.reader.search(f"tags.`{used_by_key(node.run_id, node.id)}` LIKE '%'"):
+            try:
+                users = json.loads(mrun.data.tags.get(used_by_key(node.run_id, node.id), "[]"))
+            except json.JSONDecodeError:
+                users = []
+            for mv_id in users if isinstance(users, list) else []:
+                lineage = self.reader.get(str(mv_id), mrun, "dataset_versions")
+                if isinstance(lineage, list) and any(
+                    isinstance(i, dict) and i.get("id") == node.id and i.get("run_id") == node.run_id
+                    for i in lineage
+                ):
+                    out.append((str(mv_id), mrun, "trained", "out"))
+        return out
+
+    # -- walk --------------------------------------------------------------------------------
+    def build(self, start: Located) -> LineageGraph:
+        """Return the lineage graph around ``start``."""
+        self.reader.remember(start.run)
+        root = self._node(start.id, start.run, "root", 0)
+        graph = LineageGraph(root=root.key, direction=self.direction, depth=self.depth)
+        graph.nodes[root.key] = root
+        walks = []
+        if self.direction in ("both", "upstream"):
+            walks.append(("upstream", self._upstream))
+        if self.direction in ("both", "downstream"):
+            walks.append(("downstream", self._downstream))
+        for role, hop in walks:
+            seen = {root.key}
+            queue: deque[LineageNode] = deque([root])
+            while queue:
+                node = queue.popleft()
+                if self.depth is not None and node.depth >= self.depth:
+                    continue
+                for rid, run, relation, way in hop(node):
+                    key = node_key(rid, run.info.run_id)
+                    if key not in graph.nodes:
+                        graph.nodes[key] = self._node(rid, run, role, node.depth + 1)
+                    other = graph.nodes[key]
+                    if relation == "winner":
+                        (other if other.type == EXPERIMENT else node).winner = True
+                    if way == "in":
+                        graph.add_edge(key, node.key, relation)
+                    else:
+                        graph.add_edge(node.key, key, relation)
+                    if key not in seen:
+                        seen.add(key)
+                        queue.append(other)
+        return graph
+
+
+def build_lineage(reader: StoreReader, start: Located, direction: str = "both",
+                  depth: int | None = None) -> LineageGraph:
+    """Build the lineage graph of ``start`` (see :class:`LineageBuilder`)."""
+    return LineageBuilder(reader, direction, depth).build(start)
+
+
+def highlight_text(node: LineageNode, limit: int = 3) -> str:
+    """``k=v`` of a node's first highlights, for labels."""
+    parts = []
+    for key, value in list(node.highlights.items())[:limit]:
+        text = str(value)
+        if key == "hexsha":
+            text = text[:8]
+        parts.append(f"{key}={text[:32]}")
+    return ", ".join(parts)
+
+
+__all__ = [
+    "LineageBuilder", "LineageEdge", "LineageGraph", "LineageNode", "STRUCTURAL",
+    "build_lineage", "highlight_text", "node_key",
+]

@@ -1,0 +1,350 @@
+"""A whole lolpop-style workflow on scikit-learn's breast cancer dataset, in under a minute.
+
+Two cycles, each: **process** (a dataset version committed to a local git repo, its real hexsha,
+a data profile and data checks as artifacts, a comparison with the previous version), **train**
+(three experiments, the best by accuracy wins, models saved as MLflow sklearn folders), **promote
+and deploy** (status tags), **predict** (a prediction job in its own workflow run whose parent is
+the deployed model version). The second cycle has more data, so previous-version look-ups find
+the first one. ``build_model_lineage`` logs the lineage page into the model version's run.
+
+Everything goes through :class:`~lolpop.components.MLFlowMetadataTracker` (never MLflow's fluent
+API). The run is deterministic: fixed seeds, fixed git commit dates.
+
+Example:
+    >>> from lolpop.quickstart import run_quickstart
+    >>> summary = run_quickstart("quickstart")
+    >>> summary.ui_command
+    'mlflow ui --backend-store-uri sqlite:///mlflow.db'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DATASET_ID = "breast_cancer"
+MODEL_ID = "breast_cancer_model"
+PREDICTION_JOB_ID = f"{MODEL_ID}_predictions"
+DEFAULT_EXPERIMENT = "lolpop-quickstart"
+#: The embedded default store: MLflow's SQLite store in the current folder.
+EMBEDDED_URI = "sqlite:///mlflow.db"
+DATA_FILE = "data/breast_cancer.csv"
+QUALITY_GATE = 0.90  # minimum test accuracy to promote
+#: (train rows, prediction rows) per cycle, out of 569 shuffled rows.
+CYCLES = ((350, 100), (469, 100))
+STEPS = ("process", "train", "deploy", "predict")
+TOTAL_STEPS = len(CYCLES) * len(STEPS)
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class CycleSummary:
+    """What one cycle recorded."""
+
+    cycle: int
+    dataset_run_id: str
+    hexsha: str
+    rows: int
+    winner: str
+    accuracy: float
+    experiment_id: str
+    model_version_run_id: str
+    status: str
+    previous_deployed_run_id: str | None
+    prediction_run_id: str
+    predictions: int
+
+
+@dataclass
+class QuickstartSummary:
+    """The result of :func:`run_quickstart`."""
+
+    workdir: str
+    tracking_uri: str
+    experiment: str
+    cycles: list[CycleSummary] = field(default_factory=list)
+    lineage_artifact: str = ""
+
+    @property
+    def ui_command(self) -> str:
+        if self.tracking_uri.startswith("sqlite:"):
+            return f"mlflow ui --backend-store-uri {self.tracking_uri}"
+        return f"open {self.tracking_uri}"
+
+    def next_commands(self) -> list[str]:
+        uri = "" if self.tracking_uri == default_tracking_uri() else f"--tracking-uri {self.tracking_uri} "
+        return [
+            f"lolpop {uri}lineage {MODEL_ID}",
+            f"lolpop {uri}lineage {DATASET_ID} --run {self.cycles[0].dataset_run_id} --format html -o lineage.html",
+            f"lolpop {uri}history {MODEL_ID}",
+            f"lolpop {uri}show {MODEL_ID}",
+        ]
+
+
+def default_tracking_uri() -> str:
+    """``$MLFLOW_TRACKING_URI`` when set, else lolpop's embedded default :data:`EMBEDDED_URI`."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or EMBEDDED_URI
+
+
+# ---------------------------------------------------------------------------------------------
+# data and version control
+# ---------------------------------------------------------------------------------------------
+def load_data() -> Any:
+    """The breast cancer dataset (569 rows, 30 features, ``target``), shuffled with a fixed seed."""
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    return frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
+
+
+_DATE = "2024-01-{day:02d}T12:00:00 +0000"
+
+
+def commit_dataset(repo_dir: Path, frame: Any, cycle: int) -> str:
+    """Write the dataset CSV into the local git repo and commit it; returns the commit hexsha."""
+    import git
+
+    repo_dir.mkdir(parents=True, exist_ok=True)
+    if (repo_dir / ".git").exists():
+        repo = git.Repo(repo_dir)
+    else:
+        repo = git.Repo.init(repo_dir)
+    with repo.config_writer() as cfg:
+        cfg.set_value("user", "name", "lolpop quickstart")
+        cfg.set_value("user", "email", "quickstart@lolpop.invalid")
+    path = repo_dir / DATA_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False, float_format="%.6g")
+    if repo.is_dirty(untracked_files=True) or not repo.head.is_valid():
+        repo.index.add([DATA_FILE])
+        actor = git.Actor("lolpop quickstart", "quickstart@lolpop.invalid")
+        date = _DATE.format(day=cycle)
+        repo.index.commit(f"{DATASET_ID}: cycle {cycle}, {len(frame)} rows",
+                          author=actor, committer=actor, author_date=date, commit_date=date)
+    return repo.head.commit.hexsha
+
+
+def write_reports(frame: Any, out: Path, cycle: int) -> tuple[Path, Path, dict[str, Any]]:
+    """A data profile (HTML) and data checks (JSON); returns their paths and the checks."""
+    out.mkdir(parents=True, exist_ok=True)
+    profile = out / f"profile_cycle{cycle}.html"
+    profile.write_text(
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Data profile</title></head><body>"
+        f"<h1>{DATASET_ID}: data profile (cycle {cycle})</h1>"
+        + frame.describe().T.round(4).to_html() + "</body></html>",
+        encoding="utf-8",
+    )
+    checks = {
+        "no_missing_values": bool(frame.isna().sum().sum() == 0),
+        "at_least_300_rows": bool(len(frame) >= 300),
+        "binary_target": sorted(int(v) for v in frame["target"].unique()) == [0, 1],
+        "no_constant_columns": bool((frame.nunique() > 1).all()),
+    }
+    result = {"passed": all(checks.values()), "checks": checks}
+    checks_path = out / f"checks_cycle{cycle}.json"
+    checks_path.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return profile, checks_path, result
+
+
+# ---------------------------------------------------------------------------------------------
+# training: the one function the SklearnModelTrainer component will replace
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class TrainedModel:
+    name: str
+    model: Any
+    params: dict[str, Any]
+    metrics: dict[str, float]
+
+
+def train_models(frame: Any) -> list[TrainedModel]:
+    """Fit three scikit-learn classifiers on ``frame`` and score them on a held-out quarter."""
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = frame.drop(columns=["target"]), frame["target"]
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    candidates = {
+        "LogisticRegression": (make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)),
+                               {"C": 1.0, "max_iter": 2000, "scaler": "standard"}),
+        "RandomForestClassifier": (RandomForestClassifier(n_estimators=100, max_depth=6, random_state=0),
+                                   {"n_estimators": 100, "max_depth": 6, "random_state": 0}),
+        "GradientBoostingClassifier": (GradientBoostingClassifier(n_estimators=60, max_depth=2, random_state=0),
+                                       {"n_estimators": 60, "max_depth": 2, "random_state": 0}),
+    }
+    out = []
+    for name, (model, params) in candidates.items():
+        model.fit(X_train, y_train)
+        pred = model.predict(X_test)
+        proba = model.predict_proba(X_test)[:, 1]
+        metrics = {
+            "accuracy": round(float(accuracy_score(y_test, pred)), 4),
+            "f1": round(float(f1_score(y_test, pred)), 4),
+            "roc_auc": round(float(roc_auc_score(y_test, proba)), 4),
+        }
+        out.append(TrainedModel(name, model, params, metrics))
+    return out
+
+
+def save_sklearn_model(model: Any, path: Path, sample: Any) -> Path:
+    """Save ``model`` as an MLflow sklearn-flavor folder (no tracking call, no env inference)."""
+    import mlflow.sklearn
+    import sklearn
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(sample, model.predict(sample))
+    try:  # MLflow saves with skops; the types of a model we just fitted ourselves are trusted
+        import skops.io
+
+        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model)) or None
+    except ImportError:
+        trusted = None
+    mlflow.sklearn.save_model(model, str(path), signature=signature, skops_trusted_types=trusted,
+                              pip_requirements=[f"scikit-learn=={sklearn.__version__}"])
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# the workflow
+# ---------------------------------------------------------------------------------------------
+def _tracker(tracking_uri: str, experiment: str) -> Any:
+    from lolpop.components import MLFlowMetadataTracker
+
+    return MLFlowMetadataTracker(conf={"config": {"mlflow_tracking_uri": tracking_uri,
+                                                  "mlflow_experiment_name": experiment}})
+
+
+def _cycle(n: int, data: Any, workdir: Path, tracking_uri: str, experiment: str,
+           step: Progress) -> tuple[CycleSummary, str]:
+    train_rows, predict_rows = CYCLES[n - 1]
+    frame = data.iloc[:train_rows]
+    new_data = data.iloc[train_rows: train_rows + predict_rows].drop(columns=["target"])
+    out = workdir / "outputs" / f"cycle{n}"
+
+    with _tracker(tracking_uri, experiment) as tracker:
+        # -- process ------------------------------------------------------------------------
+        step(f"cycle {n}: process {train_rows} rows")
+        hexsha = commit_dataset(workdir / "data_repo", frame, n)
+        dv = tracker.create_resource(DATASET_ID, type="dataset_version")
+        tracker.register_vc_resource(
+            dv, {"hexsha": hexsha, "uri": DATA_FILE},
+            additional_metadata={"rows": len(frame), "columns": frame.shape[1] - 1, "cycle": n,
+                                 "positive_rate": round(float(frame["target"].mean()), 4)},
+        )
+        profile, checks_path, checks = write_reports(frame, out, n)
+        tracker.log_data_profile(dv, str(profile))
+        tracker.log_checks(dv, str(checks_path), type="data")
+        tracker.log_metadata(dv, "checks_passed", checks["passed"])
+        prev_dv = tracker.get_prev_resource_version(dv)
+        if prev_dv is not None:
+            prev_rows = tracker.get_metadata(prev_dv, "rows")
+            comparison = out / "comparison.json"
+            comparison.write_text(json.dumps({
+                "previous_run_id": prev_dv.run.info.run_id,
+                "previous_hexsha": tracker.get_vc_info(prev_dv)["hexsha"],
+                "rows": {"previous": prev_rows, "current": len(frame)},
+            }, indent=2), encoding="utf-8")
+            tracker.log_data_comparison(dv, str(comparison))
+            tracker.log_metadata(dv, "previous_run_id", prev_dv.run.info.run_id)
+
+        # -- train --------------------------------------------------------------------------
+        step(f"cycle {n}: train 3 experiments")
+        mv = tracker.create_resource(MODEL_ID, type="model_version")
+        sample = frame.drop(columns=["target"]).head(5)
+        results = []
+        for trained in train_models(frame):
+            exp = tracker.create_resource(trained.name, type="experiment", parent=mv)
+            tracker.log_metadata(exp, "model_trainer", trained.name)
+            tracker.log_metadata(exp, "params", trained.params)
+            tracker.log_metadata(exp, "metrics", trained.metrics)
+            for key, value in trained.metrics.items():  # MLflow metrics, for the compare view
+                tracker.client.log_metric(exp.run.info.run_id, key, value)
+            model_dir = save_sklearn_model(trained.model, out / "models" / trained.name, sample)
+            tracker.log_artifact(exp, "model", str(model_dir))
+            tracker.clean_resource(exp, type="experiment")
+            results.append((exp, trained))
+        exp, best = max(results, key=lambda r: r[1].metrics["accuracy"])  # first wins a tie
+        tracker.log_metadata(mv, "winning_experiment_id", exp.id)
+        tracker.log_metadata(mv, "model_trainer", best.name)
+        tracker.log_metadata(mv, "metrics", best.metrics)
+        tracker.register_vc_resource(mv, {"hexsha": hexsha, "uri": DATA_FILE}, key="train")
+        tracker.build_model_lineage(mv, [dv])  # also logs <mv>/lineage/lineage.html
+
+        # -- promote and deploy -------------------------------------------------------------
+        step(f"cycle {n}: promote and deploy")
+        previous = tracker.get_currently_deployed_model_version(mv)
+        previous_run = previous.run.info.run_id if previous is not None else None
+        if previous is not None:
+            tracker.log_metadata(mv, "previous_deployed_run_id", previous_run)
+        status = "NOT_PROMOTED"
+        if best.metrics["accuracy"] >= QUALITY_GATE:
+            tracker.log_tag(mv, "status", "PROMOTED")
+            tracker.log_tag(mv, "status", "DEPLOYED")
+            status = "DEPLOYED"
+        else:
+            tracker.log_tag(mv, "status", status)
+        dataset_run, mv_run = dv.run.info.run_id, mv.run.info.run_id
+
+    # -- predict (its own workflow run, like a separate lolpop pipeline) ----------------------
+    step(f"cycle {n}: predict {predict_rows} rows")
+    import mlflow.sklearn
+
+    with _tracker(tracking_uri, experiment) as tracker:
+        deployed = tracker.get_resource(MODEL_ID, type="model_version")
+        winner = tracker.get_winning_experiment(deployed)
+        model = mlflow.sklearn.load_model(tracker.get_artifact(winner, "model"))
+        predictions = new_data.assign(prediction=model.predict(new_data))
+        pred_path = out / "predictions.csv"
+        predictions[["prediction"]].to_csv(pred_path, index_label="row")
+        pj = tracker.create_resource(PREDICTION_JOB_ID, type="prediction_job", parent=deployed,
+                                     prediction_count=len(predictions))
+        tracker.log_metadata(pj, "positive_rate", round(float(predictions["prediction"].mean()), 4))
+        tracker.log_artifact(pj, "predictions", str(pred_path))
+        prediction_run = pj.run.info.run_id
+
+    summary = CycleSummary(
+        cycle=n, dataset_run_id=dataset_run, hexsha=hexsha, rows=len(frame), winner=best.name,
+        accuracy=best.metrics["accuracy"], experiment_id=exp.id, model_version_run_id=mv_run,
+        status=status, previous_deployed_run_id=previous_run, prediction_run_id=prediction_run,
+        predictions=len(predictions),
+    )
+    return summary, f"{MODEL_ID}/lineage/lineage.html"
+
+
+def run_quickstart(workdir: str | os.PathLike[str] = ".", tracking_uri: str | None = None,
+                   experiment: str = DEFAULT_EXPERIMENT, progress: Progress | None = None) -> QuickstartSummary:
+    """Run the quickstart workflow in ``workdir`` and return what it recorded.
+
+    Args:
+        workdir: folder for the data git repo, reports and saved models.
+        tracking_uri: MLflow tracking URI; default ``$MLFLOW_TRACKING_URI``, else the embedded
+            default ``sqlite:///mlflow.db`` (artifacts in ``mlartifacts/`` beside it).
+        experiment: the MLflow experiment name.
+        progress: called with a description as each of the :data:`TOTAL_STEPS` steps starts.
+
+    Returns:
+        :class:`QuickstartSummary` (tracking URI, run ids per cycle, the ``mlflow ui`` command).
+
+    Raises:
+        lolpop.exceptions.LolpopError: the store refused something.
+    """
+    work = Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    uri = tracking_uri or default_tracking_uri()
+    step = progress or (lambda _description: None)
+    summary = QuickstartSummary(workdir=str(work), tracking_uri=uri, experiment=experiment)
+    data = load_data()
+    for n in range(1, len(CYCLES) + 1):
+        cycle, artifact = _cycle(n, data, work, uri, experiment, step)
+        summary.cycles.append(cycle)
+        summary.lineage_artifact = artifact
+    return summary

@@ -1,0 +1,117 @@
+"""``lolpop quickstart`` for real: a subprocess in a temp dir, then lineage / history / show on
+what it recorded (also subprocesses: the console script as a user runs it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def lolpop(cwd: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "LOLPOP_EXPERIMENT")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+    env["COLUMNS"] = "200"
+    return subprocess.run([sys.executable, "-m", "lolpop.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def quickstart_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    cwd = tmp_path_factory.mktemp("quickstart")
+    return cwd, lolpop(cwd, "quickstart", "--dir", "quickstart")
+
+
+def test_quickstart_runs_and_summarises(quickstart_dir):
+    cwd, proc = quickstart_dir
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "What the quickstart recorded" in out
+    assert "mlflow ui --backend-store-uri sqlite:///mlflow.db" in out
+    assert "breast_cancer_model/lineage/lineage.html" in out
+    assert out.count("DEPLOYED") == 2
+    assert "Traceback" not in proc.stderr
+    assert (cwd / "mlflow.db").exists() and (cwd / "quickstart" / "data_repo" / ".git").is_dir()
+
+
+def test_quickstart_store_content(quickstart_dir):
+    cwd, proc = quickstart_dir
+    assert proc.returncode == 0
+    client = MlflowClient(tracking_uri=f"sqlite:///{cwd / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("lolpop-quickstart")
+    runs = client.search_runs([exp.experiment_id], "tags.`parent_run` = 'True'", order_by=["attributes.start_time ASC"])
+    assert len(runs) == 4 and all(r.info.status == "FINISHED" for r in runs)
+    train1, predict1, train2, predict2 = runs
+    # Real git hexsha of the committed dataset, deterministic (fixed commit dates).
+    import git
+
+    repo = git.Repo(cwd / "quickstart" / "data_repo")
+    shas = [c.hexsha for c in repo.iter_commits()][::-1]
+    assert [train1.data.tags["breast_cancer.hexsha"], train2.data.tags["breast_cancer.hexsha"]] == shas
+    # Data profile and checks as artifacts; the second cycle compared with the first.
+    paths = {f.path for f in client.list_artifacts(train2.info.run_id, "breast_cancer")}
+    assert paths == {"breast_cancer/breast_cancer_data_profile", "breast_cancer/breast_cancer_data_checks_report",
+                     "breast_cancer/breast_cancer_data_comparison"}
+    assert train2.data.tags["breast_cancer.previous_run_id"] == train1.info.run_id
+    assert train2.data.tags["breast_cancer_model.previous_deployed_run_id"] == train1.info.run_id
+    # Prediction jobs record the exact model version run they used.
+    assert predict1.data.tags["breast_cancer_model_predictions.parent_run_id"] == train1.info.run_id
+    assert predict2.data.tags["breast_cancer_model_predictions.parent_run_id"] == train2.info.run_id
+    # Three experiments per model version, models saved as MLflow sklearn folders.
+    nested = client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{train2.info.run_id}'")
+    assert len(nested) == 3
+    winner = train2.data.tags["breast_cancer_model.winning_experiment_id"]
+    wrun = client.get_run(winner.split(".")[0])
+    files = {f.path.rsplit("/", 1)[-1] for f in client.list_artifacts(wrun.info.run_id, f"{winner}/model")}
+    assert "MLmodel" in files
+    assert "accuracy" in wrun.data.metrics
+    # The lineage page is an artifact of the model version's run (shown by the MLflow UI).
+    local = client.download_artifacts(train2.info.run_id, "breast_cancer_model/lineage/lineage.html", str(cwd))
+    page = Path(local).read_text()
+    assert "<svg" in page and "breast_cancer" in page and "★ winner" in page
+
+
+def test_lineage_history_show_on_quickstart_store(quickstart_dir, tmp_path):
+    cwd, proc = quickstart_dir
+    assert proc.returncode == 0
+    run_ids = re.findall(r"\b[0-9a-f]{32}\b", lolpop(cwd, "history", "breast_cancer").stdout)
+    assert len(run_ids) == 2
+    newest, oldest = run_ids
+
+    tree = lolpop(cwd, "lineage", "breast_cancer_model")
+    assert tree.returncode == 0, tree.stderr
+    assert f"[trained] breast_cancer  dataset_version · run {newest}" in tree.stdout
+    assert tree.stdout.count("[candidate]") == 2 and tree.stdout.count("[winner]") == 1
+    assert "[predicted] breast_cancer_model_predictions" in tree.stdout
+
+    down = lolpop(cwd, "lineage", "breast_cancer", "--run", oldest, "--format", "json")
+    data = json.loads(down.stdout)
+    ids = {(n["id"], n["role"]) for n in data["nodes"]}
+    assert ("breast_cancer_model", "downstream") in ids and ("breast_cancer_model_predictions", "downstream") in ids
+    assert all(n["run_id"] != newest for n in data["nodes"] if n["id"] == "breast_cancer_model")
+
+    html = tmp_path / "lineage.html"
+    assert lolpop(cwd, "lineage", "breast_cancer_model", "--format", "html", "-o", str(html)).returncode == 0
+    assert "<svg" in html.read_text()
+
+    history = lolpop(cwd, "history", "breast_cancer_model")
+    assert history.returncode == 0 and history.stdout.count("DEPLOYED") == 2
+
+    show = lolpop(cwd, "show", "breast_cancer")
+    assert show.returncode == 0, show.stderr
+    for text in ("hexsha", "rows", "469", "breast_cancer_data_profile", "profile_cycle2.html",
+                 "checks_cycle2.json", "comparison.json"):
+        assert text in show.stdout, text
+
+    missing = lolpop(cwd, "lineage", "nope")
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines() == [missing.stderr.strip()] and missing.stderr.startswith("Error: ")
+    assert "Traceback" not in missing.stderr
