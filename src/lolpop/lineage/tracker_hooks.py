@@ -9,8 +9,6 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlflow.entities import RunTag
-
 from lolpop.component.metadata_tracker import _values
 from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
 from lolpop.lineage.graph import LineageGraph, build_lineage
@@ -34,6 +32,8 @@ def lineage_of(tracker: MLFlowMetadataTracker, resource: Any, direction: str = "
     run = resource[1]
     if not isinstance(getattr(getattr(run, "info", None), "run_id", None), str):
         raise InvalidInputError(f"resource {rid!r}: second element is not an MLflow run")
+    # The graph is read from the store: what this tracker still holds back goes out first.
+    tracker.flush()
     reader = StoreReader(tracker.client)
     try:
         fresh = reader.get_run(run.info.run_id)
@@ -44,35 +44,31 @@ def lineage_of(tracker: MLFlowMetadataTracker, resource: Any, direction: str = "
         reader.close()
 
 
-def index_dataset_usage(tracker: MLFlowMetadataTracker, model_version: Any) -> None:
-    """Write ``_lolpop.used_by.<dataset_run_id>.<dataset_id>`` = JSON list of model version ids
-    into the model version's run, one tag per dataset version it was built from, so "which model
-    versions used this dataset version" is one ``search_runs`` (``LIKE '%'`` on a known key)."""
-    rid = tracker.get_resource_id(model_version)
-    run_id = model_version[1].info.run_id
-    lineage = tracker.get_metadata(model_version, "dataset_versions")
-    if not isinstance(lineage, list) or not lineage:
-        return
-    current = tracker.client.get_run(run_id).data.tags
-    tags = []
+def used_by_tags(model_version_id: str, lineage: Any, current: dict[str, str]) -> dict[str, str]:
+    """Tags ``_lolpop.used_by.<dataset_run_id>.<dataset_id>`` = JSON list of the model version ids
+    in this run built from that dataset version, so "which model versions used this dataset
+    version" is one ``search_runs`` (``LIKE '%'`` on a known key). ``current`` is the run's tags;
+    only changed tags are returned, to go out in the same request as the lineage itself."""
+    tags: dict[str, str] = {}
+    if not isinstance(lineage, list):
+        return tags
     for item in lineage:
         if not isinstance(item, dict) or not item.get("id") or not item.get("run_id"):
             continue
         key = used_by_key(str(item["run_id"]), str(item["id"]))
         if len(key) > _values.MAX_KEY_LENGTH:
             logger.warning("dataset id %r is too long for the used-by index; downstream lineage "
-                           "of it will not find %r", item["id"], rid)
+                           "of it will not find %r", item["id"], model_version_id)
             continue
         try:
             users = json.loads(current.get(key, "[]"))
         except json.JSONDecodeError:
             users = []
-        users = sorted(set(users if isinstance(users, list) else []) | {rid})
+        users = sorted(set(users if isinstance(users, list) else []) | {model_version_id})
         value = json.dumps(users)
         if current.get(key) != value:
-            tags.append(RunTag(key, value))
-    if tags:
-        tracker.client.log_batch(run_id, tags=tags, synchronous=True)
+            tags[key] = value
+    return tags
 
 
 def log_lineage_page(tracker: MLFlowMetadataTracker, model_version: Any) -> str:
@@ -84,9 +80,3 @@ def log_lineage_page(tracker: MLFlowMetadataTracker, model_version: Any) -> str:
         path.write_text(to_html(graph), encoding="utf-8")
         tracker.log_artifact(model_version, LINEAGE_ARTIFACT_ID, str(path))
     return f"{tracker.get_resource_id(model_version)}/{LINEAGE_ARTIFACT_ID}/{LINEAGE_FILE_NAME}"
-
-
-def after_build_model_lineage(tracker: MLFlowMetadataTracker, model_version: Any) -> None:
-    """Called at the end of ``build_model_lineage``: the used-by index, then the HTML page."""
-    index_dataset_usage(tracker, model_version)
-    log_lineage_page(tracker, model_version)

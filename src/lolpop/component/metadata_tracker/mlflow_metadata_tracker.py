@@ -859,7 +859,10 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                             *args: Any, **kwargs: Any) -> None:
         """Record the dataset versions that built ``model_version``, as metadata
         ``dataset_versions`` = ``[{"id": ..., "run_id": ...}, ...]`` plus the searchable tag
-        ``<id>.dataset_versions.exists``. With an empty list, the previous model version's
+        ``<id>.dataset_versions.exists``, and for each dataset version the searchable index tag
+        ``_lolpop.used_by.<dataset_run_id>.<dataset_id>`` (downstream lineage) — one request.
+        The lineage picture is then logged as artifact ``lineage`` (``<id>/lineage/lineage.html``),
+        shown in the MLflow UI's artifact view. With an empty list, the previous model version's
         lineage is inherited (nothing is written when there is none).
 
         Example:
@@ -889,13 +892,14 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             lineage = self.get_metadata(prev, "dataset_versions")
             if lineage is None:
                 return
+        from lolpop.lineage.tracker_hooks import log_lineage_page, used_by_tags
+
         tags, uploads = self._metadata_tags(rid, run_id, {"dataset_versions": lineage,
                                                           "dataset_versions.exists": "True"})
+        current, _ = self._run_data(run_id)
+        tags.update(used_by_tags(rid, lineage, current))
         self._write(run_id, tags, uploads=uploads)
-        # lineage package: searchable used-by index + HTML picture as artifact `lineage`.
-        from lolpop.lineage.tracker_hooks import after_build_model_lineage
-
-        after_build_model_lineage(self, model_version)
+        log_lineage_page(self, model_version)
 
     @translating
     def get_lineage(self, resource: Resource, direction: str = "both", depth: int | None = None,
