@@ -163,11 +163,11 @@ class GitResourceVersionControl(BaseResourceVersionControl):
             raise InvalidInputError(f"vc_info['hexsha'] must be a hex commit id, got {hexsha!r:.100}")
         rel = self._relative(uri, "vc_info['uri']")
         try:
-            commit = self.repo.commit(hexsha)
+            tree = self.repo.commit(hexsha).tree  # a full sha resolves lazily: .tree reads it
         except (ValueError, gitdb.exc.BadName, gitdb.exc.BadObject, git.BadName) as exc:
             raise ResourceNotFoundError(f"{self.name}: no commit {hexsha!r} in {self.root}") from exc
         try:
-            blob = commit.tree / rel
+            blob = tree / rel
         except KeyError as exc:
             raise ResourceNotFoundError(f"{self.name}: commit {hexsha[:12]} has no file {rel!r}") from exc
         if blob.type != "blob":
