@@ -88,12 +88,13 @@ def _load_builtins() -> None:
     with _lock:
         if _builtins_loaded:
             return
-        _builtins_loaded = True  # set first: the modules below call register() while importing
+        # The modules register their classes (``@register``) while being imported.
         for module in _BUILTIN_MODULES:
             importlib.import_module(module)
         for cls_name, module in _BUILTIN_CLASSES.items():
             if cls_name not in _classes:
                 _classes[cls_name] = getattr(importlib.import_module(module), cls_name)
+        _builtins_loaded = True
 
 
 def _entry_points() -> dict[str, metadata.EntryPoint]:

@@ -98,6 +98,7 @@ def test_load_rebuilds_trainer_config_params_and_transformer(trained, iris):
     assert loaded.config == original.config
     assert loaded.params == original.params
     assert loaded.metadata_tracker is tracker
+    assert loaded.model_version == mv
     assert loaded.model is not original.model
     ft = loaded.feature_transformer
     assert isinstance(ft, SklearnFeatureTransformer) and ft.is_fitted

@@ -85,6 +85,7 @@ class BaseModelTrainer(BaseComponent, ABC):
         model: the fitted model, or ``None``.
         feature_transformer: a :class:`BaseFeatureTransformer` or ``None``.
         metadata_tracker: the tracker :meth:`build_model` records into (may be ``None``).
+        model_version: the model version ``load_model`` rebuilt this trainer from, or ``None``.
         pipeline_config: configuration of the calling pipeline, kept for the trainer's use.
 
     Example:
@@ -110,6 +111,7 @@ class BaseModelTrainer(BaseComponent, ABC):
         self.pipeline_config: dict[str, Any] = copy.deepcopy(dict(pipeline_config or {}))
         self.metadata_tracker = metadata_tracker
         self.model: Any = None
+        self.model_version: Any = None  # set by load_model: the version this trainer was loaded from
         self._metrics = self._check_metrics(self.config.get("metrics"))
         self.feature_transformer: BaseFeatureTransformer | None = self._make_transformer()
 
