@@ -14,6 +14,9 @@ Our exception hierarchy::
     │   ├── ArtifactNotFoundError       no artifact under that id
     │   └── MetadataNotFoundError       nothing recorded under that key
     ├── MetadataConflictError          a param re-logged with a different value
+    ├── UnknownComponentError (LookupError)  a component name the registry does not know
+    ├── ModelNotFittedError            predict / save on a trainer or transformer not fitted yet
+    ├── VersionControlError            the version-control backend (git) refused an operation
     ├── TrackerStoppedError            a write after ``stop()``
     └── TrackerUnavailableError        the tracking store cannot be reached / refused us
         └── AuthenticationError         the tracking server rejected the credentials
@@ -40,6 +43,9 @@ __all__ = [
     "ArtifactNotFoundError",
     "MetadataNotFoundError",
     "MetadataConflictError",
+    "UnknownComponentError",
+    "ModelNotFittedError",
+    "VersionControlError",
     "TrackerStoppedError",
     "TrackerUnavailableError",
     "AuthenticationError",
@@ -92,6 +98,22 @@ class MetadataNotFoundError(NotFoundError):
 
 class MetadataConflictError(LolpopError):
     """A param was logged again with a different value; MLflow params are write-once."""
+
+
+class UnknownComponentError(LolpopError, LookupError):
+    """A component name that is not in :mod:`lolpop.registry` (the message lists known names).
+
+    Raised, for instance, when a tracking store names a model trainer that is not registered;
+    lolpop never imports a class path read from a store.
+    """
+
+
+class ModelNotFittedError(LolpopError):
+    """A trainer or feature transformer was asked to predict, transform or save before ``fit``."""
+
+
+class VersionControlError(LolpopError):
+    """The version-control backend refused an operation (e.g. a git commit failed)."""
 
 
 class TrackerStoppedError(LolpopError):

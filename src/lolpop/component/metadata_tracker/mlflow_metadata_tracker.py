@@ -1117,12 +1117,31 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                    pipeline_config: dict[str, Any] | None = None, *args: Any, **kwargs: Any) -> Any:
         """Rebuild a model trainer from what was recorded about ``model_version``.
 
-        Not available yet: it needs lolpop's trainer registry (tracked in its own issue).
+        The trainer and feature transformer classes are the registry names recorded as
+        ``winning_experiment_model_trainer`` / ``winning_experiment_feature_transformer``
+        (resolved by :mod:`lolpop.registry`, never imported as a path read from the store); the
+        fitted model and transformer come from the ``winning_experiment_id`` experiment's artifacts.
+
+        Args:
+            model_obj: a fitted model to use instead of the stored one (``None``: load it).
+            model_version: the model version resource.
+            ref_model: a trainer whose config and params the new one inherits (``None``: those
+                recorded on the winning experiment).
+            pipeline_config: passed to the new trainer as ``pipeline_config``.
+
+        Returns:
+            The model trainer, ready to ``predict``.
 
         Raises:
-            NotImplementedError: always, for now.
+            UnknownComponentError: a recorded class name is not registered (the message lists
+                the known names); nothing is imported or executed.
+            MetadataNotFoundError: the model version records no trainer and no ``ref_model``
+                was given, or no winning experiment.
+
+        Example:
+            >>> trainer = tracker.load_model(None, model_version, None)
+            >>> trainer.predict(X_new)
         """
-        raise NotImplementedError(
-            "MLFlowMetadataTracker.load_model needs the component registry and model trainers, "
-            "which are not built yet"
-        )
+        from lolpop.component.metadata_tracker._model_loading import load_model
+
+        return load_model(self, model_obj, model_version, ref_model, pipeline_config)
