@@ -2,13 +2,15 @@
 
 Two cycles, each: **process** (a dataset version committed to a local git repo, its real hexsha,
 a data profile and data checks as artifacts, a comparison with the previous version), **train**
-(three experiments, the best by accuracy wins, models saved as MLflow sklearn folders), **promote
+(three experiments, the best by test accuracy wins, models saved as MLflow sklearn folders), **promote
 and deploy** (status tags), **predict** (a prediction job in its own workflow run whose parent is
 the deployed model version). The second cycle has more data, so previous-version look-ups find
 the first one. ``build_model_lineage`` logs the lineage page into the model version's run.
 
 Everything goes through :class:`~lolpop.components.MLFlowMetadataTracker` (never MLflow's fluent
-API). The run is deterministic: fixed seeds, fixed git commit dates.
+API). Training goes through ``SklearnModelTrainer`` (one experiment per candidate) and
+``GitResourceVersionControl`` versions the data, so hexshas are real commits; prediction
+rebuilds the deployed model with ``load_model``. Seeds are fixed.
 
 Example:
     >>> from lolpop.quickstart import run_quickstart
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,31 +105,12 @@ def load_data() -> Any:
     return frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
 
 
-_DATE = "2024-01-{day:02d}T12:00:00 +0000"
-
-
-def commit_dataset(repo_dir: Path, frame: Any, cycle: int) -> str:
-    """Write the dataset CSV into the local git repo and commit it; returns the commit hexsha."""
-    import git
-
-    repo_dir.mkdir(parents=True, exist_ok=True)
-    if (repo_dir / ".git").exists():
-        repo = git.Repo(repo_dir)
-    else:
-        repo = git.Repo.init(repo_dir)
-    with repo.config_writer() as cfg:
-        cfg.set_value("user", "name", "lolpop quickstart")
-        cfg.set_value("user", "email", "quickstart@lolpop.invalid")
-    path = repo_dir / DATA_FILE
+def commit_dataset(vc: Any, frame: Any, out: Path, cycle: int) -> dict[str, Any]:
+    """Write the dataset CSV and version it with the git component; returns its vc info."""
+    path = out / "breast_cancer.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False, float_format="%.6g")
-    if repo.is_dirty(untracked_files=True) or not repo.head.is_valid():
-        repo.index.add([DATA_FILE])
-        actor = git.Actor("lolpop quickstart", "quickstart@lolpop.invalid")
-        date = _DATE.format(day=cycle)
-        repo.index.commit(f"{DATASET_ID}: cycle {cycle}, {len(frame)} rows",
-                          author=actor, committer=actor, author_date=date, commit_date=date)
-    return repo.head.commit.hexsha
+    return vc.version_file(path, DATA_FILE, message=f"{DATASET_ID}: cycle {cycle}, {len(frame)} rows")
 
 
 def write_reports(frame: Any, out: Path, cycle: int) -> tuple[Path, Path, dict[str, Any]]:
@@ -152,65 +136,65 @@ def write_reports(frame: Any, out: Path, cycle: int) -> tuple[Path, Path, dict[s
 
 
 # ---------------------------------------------------------------------------------------------
-# training: the one function the SklearnModelTrainer component will replace
+# training: SklearnModelTrainer components, one experiment each
 # ---------------------------------------------------------------------------------------------
-@dataclass
-class TrainedModel:
-    name: str
-    model: Any
-    params: dict[str, Any]
-    metrics: dict[str, float]
+#: name -> SklearnModelTrainer config; plain data, resolved through lolpop's registry.
+CANDIDATES: dict[str, dict[str, Any]] = {
+    "LogisticRegression": {
+        "estimator": "LogisticRegression",
+        "training_params": {"C": 1.0, "max_iter": 2000},
+        "feature_transformer": "SklearnFeatureTransformer",
+        "feature_transformer_config": {"steps": [{"transformer": "StandardScaler"}]},
+    },
+    "RandomForestClassifier": {
+        "estimator": "RandomForestClassifier",
+        "training_params": {"n_estimators": 100, "max_depth": 6, "random_state": 0},
+    },
+    "GradientBoostingClassifier": {
+        "estimator": "GradientBoostingClassifier",
+        "training_params": {"n_estimators": 60, "max_depth": 2, "random_state": 0},
+    },
+}
+METRICS = ["accuracy", "f1", "rocauc"]
 
 
-def train_models(frame: Any) -> list[TrainedModel]:
-    """Fit three scikit-learn classifiers on ``frame`` and score them on a held-out quarter."""
-    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+def split(frame: Any) -> dict[str, Any]:
+    """The split dict the trainers take: a stratified held-out quarter is the test split."""
     from sklearn.model_selection import train_test_split
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     X, y = frame.drop(columns=["target"]), frame["target"]
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
-    candidates = {
-        "LogisticRegression": (make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)),
-                               {"C": 1.0, "max_iter": 2000, "scaler": "standard"}),
-        "RandomForestClassifier": (RandomForestClassifier(n_estimators=100, max_depth=6, random_state=0),
-                                   {"n_estimators": 100, "max_depth": 6, "random_state": 0}),
-        "GradientBoostingClassifier": (GradientBoostingClassifier(n_estimators=60, max_depth=2, random_state=0),
-                                       {"n_estimators": 60, "max_depth": 2, "random_state": 0}),
-    }
-    out = []
-    for name, (model, params) in candidates.items():
-        model.fit(X_train, y_train)
-        pred = model.predict(X_test)
-        proba = model.predict_proba(X_test)[:, 1]
-        metrics = {
-            "accuracy": round(float(accuracy_score(y_test, pred)), 4),
-            "f1": round(float(f1_score(y_test, pred)), 4),
-            "roc_auc": round(float(roc_auc_score(y_test, proba)), 4),
-        }
-        out.append(TrainedModel(name, model, params, metrics))
-    return out
+    return {"X_train": X_train, "y_train": y_train, "X_test": X_test, "y_test": y_test}
 
 
-def save_sklearn_model(model: Any, path: Path, sample: Any) -> Path:
-    """Save ``model`` as an MLflow sklearn-flavor folder (no tracking call, no env inference)."""
-    import mlflow.sklearn
-    import sklearn
-    from mlflow.models import infer_signature
+def train_models(tracker: Any, mv: Any, data: dict[str, Any]) -> tuple[Any, Any, str, dict[str, float]]:
+    """Run every candidate as an experiment of ``mv`` and record the best (test accuracy) as the
+    winner; returns ``(trainer, experiment, name, test metrics)`` of the winner."""
+    from mlflow.entities import Metric
 
-    signature = infer_signature(sample, model.predict(sample))
-    try:  # MLflow saves with skops; the types of a model we just fitted ourselves are trusted
-        import skops.io
+    from lolpop.components import SklearnModelTrainer
 
-        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model)) or None
-    except ImportError:
-        trusted = None
-    mlflow.sklearn.save_model(model, str(path), signature=signature, skops_trusted_types=trusted,
-                              pip_requirements=[f"scikit-learn=={sklearn.__version__}"])
-    return path
+    results = []
+    for name, config in CANDIDATES.items():
+        trainer = SklearnModelTrainer(conf={**config, "metrics": METRICS}, metadata_tracker=tracker)
+        trainer, experiment = trainer.build_model(data, mv)
+        test = {k: round(float(v), 4) for k, v in tracker.get_metadata(experiment, "metrics")["test"].items()}
+        # Also as MLflow metrics, so the UI's compare view charts the experiments side by side.
+        now = int(time.time() * 1000)
+        tracker.client.log_batch(experiment.run.info.run_id,
+                                 metrics=[Metric(k, v, now, 0) for k, v in test.items()], synchronous=True)
+        results.append((trainer, experiment, name, test))
+    best = max(results, key=lambda r: r[3]["accuracy"])  # the first wins a tie
+    trainer, experiment = best[0], best[1]
+    # build_model records each experiment as the winner in turn; the best one gets the last word.
+    tracker.update_resource(mv, {
+        "winning_experiment_id": experiment.id,
+        "winning_experiment_model_trainer": "SklearnModelTrainer",
+        "winning_experiment_feature_transformer": tracker.get_metadata(experiment, "feature_transformer"),
+        "winning_experiment_feature_transformer_config":
+            tracker.get_metadata(experiment, "feature_transformer_config"),
+    })
+    return best
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,10 +217,15 @@ def _cycle(n: int, data: Any, workdir: Path, tracking_uri: str, experiment: str,
     with _tracker(tracking_uri, experiment) as tracker:
         # -- process ------------------------------------------------------------------------
         step(f"cycle {n}: process {train_rows} rows")
-        hexsha = commit_dataset(workdir / "data_repo", frame, n)
+        from lolpop.components import GitResourceVersionControl
+
+        vc = GitResourceVersionControl(conf={"vc_repo_path": str(workdir / "data_repo"), "init_repo": True},
+                                       metadata_tracker=tracker)
+        vc_info = commit_dataset(vc, frame, out, n)
+        hexsha = vc_info["hexsha"]
         dv = tracker.create_resource(DATASET_ID, type="dataset_version")
         tracker.register_vc_resource(
-            dv, {"hexsha": hexsha, "uri": DATA_FILE},
+            dv, vc_info,
             additional_metadata={"rows": len(frame), "columns": frame.shape[1] - 1, "cycle": n,
                                  "positive_rate": round(float(frame["target"].mean()), 4)},
         )
@@ -259,23 +248,9 @@ def _cycle(n: int, data: Any, workdir: Path, tracking_uri: str, experiment: str,
         # -- train --------------------------------------------------------------------------
         step(f"cycle {n}: train 3 experiments")
         mv = tracker.create_resource(MODEL_ID, type="model_version")
-        sample = frame.drop(columns=["target"]).head(5)
-        results = []
-        for trained in train_models(frame):
-            exp = tracker.create_resource(trained.name, type="experiment", parent=mv)
-            tracker.log_metadata(exp, "model_trainer", trained.name)
-            tracker.log_metadata(exp, "params", trained.params)
-            tracker.log_metadata(exp, "metrics", trained.metrics)
-            for key, value in trained.metrics.items():  # MLflow metrics, for the compare view
-                tracker.client.log_metric(exp.run.info.run_id, key, value)
-            model_dir = save_sklearn_model(trained.model, out / "models" / trained.name, sample)
-            tracker.log_artifact(exp, "model", str(model_dir))
-            tracker.clean_resource(exp, type="experiment")
-            results.append((exp, trained))
-        exp, best = max(results, key=lambda r: r[1].metrics["accuracy"])  # first wins a tie
-        tracker.log_metadata(mv, "winning_experiment_id", exp.id)
-        tracker.log_metadata(mv, "model_trainer", best.name)
-        tracker.log_metadata(mv, "metrics", best.metrics)
+        _, exp, best_name, best_metrics = train_models(tracker, mv, split(frame))
+        tracker.log_metadata(mv, "model_trainer", best_name)
+        tracker.log_metadata(mv, "metrics", best_metrics)
         tracker.register_vc_resource(mv, {"hexsha": hexsha, "uri": DATA_FILE}, key="train")
         tracker.build_model_lineage(mv, [dv])  # also logs <mv>/lineage/lineage.html
 
@@ -286,7 +261,7 @@ def _cycle(n: int, data: Any, workdir: Path, tracking_uri: str, experiment: str,
         if previous is not None:
             tracker.log_metadata(mv, "previous_deployed_run_id", previous_run)
         status = "NOT_PROMOTED"
-        if best.metrics["accuracy"] >= QUALITY_GATE:
+        if best_metrics["accuracy"] >= QUALITY_GATE:
             tracker.log_tag(mv, "status", "PROMOTED")
             tracker.log_tag(mv, "status", "DEPLOYED")
             status = "DEPLOYED"
@@ -296,12 +271,9 @@ def _cycle(n: int, data: Any, workdir: Path, tracking_uri: str, experiment: str,
 
     # -- predict (its own workflow run, like a separate lolpop pipeline) ----------------------
     step(f"cycle {n}: predict {predict_rows} rows")
-    import mlflow.sklearn
-
     with _tracker(tracking_uri, experiment) as tracker:
         deployed = tracker.get_resource(MODEL_ID, type="model_version")
-        winner = tracker.get_winning_experiment(deployed)
-        model = mlflow.sklearn.load_model(tracker.get_artifact(winner, "model"))
+        model = tracker.load_model(None, deployed, None)  # trainer + transformer, from the store
         predictions = new_data.assign(prediction=model.predict(new_data))
         pred_path = out / "predictions.csv"
         predictions[["prediction"]].to_csv(pred_path, index_label="row")
@@ -312,8 +284,8 @@ def _cycle(n: int, data: Any, workdir: Path, tracking_uri: str, experiment: str,
         prediction_run = pj.run.info.run_id
 
     summary = CycleSummary(
-        cycle=n, dataset_run_id=dataset_run, hexsha=hexsha, rows=len(frame), winner=best.name,
-        accuracy=best.metrics["accuracy"], experiment_id=exp.id, model_version_run_id=mv_run,
+        cycle=n, dataset_run_id=dataset_run, hexsha=hexsha, rows=len(frame), winner=best_name,
+        accuracy=best_metrics["accuracy"], experiment_id=exp.id, model_version_run_id=mv_run,
         status=status, previous_deployed_run_id=previous_run, prediction_run_id=prediction_run,
         predictions=len(predictions),
     )
