@@ -58,7 +58,7 @@ class RawFloor:
         deployed = _search(self.client, self.experiment_id, st,
                            [f"tags.`{mv_id}.exists` = 'True'", f"tags.`{mv_id}.status` = 'DEPLOYED'"])
         prev = _search(self.client, self.experiment_id, st, [f"tags.`{dv_id}.exists` = 'True'"])
-        return deployed, prev
+        return (mv_id, deployed) if deployed else None, (dv_id, prev) if prev else None
 
     def run_cycle(self, files: dict[str, str], step: W.Step = W.plain_step, cycle: int = 0) -> dict[str, Any]:
         s = step
