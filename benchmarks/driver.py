@@ -77,12 +77,13 @@ def mode_cycles(cfg: dict[str, Any]) -> dict[str, Any]:
     files = W.make_files(tempfile.mkdtemp(prefix="bench-files-"))
     counts_url = cfg.get("counts_url")
     times, counts, summary = [], [], None
-    for cycle in range(cfg.get("warmup", 1) + cfg.get("cycles", 5)):
+    first = cfg.get("first_cycle", 0)
+    for cycle in range(first, first + cfg.get("warmup", 1) + cfg.get("cycles", 5)):
         before = fetch_counts(counts_url) if counts_url else {}
         t0 = time.perf_counter()
         out = one_cycle(cfg, files, cycle)
         elapsed = time.perf_counter() - t0
-        if cycle >= cfg.get("warmup", 1):
+        if cycle >= first + cfg.get("warmup", 1):
             times.append(elapsed)
             if counts_url:
                 counts.append(_diff(fetch_counts(counts_url), before))
@@ -90,7 +91,7 @@ def mode_cycles(cfg: dict[str, Any]) -> dict[str, Any]:
                    "n_metadata": sum(m is not None for m in out["metadata"]),
                    "n_tags": sum(t is not None for t in out["tags"]),
                    "deployed": out["deployed"] is not None, "prev_dv": out["prev_dv"] is not None}
-    result: dict[str, Any] = {"times": times, "median": statistics.median(times), "counts": counts,
+    result: dict[str, Any] = {"times": times, "median": statistics.median(times) if times else None, "counts": counts,
                               "summary": summary}
     if counts_url and cfg.get("breakdown"):
         per_call: dict[str, dict[str, Any]] = {}
@@ -163,12 +164,39 @@ def mode_lookups(cfg: dict[str, Any]) -> dict[str, Any]:
     return {"median": {k: statistics.median(v) for k, v in times.items()}, "times": times, "found": found}
 
 
+RESULT = "@@RESULT@@ "
+
+
+def serve() -> None:
+    """Long-lived mode: one JSON job per stdin line, one ``@@RESULT@@ {json}`` line back.
+
+    run.py keeps one such process per implementation, so cycles of the three implementations
+    can be interleaved (fair under a fluctuating machine load) and nothing pays interpreter and
+    import start-up more than once.
+    """
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        cfg = json.loads(line)
+        try:
+            result = {"ok": {"cycles": mode_cycles, "lookups": mode_lookups}[cfg["mode"]](cfg)}
+        except Exception as exc:  # report, keep serving
+            import traceback
+
+            result = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        sys.stdout.write(RESULT + json.dumps(result, default=str) + "\n")
+        sys.stdout.flush()
+
+
 def main() -> None:
-    cfg = json.loads(sys.argv[1])
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     logging.getLogger("lolpop").setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    if sys.argv[1] == "--serve":
+        serve()
+        return
+    cfg = json.loads(sys.argv[1])
     result = {"cycles": mode_cycles, "lookups": mode_lookups}[cfg["mode"]](cfg)
     out = cfg.get("out")
     text = json.dumps(result, default=str)

@@ -11,6 +11,7 @@ second run free.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import venv
@@ -35,13 +36,18 @@ def ensure(build: Path | None = None, quiet: bool = True) -> Path:
     if stamp.exists() and stamp.read_text() == want:
         return python_of(env)
     print(f"[legacy] creating {env} with {want} (once; takes a minute or two)", flush=True)
-    venv.EnvBuilder(with_pip=True, clear=True).create(env)
+    if not python_of(env).exists():
+        venv.EnvBuilder(with_pip=True, clear=True).create(env)
     py = str(python_of(env))
+    clean_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     q = ["--quiet"] if quiet else []
     pip = [py, "-m", "pip", "install", "--disable-pip-version-check", *q]
-    subprocess.run([*pip, "--no-deps", LEGACY], check=True)
-    subprocess.run([*pip, *EXTRA, mlflow_pin], check=True)
-    subprocess.run([py, "-c", "import lolpop.component.metadata_tracker.mlflow_metadata_tracker"], check=True)
+    subprocess.run([*pip, "--no-deps", LEGACY], check=True, env=clean_env)
+    subprocess.run([*pip, *EXTRA, mlflow_pin], check=True, env=clean_env)
+    check = ("from importlib.metadata import version; assert version('lolpop') == '0.2.0'; "
+             "import lolpop.component.metadata_tracker.mlflow_metadata_tracker as m; "
+             "assert 'legacy-venv' in m.__file__, m.__file__")
+    subprocess.run([py, "-c", check], check=True, env=clean_env, cwd=build)
     stamp.write_text(want)
     return python_of(env)
 

@@ -49,29 +49,49 @@ def free_port() -> int:
 
 
 class Runner:
+    """One long-lived ``driver.py --serve`` process per implementation (see ``driver.serve``)."""
+
     def __init__(self, build: Path, legacy_python: Path) -> None:
         self.build = build
-        self.legacy_python = legacy_python
+        self.procs: dict[str, subprocess.Popen[str]] = {}
+        for impl in IMPLS:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+            env["MLFLOW_ENABLE_ASYNC_LOGGING"] = "false"
+            env["PYTHONWARNINGS"] = "ignore"
+            if impl == "legacy":
+                env.pop("PYTHONPATH", None)
+                python = str(legacy_python)
+            else:
+                src = [str(ROOT / "src")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+                env["PYTHONPATH"] = os.pathsep.join(src)
+                python = sys.executable
+            cwd = build / f"work-{impl}"
+            cwd.mkdir(parents=True, exist_ok=True)
+            self.procs[impl] = subprocess.Popen(
+                [python, str(HERE / "driver.py"), "--serve"], cwd=cwd, env=env, text=True,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(cwd / "stderr.log", "w"))
 
-    def driver(self, impl: str, cfg: dict[str, Any], cwd: Path) -> dict[str, Any]:
-        cfg = {**cfg, "impl": impl}
-        cwd.mkdir(parents=True, exist_ok=True)
-        out = cwd / f"result-{impl}-{cfg['mode']}-{time.monotonic_ns()}.json"
-        cfg["out"] = str(out)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-        env["MLFLOW_ENABLE_ASYNC_LOGGING"] = "false"
-        env["PYTHONWARNINGS"] = "ignore"
-        if impl == "legacy":
-            env.pop("PYTHONPATH", None)
-            python = str(self.legacy_python)
-        else:
-            env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-            python = sys.executable
-        proc = subprocess.run([python, str(HERE / "driver.py"), json.dumps(cfg)], cwd=cwd, env=env,
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{impl} {cfg['mode']} failed:\n{proc.stderr[-4000:]}")
-        return json.loads(out.read_text())
+    def driver(self, impl: str, cfg: dict[str, Any]) -> dict[str, Any]:
+        proc = self.procs[impl]
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps({**cfg, "impl": impl}) + "\n")
+        proc.stdin.flush()
+        for line in proc.stdout:
+            if line.startswith("@@RESULT@@ "):
+                result = json.loads(line[len("@@RESULT@@ "):])
+                if "error" in result:
+                    raise RuntimeError(f"{impl} {cfg['mode']} failed: {result['traceback']}")
+                return result["ok"]
+        raise RuntimeError(f"{impl} driver exited; see {self.build / f'work-{impl}' / 'stderr.log'}")
+
+    def close(self) -> None:
+        for proc in self.procs.values():
+            if proc.stdin:
+                proc.stdin.close()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 class Server:
@@ -111,38 +131,63 @@ class Server:
         self.log.close()
 
 
-def bench_cycles(r: Runner, args: argparse.Namespace) -> dict[str, Any]:
-    res: dict[str, Any] = {"sqlite": {}, "server": {}}
-    base = {"mode": "cycles", "cycles": args.cycles, "warmup": 1}
-    # --- SQLite file store: one fresh database per implementation
+def _interleaved(r: Runner, args: argparse.Namespace, cfg_of: Any) -> dict[str, Any]:
+    """Warm-up cycle, then ``args.cycles`` cycles round-robin over the implementations (the order
+    rotates every round), so a fluctuating machine load hits all three alike."""
+    out: dict[str, Any] = {impl: {"times": [], "counts": []} for impl in IMPLS}
     for impl in IMPLS:
-        d = r.build / "cycles-sqlite" / impl
-        shutil.rmtree(d, ignore_errors=True)
-        d.mkdir(parents=True)
-        cfg = {**base, "uri": f"sqlite:///{d / 'mlflow.db'}", "experiment": "bench",
-               "artifact_location": (d / "mlartifacts").as_uri()}
-        if impl == "ours":
-            cfg["profile"] = str(r.build / "profiles" / "ours-cycle-sqlite.txt")
-        log(f"cycles on SQLite: {impl}")
-        res["sqlite"][impl] = r.driver(impl, cfg, d)
-        log(f"  median {res['sqlite'][impl]['median']:.3f}s")
-    # --- mlflow server through the counting proxy
-    d = r.build / "cycles-server"
+        r.driver(impl, {**cfg_of(impl), "mode": "cycles", "warmup": 1, "cycles": 0, "first_cycle": 0})
+    for c in range(args.cycles):
+        order = IMPLS[c % 3:] + IMPLS[:c % 3]
+        for impl in order:
+            res = r.driver(impl, {**cfg_of(impl), "mode": "cycles", "warmup": 0, "cycles": 1, "first_cycle": c + 1})
+            out[impl]["times"] += res["times"]
+            out[impl]["counts"] += res["counts"]
+            out[impl]["summary"] = res["summary"]
+    for impl in IMPLS:
+        out[impl]["median"] = statistics.median(out[impl]["times"])
+    return out
+
+
+def bench_cycles(r: Runner, args: argparse.Namespace) -> dict[str, Any]:
+    res: dict[str, Any] = {}
+    # --- SQLite file store: one fresh database per implementation
+    d = r.build / "cycles-sqlite"
     shutil.rmtree(d, ignore_errors=True)
-    d.mkdir(parents=True)
-    server = Server(d / "mlflow.db", d / "artifacts", d / "server.log")
+
+    def sqlite_cfg(impl: str) -> dict[str, Any]:
+        return {"uri": f"sqlite:///{d / impl / 'mlflow.db'}", "experiment": "bench",
+                "artifact_location": (d / impl / "mlartifacts").as_uri()}
+
+    for impl in IMPLS:
+        (d / impl).mkdir(parents=True)
+    log("cycles on SQLite (interleaved)")
+    res["sqlite"] = _interleaved(r, args, sqlite_cfg)
+    log("  medians: " + ", ".join(f"{i} {res['sqlite'][i]['median']:.3f}s" for i in IMPLS))
+    r.driver("ours", {**sqlite_cfg("ours"), "mode": "cycles", "warmup": 0, "cycles": 0, "first_cycle": 900,
+                      "profile": str(r.build / "profiles" / "ours-cycle-sqlite.txt")})
+    # --- mlflow server through the counting proxy
+    d2 = r.build / "cycles-server"
+    shutil.rmtree(d2, ignore_errors=True)
+    d2.mkdir(parents=True)
+    server = Server(d2 / "mlflow.db", d2 / "artifacts", d2 / "server.log")
     proxy = CountingProxy(server.port).start()
+
+    def server_cfg(impl: str) -> dict[str, Any]:
+        return {"uri": proxy.url, "experiment": f"bench-{impl}", "counts_url": proxy.url}
+
     try:
+        log("cycles on mlflow server (interleaved)")
+        res["server"] = _interleaved(r, args, server_cfg)
         for impl in IMPLS:
-            cfg = {**base, "uri": proxy.url, "experiment": f"bench-{impl}", "counts_url": proxy.url,
-                   "breakdown": True}
-            if impl == "ours":
-                cfg["profile"] = str(r.build / "profiles" / "ours-cycle-server.txt")
-            log(f"cycles on mlflow server: {impl}")
-            res["server"][impl] = r.driver(impl, cfg, d / impl)
-            counts = res["server"][impl]["counts"]
-            log(f"  median {res['server'][impl]['median']:.3f}s, "
-                f"{statistics.median(sum(c.values()) for c in counts):.0f} requests/cycle")
+            bd = r.driver(impl, {**server_cfg(impl), "mode": "cycles", "warmup": 0, "cycles": 0,
+                                 "first_cycle": 800, "breakdown": True})
+            res["server"][impl]["breakdown"] = bd["breakdown"]
+        r.driver("ours", {**server_cfg("ours"), "mode": "cycles", "warmup": 0, "cycles": 0, "first_cycle": 900,
+                          "profile": str(r.build / "profiles" / "ours-cycle-server.txt")})
+        log("  medians: " + ", ".join(
+            f"{i} {res['server'][i]['median']:.3f}s / "
+            f"{statistics.median(sum(c.values()) for c in res['server'][i]['counts']):.0f} requests" for i in IMPLS))
     finally:
         proxy.stop()
         server.stop()
@@ -154,30 +199,38 @@ def bench_lookups(r: Runner, args: argparse.Namespace) -> dict[str, Any]:
     d = r.build / "lookups"
     shutil.rmtree(d, ignore_errors=True)
     d.mkdir(parents=True)
-    db = d / "mlflow.db"
-    done = 0
-    for size in args.sizes:
+    dbs: dict[int, Path] = {}
+    done, work = 0, d / "work.db"
+    for size in args.sizes:  # cumulative: each size's store = the previous one + more cycles
         log(f"history: generating cycles {done}..{size - 1}")
-        res["generate_s"][size] = history.generate(db, "lookup", done, size)
+        res["generate_s"][size] = history.generate(work, "lookup", done, size)
         done = size
-        for impl in IMPLS:
-            cfg = {"mode": "lookups", "uri": f"sqlite:///{db}", "experiment": "lookup", "reps": args.reps,
-                   "delete_own_run": True}
-            if impl == "ours" and size == max(args.sizes):
-                cfg["profile"] = str(r.build / "profiles" / f"ours-lookups-sqlite-{size}.txt")
-            res["sqlite"].setdefault(impl, {})[size] = r.driver(impl, cfg, d / impl)
-        server = Server(db, d / "artifacts", d / f"server-{size}.log")
-        try:
-            for impl in IMPLS:
-                cfg = {"mode": "lookups", "uri": f"http://127.0.0.1:{server.port}", "experiment": "lookup",
-                       "reps": args.reps, "delete_own_run": True}
-                res["server"].setdefault(impl, {})[size] = r.driver(impl, cfg, d / impl)
-        finally:
+        (d / str(size)).mkdir()
+        dbs[size] = d / str(size) / "mlflow.db"
+        shutil.copyfile(work, dbs[size])
+    work.unlink()
+
+    def run_all(backend: str, uri_of: Any) -> None:
+        for n, size in enumerate(args.sizes):
+            order = IMPLS[n % 3:] + IMPLS[:n % 3]
+            for impl in order:
+                cfg = {"mode": "lookups", "uri": uri_of(size), "experiment": "lookup", "reps": args.reps,
+                       "delete_own_run": True}
+                if impl == "ours" and size == max(args.sizes):
+                    cfg["profile"] = str(r.build / "profiles" / f"ours-lookups-{backend}-{size}.txt")
+                res[backend].setdefault(impl, {})[size] = r.driver(impl, cfg)
+            log(f"  {backend}, {size} cycles: get_prev_resource_version " + ", ".join(
+                f"{i} {res[backend][i][size]['median']['get_prev_resource_version'] * 1000:.0f} ms" for i in IMPLS))
+
+    run_all("sqlite", lambda size: f"sqlite:///{dbs[size]}")
+    servers = {}
+    try:
+        for size in args.sizes:
+            servers[size] = Server(dbs[size], d / str(size) / "artifacts", d / str(size) / "server.log")
+        run_all("server", lambda size: f"http://127.0.0.1:{servers[size].port}")
+    finally:
+        for server in servers.values():
             server.stop()
-        summary = ", ".join(f"{impl} {res['sqlite'][impl][size]['median']['get_prev_resource_version'] * 1000:.0f}"
-                            f"/{res['server'][impl][size]['median']['get_prev_resource_version'] * 1000:.0f} ms"
-                            for impl in IMPLS)
-        log(f"  {size} cycles: get_prev_resource_version sqlite/server: {summary}")
     return res
 
 
@@ -196,7 +249,8 @@ def machine() -> dict[str, str]:
         mem = f"{kb / 1024 / 1024:.1f} GiB RAM"
     except (OSError, ValueError, IndexError):
         pass
-    return {"os": platform.platform(), "cpu": cpu, "cores": str(os.cpu_count()), "memory": mem,
+    return {"load": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
+            "os": platform.platform(), "cpu": cpu, "cores": str(os.cpu_count()), "memory": mem,
             "python": platform.python_version(), "mlflow": version("mlflow"),
             "sqlalchemy": version("sqlalchemy")}
 
@@ -216,6 +270,13 @@ def main() -> None:
     (args.build / "profiles").mkdir(exist_ok=True)
     legacy_python = legacy_setup.ensure(args.build)
     r = Runner(args.build, legacy_python)
+    try:
+        _main(args, r, t0)
+    finally:
+        r.close()
+
+
+def _main(args: argparse.Namespace, r: Runner, t0: float) -> None:
     results_path = args.build / "results.json"
     previous = json.loads(results_path.read_text()) if results_path.exists() else {}
     results: dict[str, Any] = {"machine": machine(), "args": {"cycles": args.cycles, "reps": args.reps,
@@ -224,6 +285,7 @@ def main() -> None:
     results_path.write_text(json.dumps(results, indent=1, default=str))
     results["lookups"] = bench_lookups(r, args)
     results["elapsed_s"] = time.time() - t0
+    results["machine"]["load_end"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     results["profiles"] = {p.stem: p.read_text() for p in sorted((args.build / "profiles").glob("*.txt"))}
     results_path.write_text(json.dumps(results, indent=1, default=str))
     report.plot(results, args.plot)
