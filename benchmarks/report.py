@@ -231,7 +231,11 @@ once per run. To get under 60 the tracker must (per the per-call table above):
    from `runs/create`; build the artifact repository from it (or seed MLflow's
    `_artifact_repos_cache`) instead of letting `MlflowClient.log_artifact` fetch the run (11 requests
    per cycle).
-3. Put the experiment's static tags (`lolpop.resource_type`, `mlflow.parentRunId`, and `type`/
+3. **Skip the `runs/get` inside `MlflowClient.set_terminated`** — MLflow 3.x's client fetches the run
+   before `runs/update`; `clean_resource` and `stop()` can call the store's `update_run_info`
+   directly (as `update_resource` already does), saving 11 requests per cycle. The raw floor above
+   still pays these 11 (`runs/get` in its table), so the true floor is 11 lower.
+4. Put the experiment's static tags (`lolpop.resource_type`, `mlflow.parentRunId`, and `type`/
    `parent_id`/`parent_run_id` — only `<run_id>.<parent>.exists` needs the new run id) into
    `runs/create` itself, so `create_resource(experiment)` is one request even without buffering.
 

@@ -264,7 +264,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     ap.add_argument("--plot", type=Path, default=HERE / "lookup_latency.png")
     ap.add_argument("--skip-cycles", action="store_true", help="reuse build/bench/results.json cycles")
+    ap.add_argument("--render-only", action="store_true", help="re-render from build/bench/results.json")
     args = ap.parse_args()
+    if args.render_only:
+        results = json.loads((args.build / "results.json").read_text())
+        report.plot(results, args.plot)
+        args.out.write_text(report.render(results, args.plot.relative_to(ROOT)))
+        return
     t0 = time.time()
     args.build.mkdir(parents=True, exist_ok=True)
     (args.build / "profiles").mkdir(exist_ok=True)
