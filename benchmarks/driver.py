@@ -1,0 +1,210 @@
+"""Run one implementation of the workload in its own process and print a JSON result.
+
+    python driver.py '{"impl": "ours"|"legacy"|"raw", "mode": "cycles"|"lookups", ...}'
+
+It runs under lolpop's venv (``ours``, ``raw``) or the throwaway venv holding lolpop 0.2.0
+(``legacy``), so it only imports stdlib, mlflow and the implementation being measured.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import workload as W  # noqa: E402
+from proxy import fetch_counts  # noqa: E402
+
+
+# ---------------------------------------------------------------------------------------------
+# implementations: make(cfg) -> object with the seed methods; stop via .stop()
+# ---------------------------------------------------------------------------------------------
+class _QuietLogger:
+    """The logger/notifier lolpop 0.2.0 wants in ``dependent_integrations``; drops messages."""
+
+    def log(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def notify(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def make_tracker(cfg: dict[str, Any]) -> Any:
+    impl = cfg["impl"]
+    if impl == "ours":
+        from lolpop.component.metadata_tracker.mlflow_metadata_tracker import MLFlowMetadataTracker
+
+        return MLFlowMetadataTracker(conf={"mlflow_tracking_uri": cfg["uri"],
+                                           "mlflow_experiment_name": cfg["experiment"]})
+    if impl == "legacy":
+        from lolpop.component.metadata_tracker.mlflow_metadata_tracker import MLFlowMetadataTracker
+
+        quiet = _QuietLogger()
+        return MLFlowMetadataTracker(
+            conf={"config": {"mlflow_tracking_uri": cfg["uri"], "mlflow_experiment_name": cfg["experiment"]}},
+            is_standalone=True,
+            dependent_integrations={"component": {"logger": quiet, "notifier": quiet}},
+        )
+    if impl == "raw":
+        from raw_floor import RawFloor
+
+        return RawFloor(cfg["uri"], cfg["experiment"], cfg.get("artifact_location"))
+    raise SystemExit(f"unknown impl {impl!r}")
+
+
+def one_cycle(cfg: dict[str, Any], files: dict[str, str], cycle: int, step: W.Step = W.plain_step) -> Any:
+    tracker = step("construct", make_tracker, cfg)
+    if cfg["impl"] == "raw":
+        out = tracker.run_cycle(files, step, cycle)
+    else:
+        out = W.run_cycle(tracker, files, step, cycle)
+    step("stop", tracker.stop)
+    return out
+
+
+def _diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+
+
+def mode_cycles(cfg: dict[str, Any]) -> dict[str, Any]:
+    files = W.make_files(tempfile.mkdtemp(prefix="bench-files-"))
+    counts_url = cfg.get("counts_url")
+    times, counts, summary = [], [], None
+    first = cfg.get("first_cycle", 0)
+    for cycle in range(first, first + cfg.get("warmup", 1) + cfg.get("cycles", 5)):
+        before = fetch_counts(counts_url) if counts_url else {}
+        t0 = time.perf_counter()
+        out = one_cycle(cfg, files, cycle)
+        elapsed = time.perf_counter() - t0
+        if cycle >= first + cfg.get("warmup", 1):
+            times.append(elapsed)
+            if counts_url:
+                counts.append(_diff(fetch_counts(counts_url), before))
+        summary = {"n_experiments": len(out["experiments"]), "vc": out["vc"],
+                   "n_metadata": sum(m is not None for m in out["metadata"]),
+                   "n_tags": sum(t is not None for t in out["tags"]),
+                   "deployed": out["deployed"] is not None, "prev_dv": out["prev_dv"] is not None}
+    result: dict[str, Any] = {"times": times, "median": statistics.median(times) if times else None, "counts": counts,
+                              "summary": summary}
+    if counts_url and cfg.get("breakdown"):
+        per_call: dict[str, dict[str, Any]] = {}
+
+        def step(label: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+            before = fetch_counts(counts_url)
+            value = fn(*args, **kwargs)
+            d = _diff(fetch_counts(counts_url), before)
+            entry = per_call.setdefault(label, {"calls": 0, "requests": {}})
+            entry["calls"] += 1
+            for k, v in d.items():
+                entry["requests"][k] = entry["requests"].get(k, 0) + v
+            return value
+
+        one_cycle(cfg, files, 99, step)
+        result["breakdown"] = per_call
+    if cfg.get("profile"):
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        one_cycle(cfg, files, 100)
+        profiler.stop()
+        Path(cfg["profile"]).write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+    return result
+
+
+def mode_lookups(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Time the two look-ups into history from a fresh workflow run (median of ``reps``)."""
+    reps = cfg.get("reps", 7)
+    tracker = make_tracker(cfg)
+    times: dict[str, list[float]] = {"get_prev_resource_version": [], "get_currently_deployed_model_version": []}
+    found: dict[str, Any] = {}
+    if cfg["impl"] == "raw":
+        # the raw floor: exactly the one search each look-up needs, timed on its own
+        from raw_floor import _search
+
+        st, eid = tracker.run.info.start_time, tracker.experiment_id
+        dv, mv = W.DATASET_VERSION, W.MODEL_VERSION
+        calls = {"get_prev_resource_version": lambda: _search(tracker.client, eid, st, [f"tags.`{dv}.exists` = 'True'"]),
+                 "get_currently_deployed_model_version": lambda: _search(
+                     tracker.client, eid, st, [f"tags.`{mv}.exists` = 'True'", f"tags.`{mv}.status` = 'DEPLOYED'"])}
+    else:
+        dv = tracker.create_resource(W.DATASET_VERSION, type="dataset_version")
+        mv = tracker.create_resource(W.MODEL_VERSION, type="model_version")
+        calls = {"get_prev_resource_version": lambda: tracker.get_prev_resource_version(dv),
+                 "get_currently_deployed_model_version": lambda: tracker.get_currently_deployed_model_version(mv)}
+    for name, call in calls.items():
+        call()  # warm-up
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            res = call()
+            times[name].append(time.perf_counter() - t0)
+        run = res[1] if isinstance(res, tuple) else res
+        found[name] = None if run is None else {"run_id": run.info.run_id, "start_time": run.info.start_time}
+    if cfg.get("profile"):
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0002)
+        profiler.start()
+        for _ in range(5):
+            for call in calls.values():
+                call()
+        profiler.stop()
+        Path(cfg["profile"]).write_text(profiler.output_text(unicode=False, color=False))
+    tracker.stop()
+    if cfg.get("delete_own_run"):
+        # keep the generated history pure for the next implementation / size
+        tracker.client.delete_run(tracker.run.info.run_id)
+    return {"median": {k: statistics.median(v) for k, v in times.items()}, "times": times, "found": found}
+
+
+RESULT = "@@RESULT@@ "
+
+
+def serve() -> None:
+    """Long-lived mode: one JSON job per stdin line, one ``@@RESULT@@ {json}`` line back.
+
+    run.py keeps one such process per implementation, so cycles of the three implementations
+    can be interleaved (fair under a fluctuating machine load) and nothing pays interpreter and
+    import start-up more than once.
+    """
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        cfg = json.loads(line)
+        try:
+            result = {"ok": {"cycles": mode_cycles, "lookups": mode_lookups}[cfg["mode"]](cfg)}
+        except Exception as exc:  # report, keep serving
+            import traceback
+
+            result = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        sys.stdout.write(RESULT + json.dumps(result, default=str) + "\n")
+        sys.stdout.flush()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    logging.getLogger("lolpop").setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    if sys.argv[1] == "--serve":
+        serve()
+        return
+    cfg = json.loads(sys.argv[1])
+    result = {"cycles": mode_cycles, "lookups": mode_lookups}[cfg["mode"]](cfg)
+    out = cfg.get("out")
+    text = json.dumps(result, default=str)
+    if out:
+        Path(out).write_text(text)
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

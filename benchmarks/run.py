@@ -1,0 +1,304 @@
+"""``make bench``: lolpop's tracker vs lolpop 0.2.0 vs a raw MlflowClient floor, side by side.
+
+Writes ``BENCHMARKS.md`` (repo root) and ``benchmarks/lookup_latency.png``; scratch goes to
+``build/bench``. Every implementation runs in its own process (``driver.py``): ours and the raw
+floor under this interpreter with the worktree's ``src`` first on the path, lolpop 0.2.0 under
+the throwaway venv from ``legacy_setup.py``.
+
+    python benchmarks/run.py [--cycles 5] [--sizes 100,1000,10000] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import history  # noqa: E402
+import legacy_setup  # noqa: E402
+import report  # noqa: E402
+from proxy import CountingProxy  # noqa: E402
+
+IMPLS = ("ours", "legacy", "raw")
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Runner:
+    """One long-lived ``driver.py --serve`` process per implementation (see ``driver.serve``)."""
+
+    def __init__(self, build: Path, legacy_python: Path) -> None:
+        self.build = build
+        self.procs: dict[str, subprocess.Popen[str]] = {}
+        for impl in IMPLS:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+            env["MLFLOW_ENABLE_ASYNC_LOGGING"] = "false"
+            env["PYTHONWARNINGS"] = "ignore"
+            if impl == "legacy":
+                env.pop("PYTHONPATH", None)
+                python = str(legacy_python)
+            else:
+                src = [str(ROOT / "src")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+                env["PYTHONPATH"] = os.pathsep.join(src)
+                python = sys.executable
+            cwd = build / f"work-{impl}"
+            cwd.mkdir(parents=True, exist_ok=True)
+            self.procs[impl] = subprocess.Popen(
+                [python, str(HERE / "driver.py"), "--serve"], cwd=cwd, env=env, text=True,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(cwd / "stderr.log", "w"))
+
+    def driver(self, impl: str, cfg: dict[str, Any]) -> dict[str, Any]:
+        proc = self.procs[impl]
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps({**cfg, "impl": impl}) + "\n")
+        proc.stdin.flush()
+        for line in proc.stdout:
+            if line.startswith("@@RESULT@@ "):
+                result = json.loads(line[len("@@RESULT@@ "):])
+                if "error" in result:
+                    raise RuntimeError(f"{impl} {cfg['mode']} failed: {result['traceback']}")
+                return result["ok"]
+        raise RuntimeError(f"{impl} driver exited; see {self.build / f'work-{impl}' / 'stderr.log'}")
+
+    def close(self) -> None:
+        for proc in self.procs.values():
+            if proc.stdin:
+                proc.stdin.close()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+class Server:
+    """``mlflow server`` (SQLite backend, 1 worker) on loopback, in its own process group."""
+
+    def __init__(self, db: Path, artifacts: Path, log_path: Path) -> None:
+        self.port = free_port()
+        artifacts.mkdir(parents=True, exist_ok=True)
+        self.log = open(log_path, "w")
+        cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{db}",
+               "--artifacts-destination", artifacts.as_uri(), "--serve-artifacts",
+               "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env,
+                                     start_new_session=True, cwd=db.parent)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mlflow server exited ({self.proc.returncode}); see {log_path}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"mlflow server did not come up; see {log_path}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+def _interleaved(r: Runner, args: argparse.Namespace, cfg_of: Any) -> dict[str, Any]:
+    """Warm-up cycle, then ``args.cycles`` cycles round-robin over the implementations (the order
+    rotates every round), so a fluctuating machine load hits all three alike."""
+    out: dict[str, Any] = {impl: {"times": [], "counts": []} for impl in IMPLS}
+    for impl in IMPLS:
+        r.driver(impl, {**cfg_of(impl), "mode": "cycles", "warmup": 1, "cycles": 0, "first_cycle": 0})
+    for c in range(args.cycles):
+        order = IMPLS[c % 3:] + IMPLS[:c % 3]
+        for impl in order:
+            res = r.driver(impl, {**cfg_of(impl), "mode": "cycles", "warmup": 0, "cycles": 1, "first_cycle": c + 1})
+            out[impl]["times"] += res["times"]
+            out[impl]["counts"] += res["counts"]
+            out[impl]["summary"] = res["summary"]
+    for impl in IMPLS:
+        out[impl]["median"] = statistics.median(out[impl]["times"])
+    return out
+
+
+def bench_cycles(r: Runner, args: argparse.Namespace) -> dict[str, Any]:
+    res: dict[str, Any] = {}
+    # --- SQLite file store: one fresh database per implementation
+    d = r.build / "cycles-sqlite"
+    shutil.rmtree(d, ignore_errors=True)
+
+    def sqlite_cfg(impl: str) -> dict[str, Any]:
+        return {"uri": f"sqlite:///{d / impl / 'mlflow.db'}", "experiment": "bench",
+                "artifact_location": (d / impl / "mlartifacts").as_uri()}
+
+    for impl in IMPLS:
+        (d / impl).mkdir(parents=True)
+    log("cycles on SQLite (interleaved)")
+    res["sqlite"] = _interleaved(r, args, sqlite_cfg)
+    log("  medians: " + ", ".join(f"{i} {res['sqlite'][i]['median']:.3f}s" for i in IMPLS))
+    r.driver("ours", {**sqlite_cfg("ours"), "mode": "cycles", "warmup": 0, "cycles": 0, "first_cycle": 900,
+                      "profile": str(r.build / "profiles" / "ours-cycle-sqlite.txt")})
+    # --- mlflow server through the counting proxy
+    d2 = r.build / "cycles-server"
+    shutil.rmtree(d2, ignore_errors=True)
+    d2.mkdir(parents=True)
+    server = Server(d2 / "mlflow.db", d2 / "artifacts", d2 / "server.log")
+    proxy = CountingProxy(server.port).start()
+
+    def server_cfg(impl: str) -> dict[str, Any]:
+        return {"uri": proxy.url, "experiment": f"bench-{impl}", "counts_url": proxy.url}
+
+    try:
+        log("cycles on mlflow server (interleaved)")
+        res["server"] = _interleaved(r, args, server_cfg)
+        for impl in IMPLS:
+            bd = r.driver(impl, {**server_cfg(impl), "mode": "cycles", "warmup": 0, "cycles": 0,
+                                 "first_cycle": 800, "breakdown": True})
+            res["server"][impl]["breakdown"] = bd["breakdown"]
+        r.driver("ours", {**server_cfg("ours"), "mode": "cycles", "warmup": 0, "cycles": 0, "first_cycle": 900,
+                          "profile": str(r.build / "profiles" / "ours-cycle-server.txt")})
+        log("  medians: " + ", ".join(
+            f"{i} {res['server'][i]['median']:.3f}s / "
+            f"{statistics.median(sum(c.values()) for c in res['server'][i]['counts']):.0f} requests" for i in IMPLS))
+    finally:
+        proxy.stop()
+        server.stop()
+    return res
+
+
+def bench_lookups(r: Runner, args: argparse.Namespace) -> dict[str, Any]:
+    res: dict[str, Any] = {"sqlite": {}, "server": {}, "generate_s": {}}
+    d = r.build / "lookups"
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    dbs: dict[int, Path] = {}
+    done, work = 0, d / "work.db"
+    for size in args.sizes:  # cumulative: each size's store = the previous one + more cycles
+        log(f"history: generating cycles {done}..{size - 1}")
+        res["generate_s"][size] = history.generate(work, "lookup", done, size)
+        done = size
+        (d / str(size)).mkdir()
+        dbs[size] = d / str(size) / "mlflow.db"
+        shutil.copyfile(work, dbs[size])
+    work.unlink()
+
+    def run_all(backend: str, uri_of: Any) -> None:
+        for n, size in enumerate(args.sizes):
+            order = IMPLS[n % 3:] + IMPLS[:n % 3]
+            for impl in order:
+                cfg = {"mode": "lookups", "uri": uri_of(size), "experiment": "lookup", "reps": args.reps,
+                       "delete_own_run": True}
+                if impl == "ours" and size == max(args.sizes):
+                    cfg["profile"] = str(r.build / "profiles" / f"ours-lookups-{backend}-{size}.txt")
+                res[backend].setdefault(impl, {})[size] = r.driver(impl, cfg)
+            log(f"  {backend}, {size} cycles: get_prev_resource_version " + ", ".join(
+                f"{i} {res[backend][i][size]['median']['get_prev_resource_version'] * 1000:.0f} ms" for i in IMPLS))
+
+    run_all("sqlite", lambda size: f"sqlite:///{dbs[size]}")
+    servers = {}
+    try:
+        for size in args.sizes:
+            servers[size] = Server(dbs[size], d / str(size) / "artifacts", d / str(size) / "server.log")
+        run_all("server", lambda size: f"http://127.0.0.1:{servers[size].port}")
+    finally:
+        for server in servers.values():
+            server.stop()
+    return res
+
+
+def machine() -> dict[str, str]:
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{kb / 1024 / 1024:.1f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return {"load": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
+            "os": platform.platform(), "cpu": cpu, "cores": str(os.cpu_count()), "memory": mem,
+            "python": platform.python_version(), "mlflow": version("mlflow"),
+            "sqlalchemy": version("sqlalchemy")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cycles", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=7, help="timed repetitions per look-up")
+    ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[100, 1000, 10000])
+    ap.add_argument("--build", type=Path, default=ROOT / "build" / "bench")
+    ap.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    ap.add_argument("--plot", type=Path, default=HERE / "lookup_latency.png")
+    ap.add_argument("--skip-cycles", action="store_true", help="reuse build/bench/results.json cycles")
+    ap.add_argument("--render-only", action="store_true", help="re-render from build/bench/results.json")
+    args = ap.parse_args()
+    if args.render_only:
+        results = json.loads((args.build / "results.json").read_text())
+        report.plot(results, args.plot)
+        args.out.write_text(report.render(results, args.plot.relative_to(ROOT)))
+        return
+    t0 = time.time()
+    args.build.mkdir(parents=True, exist_ok=True)
+    (args.build / "profiles").mkdir(exist_ok=True)
+    legacy_python = legacy_setup.ensure(args.build)
+    r = Runner(args.build, legacy_python)
+    try:
+        _main(args, r, t0)
+    finally:
+        r.close()
+
+
+def _main(args: argparse.Namespace, r: Runner, t0: float) -> None:
+    results_path = args.build / "results.json"
+    previous = json.loads(results_path.read_text()) if results_path.exists() else {}
+    results: dict[str, Any] = {"machine": machine(), "args": {"cycles": args.cycles, "reps": args.reps,
+                                                              "sizes": args.sizes}}
+    results["cycles"] = previous["cycles"] if args.skip_cycles and "cycles" in previous else bench_cycles(r, args)
+    results_path.write_text(json.dumps(results, indent=1, default=str))
+    results["lookups"] = bench_lookups(r, args)
+    results["elapsed_s"] = time.time() - t0
+    results["machine"]["load_end"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    results["profiles"] = {p.stem: p.read_text() for p in sorted((args.build / "profiles").glob("*.txt"))}
+    results_path.write_text(json.dumps(results, indent=1, default=str))
+    report.plot(results, args.plot)
+    args.out.write_text(report.render(results, args.plot.relative_to(ROOT) if args.plot.is_relative_to(ROOT)
+                                      else args.plot))
+    log(f"wrote {args.out} and {args.plot} in {results['elapsed_s']:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

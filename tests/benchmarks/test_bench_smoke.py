@@ -1,0 +1,112 @@
+"""Keep the benchmark code from rotting: one workload cycle on SQLite for ours and the raw floor.
+
+No timing assertions — the numbers live in BENCHMARKS.md (``make bench``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import driver  # noqa: E402
+import workload as W  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite store for the module (creating MLflow's schema is the slow part)."""
+    return tmp_path_factory.mktemp("bench") / "mlflow.db"
+
+
+def _runs(uri: str, experiment: str) -> list:
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    return client.search_runs([exp.experiment_id], max_results=1000)
+
+
+@pytest.mark.parametrize("impl", ["ours", "raw"])
+def test_one_cycle_writes_the_records(store: Path, tmp_path: Path, impl: str) -> None:
+    uri = f"sqlite:///{store}"
+    cfg = {"impl": impl, "uri": uri, "experiment": f"bench-{impl}",
+           "artifact_location": (tmp_path / "art").as_uri()}
+    files = W.make_files(tmp_path / "files")
+    out = driver.one_cycle(cfg, files, 0)
+
+    assert len(out["experiments"]) == W.N_EXPERIMENTS
+    assert out["vc"]["hexsha"] == W.hexsha("model", 0, "winner")
+    assert all(v is not None for v in out["metadata"]) and len(out["metadata"]) == W.N_READS
+    assert all(v is not None for v in out["tags"]) and len(out["tags"]) == W.N_READS
+
+    runs = _runs(uri, f"bench-{impl}")
+    workflow = [r for r in runs if r.data.tags.get("parent_run") == "True"]
+    nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId")]
+    assert len(workflow) == 1 and len(nested) == W.N_EXPERIMENTS
+    assert all(r.info.status == "FINISHED" for r in runs)
+    tags = workflow[0].data.tags
+    dv, mv = W.DATASET_VERSION, W.MODEL_VERSION
+    assert tags[f"{dv}.exists"] == "True" and tags[f"{dv}.hexsha"] == W.hexsha("data", 0)
+    assert tags[f"{mv}.status"] == "PROMOTED" and tags[f"{mv}.dataset_versions.exists"] == "True"
+    for run in nested:
+        assert len(run.data.params) == W.N_PARAMS
+        assert sum(k.endswith(".hexsha") for k in run.data.tags) == 1
+
+    # a second cycle finds the first as the previous dataset version
+    out2 = driver.one_cycle(cfg, files, 1)
+    prev = out2["prev_dv"]
+    assert prev is not None and prev[1].info.run_id == workflow[0].info.run_id
+
+
+def test_history_generator(store: Path) -> None:
+    import history
+
+    db = store
+    history.generate(db, "lookup", 0, 30)
+    history.generate(db, "lookup", 30, 50)
+    assert history.count_cycles(db, "lookup") == 50
+    client = MlflowClient(f"sqlite:///{db}")
+    exp = client.get_experiment_by_name("lookup")
+    deployed = client.search_runs([exp.experiment_id], f"tags.`{W.MODEL_VERSION}.status` = 'DEPLOYED'",
+                                  order_by=["attributes.start_time DESC"])
+    assert len(deployed) == 5 and deployed[0].data.tags["mlflow.runName"] == "history-40"
+
+
+def test_counting_proxy_counts_by_endpoint() -> None:
+    import http.server
+    import threading
+    import urllib.request
+
+    from proxy import CountingProxy, endpoint, fetch_counts
+
+    class Up(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        do_PUT = do_GET
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+    up = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Up)
+    threading.Thread(target=up.serve_forever, daemon=True).start()
+    proxy = CountingProxy(up.server_address[1]).start()
+    try:
+        for _ in range(3):
+            assert urllib.request.urlopen(proxy.url + "/api/2.0/mlflow/runs/get?run_id=x").read() == b"ok"
+        req = urllib.request.Request(proxy.url + "/api/2.0/mlflow-artifacts/artifacts/1/abc/f.txt",
+                                     data=b"hello", method="PUT")
+        urllib.request.urlopen(req).read()
+        counts = fetch_counts(proxy.url)
+        assert counts == {"GET /api/2.0/mlflow/runs/get": 3, "PUT /api/2.0/mlflow-artifacts/artifacts/*": 1}
+        assert endpoint("POST", "/a/b?c=d") == "POST /a/b"
+    finally:
+        proxy.stop()
+        up.shutdown()
