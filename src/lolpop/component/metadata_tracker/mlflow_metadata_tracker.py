@@ -25,6 +25,7 @@ from typing import Any
 
 from mlflow.entities import Param, Run, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.utils.validation import (
     MAX_PARAM_VAL_LENGTH,
     MAX_PARAMS_TAGS_PER_BATCH,
@@ -68,6 +69,7 @@ class _RunState:
     pending_tags: dict[str, str] = field(default_factory=dict)
     pending_params: dict[str, str] = field(default_factory=dict)
     pending_since: float | None = None
+    artifact_repo: Any = None
 
 
 _WRITE_MODES = ("immediate", "batched")
@@ -223,6 +225,24 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         run = self.client.get_run(run_id)
         return dict(run.data.tags), dict(run.data.params)
 
+    def _artifacts(self, run_id: str) -> Any:
+        """The artifact repository of a run. For owned runs it is built from the artifact URI we
+        already hold; ``MlflowClient`` would first fetch the run to learn it (one request more)."""
+        with self._lock:
+            state = self._owned.get(run_id)
+            if state is not None and state.artifact_repo is None:
+                state.artifact_repo = get_artifact_repository(state.run.info.artifact_uri, tracking_uri=self.url)
+            if state is not None:
+                return state.artifact_repo
+        return self.client._tracking_client._get_artifact_repo(run_id)
+
+    def _terminate(self, run_id: str, status: str) -> None:
+        """End a run in one request (``set_terminated`` fetches the run first just to log its URL)."""
+        self._flush_run(run_id)
+        store = self.client._tracking_client.store
+        store.update_run_info(run_id, RunStatus.from_string(status), int(time.time() * 1000), None)
+        self._mark_status(run_id, status)
+
     def _get_run(self, run_id: str) -> Run:
         with self._lock:
             state = self._owned.get(run_id)
@@ -264,7 +284,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                 state = self._owned.get(run_id)
                 cached = state.big_values.get(full_key) if state else None
             if cached is None:
-                local = self.client.download_artifacts(run_id, path, tempfile.mkdtemp(dir=self._tmp.name))
+                local = self._artifacts(run_id).download_artifacts(path, tempfile.mkdtemp(dir=self._tmp.name))
                 cached = Path(local).read_text(encoding="utf-8")
             return _values.decode(cached, "json" if encoding == "artifact:json" else None)
         if encoding == "json":
@@ -287,7 +307,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             local_dir = Path(tempfile.mkdtemp(dir=self._tmp.name))
             local = local_dir / Path(key).name
             local.write_text(text, encoding="utf-8")
-            self.client.log_artifact(run_id, str(local), artifact_path=str(Path(key).parent))
+            self._artifacts(run_id).log_artifact(str(local), str(Path(key).parent))
         with self._lock:
             state = self._owned.get(run_id)
             if state is not None:
@@ -401,9 +421,9 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             raise InvalidInputError(f"log_artifact {id!r}: no file or folder at {path!r}")
         dest = f"{rid}/{id}"
         if Path(path).is_dir():
-            self.client.log_artifacts(run_id, str(path), artifact_path=dest)
+            self._artifacts(run_id).log_artifacts(str(path), dest)
         else:
-            self.client.log_artifact(run_id, str(path), artifact_path=dest)
+            self._artifacts(run_id).log_artifact(str(path), dest)
 
     @translating
     def get_artifact(self, resource: Resource, id: str, *args: Any, dst_path: str | None = None,
@@ -426,14 +446,16 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         """
         rid, run_id = self._rid(resource)
         self._check_artifact_id(id)
-        files = self.client.list_artifacts(run_id, f"{rid}/{id}")
+        repo = self._artifacts(run_id)
+        files = repo.list_artifacts(f"{rid}/{id}")
         if not files:
-            known = sorted(Path(f.path).name for f in self.client.list_artifacts(run_id, rid) if f.is_dir)
+            known = sorted(Path(f.path).name for f in repo.list_artifacts(rid) if f.is_dir)
             raise ArtifactNotFoundError(
                 f"resource {rid!r} (run {run_id}) has no artifact {id!r}; it has: {known or 'none'}"
             )
         target = dst_path or tempfile.mkdtemp(dir=self._tmp.name)
-        local = Path(self.client.download_artifacts(run_id, f"{rid}/{id}", target))
+        Path(target).mkdir(parents=True, exist_ok=True)
+        local = Path(repo.download_artifacts(f"{rid}/{id}", target))
         target_root = Path(target).resolve()
         if not local.resolve().is_relative_to(target_root):
             raise InvalidKeyError(f"artifact {id!r} would be written outside {target!r}")
@@ -712,9 +734,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             if state is not None and state.status in _TERMINAL:
                 return
         self._check_open()
-        self._flush_run(run_id)
-        self.client.set_terminated(run_id, "FINISHED")
-        self._mark_status(run_id, "FINISHED")
+        self._terminate(run_id, "FINISHED")
 
     # ------------------------------------------------------------------------------------
     # look-ups
@@ -1108,8 +1128,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                          if s.status not in _TERMINAL and rid != self.run.info.run_id]
         self.flush()
         for run_id in open_runs + [self.run.info.run_id]:
-            self.client.set_terminated(run_id, status)
-            self._mark_status(run_id, status)
+            self._terminate(run_id, status)
         with self._lock:
             self._stopped = True
 
