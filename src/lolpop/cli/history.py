@@ -48,7 +48,8 @@ def history(settings: Settings, resource_id: str, limit: int) -> None:
             hexsha = meta.get("hexsha") or meta.get("train_hexsha")
             highlights = [
                 f"{k}={short(_brief(v), 40)}" for k, v in meta.items()
-                if k not in _HIDDEN and not k.endswith(("_hexsha", "_uri")) and not isinstance(v, (list, dict))
+                if k not in _HIDDEN and v is not None and not k.endswith(("_hexsha", "_uri"))
+                and not k.startswith("winning_experiment_feature") and not isinstance(v, (list, dict))
             ][:4]
             table.add_row(run.info.run_id, fmt_time(run.info.start_time), run.info.status,
                           "" if status is None else str(status),

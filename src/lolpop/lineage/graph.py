@@ -166,7 +166,9 @@ class LineageBuilder:
             if value is not None and key not in highlights and not isinstance(value, (dict, list)):
                 highlights[key] = value
         if rtype == EXPERIMENT:
-            label = str(meta.get("model_trainer") or run.info.run_name or rid.split(".", 1)[0][:8])
+            config = meta.get("model_trainer_config")
+            estimator = config.get("estimator") if isinstance(config, dict) else None
+            label = str(estimator or meta.get("model_trainer") or run.info.run_name or rid.split(".", 1)[0][:8])
         else:
             label = rid
         start = datetime.fromtimestamp((run.info.start_time or 0) / 1000, tz=timezone.utc)
