@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import math
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
+import requests
 from filelock import FileLock
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException, RestException
@@ -86,12 +89,79 @@ def translating(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def open_store(uri: str, experiment_name: str, artifact_location: str | None) -> tuple[MlflowClient, str]:
+DEFAULT_REQUEST_TIMEOUT = 10.0
+DEFAULT_MAX_RETRIES = 3
+
+
+def connection_settings(timeout: Any, max_retries: Any) -> tuple[float, int]:
+    """Validate the optional ``mlflow_request_timeout`` / ``mlflow_max_retries`` config values.
+
+    Raises:
+        ConfigError: a timeout that is not a positive number, or retries that are not an int >= 0.
+    """
+    if timeout is None:
+        timeout = DEFAULT_REQUEST_TIMEOUT
+    if max_retries is None:
+        max_retries = DEFAULT_MAX_RETRIES
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) \
+            or timeout <= 0:
+        raise ConfigError(f"mlflow_request_timeout must be a positive number of seconds, got {timeout!r}")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigError(f"mlflow_max_retries must be an int >= 0, got {max_retries!r}")
+    return float(timeout), max_retries
+
+
+def is_http(uri: str) -> bool:
+    return uri.lower().startswith(("http://", "https://"))
+
+
+def probe_server(uri: str, timeout: float, max_retries: int, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Fail fast when an ``http(s)://`` tracking server cannot be reached.
+
+    One ``GET <uri>/health`` with ``timeout`` seconds, retried ``max_retries`` times (0.5 s, 1 s,
+    2 s ... between attempts, at most 5 s). Only this tracker is affected: no environment variable
+    or global MLflow setting is touched. ``/health`` needs no credentials, so an authentication
+    problem surfaces on the first real request as :class:`AuthenticationError`.
+
+    Raises:
+        TrackerUnavailableError: every attempt failed; names the URI with credentials redacted.
+    """
+    if not is_http(uri):
+        return
+    health = uri.rstrip("/") + "/health"
+    last = ""
+    for attempt in range(max_retries + 1):
+        if attempt:
+            sleep(min(0.5 * 2 ** (attempt - 1), 5.0))
+        try:
+            # allow_redirects=False and no auth: the probe never sends the user's credentials.
+            resp = requests.get(health, timeout=timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            last = f"{type(exc).__name__}: {exc}"
+            continue
+        if resp.status_code < 500:
+            return
+        last = f"HTTP {resp.status_code}"
+    raise TrackerUnavailableError(
+        f"MLflow tracking server at {redact(uri)} is unreachable: {max_retries + 1} attempt(s) with a "
+        f"{timeout:g}s timeout failed (last error: {redact(last)[:300]}). Check that the server is "
+        "running, or raise mlflow_request_timeout / mlflow_max_retries"
+    )
+
+
+def open_store(uri: str, experiment_name: str, artifact_location: str | None,
+               timeout: Any = None, max_retries: Any = None) -> tuple[MlflowClient, str]:
     """Create the client and get-or-create the experiment; returns ``(client, experiment_id)``.
+
+    For a tracking server, a quick ``/health`` probe bounded by ``timeout`` and ``max_retries``
+    runs first (see :func:`probe_server`), so a server that is down fails in seconds instead of
+    MLflow's minutes of retries.
 
     A brand-new SQLite file is initialised under a file lock: MLflow's schema creation races
     when several processes open the same new database at once.
     """
+    timeout, max_retries = connection_settings(timeout, max_retries)
+    probe_server(uri, timeout, max_retries)
     client = MlflowClient(tracking_uri=uri)
     db = sqlite_path(uri)
     if db is None:
