@@ -72,6 +72,9 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     * ``mlflow_experiment_name`` (required): the MLflow experiment holding the workflow runs.
     * ``mlflow_artifact_location`` (optional): artifact root for a *new* experiment; for SQLite
       stores it defaults to ``mlartifacts/`` beside the database file.
+    * ``mlflow_request_timeout`` (optional, seconds, default 10) and ``mlflow_max_retries``
+      (optional, default 3): bound the reachability probe of an ``http(s)://`` tracking server at
+      construction, so a server that is down raises ``TrackerUnavailableError`` in seconds.
 
     Attributes:
         client: the ``MlflowClient`` (always used with explicit run ids).
@@ -104,7 +107,9 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     @translating
     def _connect(self, uri: str, experiment_name: str) -> None:
         self.client, self.experiment_id = open_store(
-            uri, experiment_name, self._get_config("mlflow_artifact_location")
+            uri, experiment_name, self._get_config("mlflow_artifact_location"),
+            timeout=self._get_config("mlflow_request_timeout"),
+            max_retries=self._get_config("mlflow_max_retries"),
         )
         run = self.client.create_run(self.experiment_id, tags={PARENT_RUN_TAG: "True"})
         self.run: Run = run
