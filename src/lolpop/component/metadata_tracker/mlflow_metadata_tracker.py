@@ -463,7 +463,10 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         rid = self.get_resource_id((id, None))
         if not rid or rid.startswith("_lolpop"):
             raise InvalidResourceIdError(f"resource id {id!r} is empty or uses the reserved '_lolpop' prefix")
-        self._check_tag_name(f"{rid}.exists", f"resource id {id!r}")
+        try:
+            self._check_tag_name(f"{rid}.exists", f"resource id {id!r}")
+        except InvalidKeyError as exc:  # a bad *resource id* is reported as one
+            raise InvalidResourceIdError(str(exc)) from exc
         return rid
 
     @translating
