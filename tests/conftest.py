@@ -25,7 +25,7 @@ from mlflow import MlflowClient
 
 from lolpop.components import MLFlowMetadataTracker
 from tests.support.mlflow_server import MlflowServer
-from tests.support.stack import Stack, pg_reachable
+from tests.support.stack import Stack, auth_server, pg_reachable
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -65,6 +65,18 @@ def pg_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def basic_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MlflowServer, str, str]]:
+    """``mlflow server --app-name basic-auth``; yields ``(server, admin user, admin password)``.
+    The password is random per session and only ever passed through environment variables."""
+    admin, password = "lolpop-admin", f"pw-{uuid.uuid4().hex}"
+    server = auth_server(tmp_path_factory.mktemp("auth-server"), admin, password).start()
+    try:
+        yield server, admin, password
+    finally:
+        server.stop()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -58,8 +58,11 @@ def _file(folder: Path, name: str, content: str) -> str:
     return str(path)
 
 
-def cycle(args: argparse.Namespace, c: int, rec: Recorder, tmp: Path, partial: bool = False) -> dict[str, Any]:
+def cycle(args: argparse.Namespace, c: int, rec: Recorder, tmp: Path, partial: bool = False,
+          on_stage: Any = None) -> dict[str, Any]:
+    """One full training cycle; ``on_stage(name)`` is called between stages (fault tests)."""
     p = args.proc
+    on_stage = on_stage or (lambda name: None)
     conf = {"mlflow_tracking_uri": args.uri, "mlflow_experiment_name": args.experiment,
             "mlflow_request_timeout": 30, "mlflow_max_retries": 5}
     t = MLFlowMetadataTracker(conf=conf)
@@ -81,6 +84,8 @@ def cycle(args: argparse.Namespace, c: int, rec: Recorder, tmp: Path, partial: b
     content = f"profile of {ds} process {p} cycle {c}"
     t.log_data_profile(dv, _file(folder, "profile.html", content))
     rec.runs[wf]["artifacts"][f"{ds}/{ds}_data_profile/profile.html"] = content
+
+    on_stage("dataset_logged")
 
     # model version with experiments
     mv_id = f"p{p}_model"
@@ -112,6 +117,7 @@ def cycle(args: argparse.Namespace, c: int, rec: Recorder, tmp: Path, partial: b
             break
         t.clean_resource(exp, type="experiment")
         best = exp
+        on_stage(f"experiment_{e}_logged")
     if partial:
         return info
 

@@ -128,13 +128,14 @@ def probe_server(uri: str, timeout: float, max_retries: int, sleep: Callable[[fl
     """
     if not is_http(uri):
         return
-    health = uri.rstrip("/") + "/health"
+    parts = urlsplit(uri)
+    netloc = parts.netloc.rsplit("@", 1)[-1]  # the probe never sends credentials from the URI
+    health = parts._replace(netloc=netloc).geturl().rstrip("/") + "/health"
     last = ""
     for attempt in range(max_retries + 1):
         if attempt:
             sleep(min(0.5 * 2 ** (attempt - 1), 5.0))
         try:
-            # allow_redirects=False and no auth: the probe never sends the user's credentials.
             resp = requests.get(health, timeout=timeout, allow_redirects=False)
         except requests.RequestException as exc:
             last = f"{type(exc).__name__}: {exc}"
