@@ -74,7 +74,7 @@ def test_bad_connection_settings_are_config_errors(key, value):
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.postgres
 def test_server_restart_mid_cycle_completes_with_nothing_lost(pg_stack, tmp_path: Path):
-    server = pg_stack.new_server(workers=2).start()
+    server = pg_stack.new_server(workers=1).start()  # its own server: restarting it disturbs no other test
     try:
         experiment = f"restart-{uuid.uuid4().hex[:10]}"
         args = argparse.Namespace(uri=server.url, experiment=experiment, proc=0)

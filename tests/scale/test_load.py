@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 
 from lolpop.components import MLFlowMetadataTracker
 from tests.scale._load_worker import N_EXPERIMENTS
-from tests.scale._verify import Count, start_worker, verify_runs, worker_cmd
+from tests.scale._verify import Count, s3_reader, start_worker, verify_runs, worker_cmd
 
 PROCESSES = 8
 CYCLES = 5
@@ -56,14 +56,16 @@ def test_8_processes_x_5_cycles_lose_nothing(pg_stack, tmp_path: Path):
 
     manifests = [json.loads((tmp_path / f"manifest-{p}.json").read_text()) for p in range(PROCESSES)]
     client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name(experiment)
+    stored = client.search_runs([exp.experiment_id], max_results=5000)  # with all tags and params
+    fetched = {r.info.run_id: r for r in stored}
+    read_s3 = s3_reader(pg_stack.s3, exp.experiment_id)  # artifacts as they landed in the S3 store
     count = Count()
     for m in manifests:
-        verify_runs(client, m["runs"], count)
+        verify_runs(client, m["runs"], count, fetched=fetched, read_artifact=read_s3)
     assert count.problems == [], f"{len(count.problems)} records missing or wrong: {count.problems[:20]}"
 
     # Exactly the runs the workers made are in the experiment, all FINISHED.
-    exp = client.get_experiment_by_name(experiment)
-    stored = client.search_runs([exp.experiment_id], max_results=5000)
     expected_runs = PROCESSES * CYCLES * (1 + N_EXPERIMENTS)
     assert count.written["runs"] == expected_runs
     assert len(stored) == expected_runs
@@ -74,7 +76,7 @@ def test_8_processes_x_5_cycles_lose_nothing(pg_stack, tmp_path: Path):
     for m in manifests:
         wf = [c["workflow_run"] for c in m["cycles"]]
         assert [c["prev_found"] for c in m["cycles"]] == [None] + wf[:-1], f"process {m['proc']}"
-    # ... and afterwards, from a fresh tracker.
+    # ... and afterwards, from a fresh tracker. The artifacts also read back through the server.
     with MLFlowMetadataTracker(conf={"mlflow_tracking_uri": uri, "mlflow_experiment_name": experiment}) as t:
         for m in manifests:
             mv = t.create_resource(f"p{m['proc']}_model", type="model_version")
@@ -82,6 +84,8 @@ def test_8_processes_x_5_cycles_lose_nothing(pg_stack, tmp_path: Path):
             assert [r.info.run_id for r in runs] == [c["workflow_run"] for c in reversed(m["cycles"])]
             lineage = t.get_metadata((mv_id, runs[0]), "dataset_versions")
             assert lineage == [{"id": f"p{m['proc']}_train", "run_id": runs[0].info.run_id}]
+            final = Path(t.get_artifact((mv_id, runs[0]), "model"))
+            assert final.read_text() == f"final model {mv_id} process {m['proc']} cycle {CYCLES - 1}"
 
     figures = {
         "processes": PROCESSES, "cycles": CYCLES,

@@ -86,13 +86,10 @@ class PgDatabase:
         return self
 
     def init_mlflow_schema(self) -> None:
-        """Create MLflow's tables once, before several server workers race to do it."""
-        subprocess.run(
-            [sys.executable, "-c",
-             "import sys; from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as S;"
-             "S(sys.argv[1], 'mlflow-artifacts:/').engine.dispose()", self.uri],
-            check=True, capture_output=True, timeout=300,
-        )
+        """Create MLflow's tables once (``mlflow db upgrade``), before several server workers race
+        to do it."""
+        subprocess.run([sys.executable, "-m", "mlflow", "db", "upgrade", self.uri],
+                       check=True, capture_output=True, timeout=300)
 
     def drop(self) -> None:
         try:
