@@ -18,7 +18,10 @@ from pathlib import Path
 import pytest
 
 from lolpop.components import MLFlowMetadataTracker
-from lolpop.exceptions import AuthenticationError
+from mlflow import MlflowClient
+
+from lolpop.exceptions import AuthenticationError, TrackerUnavailableError
+from tests.support.mlflow_server import free_port
 
 
 def _conf(url: str) -> dict:
@@ -104,3 +107,27 @@ def test_credentials_in_the_uri_never_leak(basic_auth_server, monkeypatch, tmp_p
         tracker.stop()
     assert password not in debug_logs.text
     assert wrong not in debug_logs.text
+
+
+def test_a_server_lost_later_does_not_leak_uri_credentials(basic_auth_server, monkeypatch, debug_logs):
+    """MLflow's own transport errors embed the request URL (userinfo included); lolpop redacts
+    the whole exception chain."""
+    server, admin, password = basic_auth_server
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
+    host = server.url.split("://", 1)[1]
+    tracker = MLFlowMetadataTracker(conf=_conf(f"http://{admin}:{password}@{host}"))
+    dv = tracker.create_resource("train", type="dataset_version")
+    # The server "moves away": a real client to a closed port, MLflow retries off for this test.
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    good = tracker.client
+    tracker.client = MlflowClient(tracking_uri=f"http://{admin}:{password}@127.0.0.1:{free_port()}")
+    try:
+        with pytest.raises(TrackerUnavailableError) as info:
+            tracker.log_metadata(dv, "rows", 1)
+        assert "***@127.0.0.1" in str(info.value)
+        assert password not in _chain_text(info.value)
+    finally:
+        tracker.client = good
+        tracker.stop()
+    assert password not in debug_logs.text

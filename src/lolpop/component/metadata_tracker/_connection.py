@@ -70,6 +70,21 @@ def translate(exc: BaseException, what: str) -> LolpopError:
     return TrackerUnavailableError(f"{what}: {message}")
 
 
+def scrub_chain(exc: BaseException | None) -> None:
+    """Redact URI credentials in place in ``exc`` and its causes/contexts (MLflow's messages embed
+    the request URL, userinfo included), so a logged traceback never shows a password."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        try:
+            exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
+            if isinstance(getattr(exc, "message", None), str):
+                exc.message = redact(exc.message)  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - some exception types refuse attribute writes
+            pass
+        exc = exc.__cause__ or exc.__context__
+
+
 def translating(func: F) -> F:
     """Decorator: MLflow and transport errors leave public methods as lolpop errors."""
 
@@ -80,8 +95,10 @@ def translating(func: F) -> F:
         except (LolpopError, TypeError, NotImplementedError):
             raise
         except MlflowException as exc:
+            scrub_chain(exc)
             raise translate(exc, f"{type(self).__name__}.{func.__name__}") from exc
         except OSError as exc:  # requests' ConnectionError is an OSError too
+            scrub_chain(exc)
             raise TrackerUnavailableError(
                 f"{type(self).__name__}.{func.__name__}: {redact(str(exc))}"
             ) from exc
