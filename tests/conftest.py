@@ -79,7 +79,8 @@ def basic_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
         server.stop()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=[pytest.param(b, marks=pytest.mark.postgres) if b == "postgres-s3" else b
+                        for b in BACKENDS])
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
