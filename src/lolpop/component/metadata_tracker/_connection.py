@@ -132,6 +132,21 @@ def is_http(uri: str) -> bool:
     return uri.lower().startswith(("http://", "https://"))
 
 
+def _tls_options(uri: str) -> dict[str, Any]:
+    """The TLS settings MLflow itself would use (MLFLOW_TRACKING_INSECURE_TLS,
+    MLFLOW_TRACKING_SERVER_CERT_PATH, MLFLOW_TRACKING_CLIENT_CERT_PATH) — never credentials."""
+    from mlflow.utils.credentials import get_default_host_creds
+
+    try:
+        creds = get_default_host_creds(uri)
+        options: dict[str, Any] = {"verify": creds.verify if creds.verify is not None else True}
+        if creds.client_cert_path:
+            options["cert"] = creds.client_cert_path
+        return options
+    except Exception:  # noqa: BLE001 - fall back to requests' defaults
+        return {}
+
+
 def probe_server(uri: str, timeout: float, max_retries: int, sleep: Callable[[float], None] = time.sleep) -> None:
     """Fail fast when an ``http(s)://`` tracking server cannot be reached.
 
@@ -153,7 +168,7 @@ def probe_server(uri: str, timeout: float, max_retries: int, sleep: Callable[[fl
         if attempt:
             sleep(min(0.5 * 2 ** (attempt - 1), 5.0))
         try:
-            resp = requests.get(health, timeout=timeout, allow_redirects=False)
+            resp = requests.get(health, timeout=timeout, allow_redirects=False, **_tls_options(uri))
         except requests.RequestException as exc:
             last = f"{type(exc).__name__}: {exc}"
             continue
