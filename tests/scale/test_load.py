@@ -26,7 +26,7 @@ CYCLES = 5
 pytestmark = pytest.mark.postgres
 
 
-def test_8_processes_x_5_cycles_lose_nothing(pg_stack, tmp_path: Path):
+def test_8_processes_x_5_cycles_lose_nothing(pg_stack, tmp_path: Path, record_property):
     uri = pg_stack.url
     experiment = f"load-{uuid.uuid4().hex[:10]}"
     go = tmp_path / "go"
@@ -96,4 +96,5 @@ def test_8_processes_x_5_cycles_lose_nothing(pg_stack, tmp_path: Path):
     }
     (tmp_path / "load-figures.json").write_text(json.dumps(figures, indent=1))
     print("\nLOAD FIGURES", json.dumps(figures))
+    record_property("load_figures", json.dumps(figures))  # lands in --junitxml reports
     assert count.written == count.found

@@ -47,6 +47,10 @@ def _round_trip(key: str, value: Any) -> Callable[[Ctx, Any], None]:
     return check
 
 
+def _is_none(result: Any) -> None:
+    assert result is None
+
+
 def _resource_stored_as(rid: str) -> Callable[[Ctx, Any], None]:
     def check(ctx: Ctx, res: Any) -> None:
         assert ctx.t.get_resource_id(res) == rid
@@ -88,6 +92,11 @@ CASES: list[tuple[str, Callable[[Ctx], Any], Any]] = [
      _resource_stored_as("train_v2")),
     ("id-path-traversal", lambda c: c.t.create_resource("../../etc/passwd", type="dataset_version"),
      _resource_stored_as("passwd")),
+    ("get-resource-id-quote", lambda c: c.t.get_resource("it's", type="dataset_version"), InvalidResourceIdError),
+    ("lookup-id-backtick", lambda c: c.t.get_prev_resource_version(("a`b", c.t.run)), InvalidInputError),
+    # an id that can never have been stored has no previous version; the quote changes no query
+    ("lookup-id-quote", lambda c: c.t.get_prev_resource_version(("it's", c.t.run)), lambda c, r: _is_none(r)),
+    ("log-on-id-backtick", lambda c: c.t.log_metadata(("a`b", c.t.run), "k", 1), InvalidInputError),
     ("resource-not-a-pair", lambda c: c.t.log_metadata("train", "rows", 1), InvalidInputError),
     ("resource-no-run", lambda c: c.t.log_metadata(("train", None), "rows", 1), InvalidInputError),
     ("get-resource-bad-experiment-id", lambda c: c.t.get_resource("../x", type="experiment"),
