@@ -61,7 +61,10 @@ def translate(exc: BaseException, what: str) -> LolpopError:
     code = getattr(exc, "error_code", None)
     status = getattr(exc, "get_http_status_code", lambda: None)()
     if code in ("UNAUTHENTICATED", "PERMISSION_DENIED") or status in (401, 403) or "401" in message[:80]:
-        return AuthenticationError(f"{what}: the tracking server rejected the credentials: {message}")
+        return AuthenticationError(
+            f"{what}: the tracking server rejected the credentials: {message} (lolpop sends what "
+            "MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN hold)"
+        )
     if code == "RESOURCE_DOES_NOT_EXIST":
         return ResourceNotFoundError(f"{what}: {message}")
     if code == "INVALID_PARAMETER_VALUE" and isinstance(exc, RestException | MlflowException):
