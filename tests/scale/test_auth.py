@@ -65,6 +65,7 @@ def test_correct_credentials_from_env_work(basic_auth_server, monkeypatch, tmp_p
     finally:
         tracker.stop()
     assert password not in debug_logs.text
+    assert password not in server.log_path.read_text(errors="replace")  # nor in the server's log
 
 
 @pytest.mark.parametrize("creds", ["wrong-password", "unknown-user", "none"])
