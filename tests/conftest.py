@@ -5,6 +5,9 @@ Backends (the ``backend`` fixture's params):
 * ``sqlite``: MLflow's own SQLite store in a file (one per test session), artifacts on disk.
 * ``server``: a real ``mlflow server`` subprocess on 127.0.0.1 (SQLite behind it), started once
   per session in its own process group and stopped at the end.
+* ``postgres-s3``: the scale-out stack (``tests/support/stack.py``): ``mlflow server --workers 4``
+  on a fresh PostgreSQL database (127.0.0.1:5432) with artifacts proxied to a moto S3 bucket.
+  Skips with the reason when PostgreSQL is unreachable; under ``CI=true`` it fails instead.
 
 Each test gets a fresh MLflow experiment, so tests never see each other's runs.
 """
@@ -22,10 +25,11 @@ from mlflow import MlflowClient
 
 from lolpop.components import MLFlowMetadataTracker
 from tests.support.mlflow_server import MlflowServer
+from tests.support.stack import Stack, auth_server, pg_reachable
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
-BACKENDS = ["sqlite", "server"]
+BACKENDS = ["sqlite", "server", "postgres-s3"]
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +46,41 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
         server.stop()
 
 
-@pytest.fixture(params=BACKENDS)
+def require_postgres() -> str:
+    """The PostgreSQL user to connect as; skip (or fail under CI=true) when unreachable."""
+    user, reason = pg_reachable()
+    if user is None:
+        if IN_CI:
+            pytest.fail(f"postgres-s3 backend: {reason}; CI=true requires it (start PostgreSQL)")
+        pytest.skip(f"postgres-s3 backend: {reason}")
+    return user
+
+
+@pytest.fixture(scope="session")
+def pg_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """PostgreSQL + moto S3 + ``mlflow server --workers 4``, once per session."""
+    user = require_postgres()
+    stack = Stack(tmp_path_factory.mktemp("pg-stack"), user).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def basic_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MlflowServer, str, str]]:
+    """``mlflow server --app-name basic-auth``; yields ``(server, admin user, admin password)``.
+    The password is random per session and only ever passed through environment variables."""
+    admin, password = "lolpop-admin", f"pw-{uuid.uuid4().hex}"
+    server = auth_server(tmp_path_factory.mktemp("auth-server"), admin, password).start()
+    try:
+        yield server, admin, password
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=[pytest.param(b, marks=pytest.mark.postgres) if b == "postgres-s3" else b
+                        for b in BACKENDS])
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
@@ -53,6 +91,8 @@ def tracking_uri(backend: str, request: pytest.FixtureRequest) -> str:
         return request.getfixturevalue("sqlite_uri")
     if backend == "server":
         return request.getfixturevalue("mlflow_server").url
+    if backend == "postgres-s3":
+        return request.getfixturevalue("pg_stack").url
     raise AssertionError(f"unknown backend {backend}")
 
 

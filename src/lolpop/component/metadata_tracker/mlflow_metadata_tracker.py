@@ -98,6 +98,9 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
       — when an experiment is cleaned, at ``flush()``/``stop()``/exit, when a batch is full
       (100 entries) or older than ``mlflow_flush_seconds`` (default 5): a fraction of the round
       trips, at the price that a hard kill loses the unsent window.
+    * ``mlflow_request_timeout`` (optional, seconds, default 10) and ``mlflow_max_retries``
+      (optional, default 3): bound the reachability probe of an ``http(s)://`` tracking server at
+      construction, so a server that is down raises ``TrackerUnavailableError`` in seconds.
 
     Attributes:
         client: the ``MlflowClient`` (always used with explicit run ids).
@@ -139,7 +142,9 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     @translating
     def _connect(self, uri: str, experiment_name: str) -> None:
         self.client, self.experiment_id = open_store(
-            uri, experiment_name, self._get_config("mlflow_artifact_location")
+            uri, experiment_name, self._get_config("mlflow_artifact_location"),
+            timeout=self._get_config("mlflow_request_timeout"),
+            max_retries=self._get_config("mlflow_max_retries"),
         )
         run = self.client.create_run(self.experiment_id, tags={PARENT_RUN_TAG: "True"})
         self.run: Run = run

@@ -1,0 +1,169 @@
+"""Faults: server down at construction, server restarted mid-cycle, worker SIGKILLed mid-cycle."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from lolpop.components import MLFlowMetadataTracker
+from lolpop.exceptions import ConfigError, TrackerUnavailableError
+from tests.scale._load_worker import Recorder, cycle
+from tests.scale._verify import Count, start_worker, verify_runs, worker_cmd
+from tests.support.mlflow_server import free_port
+
+SECRET = "pw-Secr3t-9d1f"
+
+
+# ---------------------------------------------------------------------------------------------
+# server down at construction
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["refused", "silent"])
+def test_server_down_at_construction_fails_fast_naming_the_redacted_uri(kind, caplog):
+    """``refused``: nothing listens on the port. ``silent``: a socket accepts connections but
+    never answers (a hung server), so only the request timeout bounds the wait."""
+    caplog.set_level("DEBUG")
+    listener = None
+    port = free_port()
+    if kind == "silent":
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        port = listener.getsockname()[1]
+    uri = f"http://alice:{SECRET}@127.0.0.1:{port}"
+    conf = {"mlflow_tracking_uri": uri, "mlflow_experiment_name": "never",
+            "mlflow_request_timeout": 1, "mlflow_max_retries": 1}
+    started = time.monotonic()
+    try:
+        with pytest.raises(TrackerUnavailableError) as info:
+            MLFlowMetadataTracker(conf=conf)
+    finally:
+        if listener is not None:
+            listener.close()
+    elapsed = time.monotonic() - started
+    # 2 attempts x 1 s timeout + 0.5 s pause, plus slack for a loaded CI machine
+    assert elapsed < 10, f"took {elapsed:.1f}s"
+    message = str(info.value)
+    assert f"http://***@127.0.0.1:{port}" in message
+    assert SECRET not in message and "alice" not in message
+    assert "mlflow_request_timeout" in message  # tells the user which knob bounds the wait
+    assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize(("key", "value"), [("mlflow_request_timeout", 0), ("mlflow_request_timeout", "10"),
+                                            ("mlflow_request_timeout", float("inf")),
+                                            ("mlflow_max_retries", -1), ("mlflow_max_retries", 1.5),
+                                            ("mlflow_max_retries", True)])
+def test_bad_connection_settings_are_config_errors(key, value):
+    conf = {"mlflow_tracking_uri": f"http://127.0.0.1:{free_port()}", "mlflow_experiment_name": "x", key: value}
+    with pytest.raises(ConfigError, match=key):
+        MLFlowMetadataTracker(conf=conf)
+
+
+# ---------------------------------------------------------------------------------------------
+# server restarted mid-cycle
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.postgres
+def test_server_restart_mid_cycle_completes_with_nothing_lost(pg_stack, tmp_path: Path):
+    server = pg_stack.new_server(workers=1).start()  # its own server: restarting it disturbs no other test
+    try:
+        experiment = f"restart-{uuid.uuid4().hex[:10]}"
+        args = argparse.Namespace(uri=server.url, experiment=experiment, proc=0)
+        rec = Recorder()
+        events: list[str] = []
+        restarter: list[threading.Thread] = []
+
+        def on_stage(stage: str) -> None:
+            if stage != "experiment_1_logged":
+                return
+            server.stop()  # the server is gone: the next request is refused
+            events.append("stopped")
+
+            def restart() -> None:
+                time.sleep(2)
+                server.start()
+                events.append("restarted")
+
+            restarter.append(threading.Thread(target=restart))
+            restarter[0].start()
+
+        first = cycle(args, 0, rec, tmp_path)
+        second = cycle(args, 1, rec, tmp_path, on_stage=on_stage)
+        restarter[0].join(timeout=300)
+        assert events == ["stopped", "restarted"]
+        assert second["prev_found"] == first["workflow_run"]
+
+        client = MlflowClient(tracking_uri=server.url)
+        count = Count()
+        verify_runs(client, rec.runs, count)
+        assert count.problems == []
+        assert count.written == count.found
+        exp = client.get_experiment_by_name(experiment)
+        runs = client.search_runs([exp.experiment_id], max_results=100)
+        # Nothing duplicated by the client's retries either: 2 cycles x (1 + 5 experiments) runs.
+        assert sorted(r.info.run_id for r in runs) == sorted(rec.runs)
+        assert {r.info.status for r in runs} == {"FINISHED"}
+    finally:
+        server.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# SIGKILL mid-cycle
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.postgres
+def test_sigkill_mid_cycle_later_lookups_ignore_the_half_finished_run(pg_stack, tmp_path: Path):
+    uri = pg_stack.url
+    experiment = f"sigkill-{uuid.uuid4().hex[:10]}"
+    manifest = tmp_path / "manifest.json"
+    ready = tmp_path / "ready"
+    proc = start_worker(worker_cmd(uri, experiment, 0, 1, manifest, ready=ready, partial=True),
+                        tmp_path / "worker.log")
+    try:
+        deadline = time.monotonic() + 300
+        while not Path(f"{ready}.partial").exists():
+            assert proc.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "worker never reached the middle of its second cycle"
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    m = json.loads(manifest.read_text())
+    finished = m["cycles"][0]["workflow_run"]
+    killed = m["partial"]["workflow_run"]
+    client = MlflowClient(tracking_uri=uri)
+    # The killed run's records that reached the server are intact (it stays RUNNING).
+    count = Count()
+    verify_runs(client, m["runs"], count)
+    assert count.problems == []
+    assert client.get_run(killed).info.status == "RUNNING"
+    assert client.get_run(m["partial"]["experiment_runs"][0]).info.status == "RUNNING"
+    assert client.get_run(finished).info.status == "FINISHED"
+
+    # A later tracker's look-ups skip the half-finished run and find the last finished version.
+    with MLFlowMetadataTracker(conf={"mlflow_tracking_uri": uri, "mlflow_experiment_name": experiment}) as t:
+        dv = t.create_resource("p0_train", type="dataset_version")
+        prev = t.get_prev_resource_version(dv)
+        assert prev.run.info.run_id == finished
+        assert t.get_vc_info(prev)["hexsha"] == m["runs"][finished]["tags"]["p0_train.hexsha"]
+        mv = t.create_resource("p0_model", type="model_version")
+        assert t.get_prev_resource_version(mv).run.info.run_id == finished
+        _, history = t.get_prev_resource_version(mv, num=5)
+        assert [r.info.run_id for r in history] == [finished]
+        other = MLFlowMetadataTracker(conf={"mlflow_tracking_uri": uri, "mlflow_experiment_name": experiment})
+        try:
+            assert other.get_resource("p0_train", type="dataset_version").run.info.run_id == finished
+        finally:
+            other.stop()
