@@ -21,7 +21,7 @@ test: $(STAMP)
 quickstart: $(STAMP)
 	$(VENV)/bin/lolpop quickstart --dir quickstart
 
-# Side-by-side benchmark (ours vs lolpop 0.2.0 vs raw MlflowClient); writes BENCHMARKS.md and
+# Side-by-side benchmark (ours immediate + batched vs lolpop 0.2.0 vs raw MlflowClient); writes BENCHMARKS.md and
 # benchmarks/lookup_latency.png, scratch in build/bench (lolpop 0.2.0 gets its own venv there).
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

@@ -1,8 +1,10 @@
 """Run one implementation of the workload in its own process and print a JSON result.
 
-    python driver.py '{"impl": "ours"|"legacy"|"raw", "mode": "cycles"|"lookups", ...}'
+    python driver.py '{"impl": "ours"|"batched"|"legacy"|"raw", "mode": "cycles"|"lookups", ...}'
 
-It runs under lolpop's venv (``ours``, ``raw``) or the throwaway venv holding lolpop 0.2.0
+``ours`` is this repo's tracker in its default ``mlflow_write_mode: "immediate"``, ``batched`` the
+same tracker with ``mlflow_write_mode: "batched"``. It runs under lolpop's venv (``ours``,
+``batched``, ``raw``) or the throwaway venv holding lolpop 0.2.0
 (``legacy``), so it only imports stdlib, mlflow and the implementation being measured.
 """
 
@@ -38,11 +40,13 @@ class _QuietLogger:
 
 def make_tracker(cfg: dict[str, Any]) -> Any:
     impl = cfg["impl"]
-    if impl == "ours":
+    if impl in ("ours", "batched"):
         from lolpop.component.metadata_tracker.mlflow_metadata_tracker import MLFlowMetadataTracker
 
-        return MLFlowMetadataTracker(conf={"mlflow_tracking_uri": cfg["uri"],
-                                           "mlflow_experiment_name": cfg["experiment"]})
+        conf = {"mlflow_tracking_uri": cfg["uri"], "mlflow_experiment_name": cfg["experiment"]}
+        if impl == "batched":
+            conf["mlflow_write_mode"] = "batched"
+        return MLFlowMetadataTracker(conf=conf)
     if impl == "legacy":
         from lolpop.component.metadata_tracker.mlflow_metadata_tracker import MLFlowMetadataTracker
 

@@ -9,6 +9,10 @@ What makes it the floor:
   one ``log_batch`` (20 params + all its tags), one artifact upload, ``runs/update`` (FINISHED);
 * artifact uploads go straight to an artifact repository built from ``run.info.artifact_uri``
   (known from ``runs/create``), so no ``runs/get`` is spent resolving where artifacts live;
+* runs are ended with the store's ``update_run_info`` (one ``runs/update``): MLflow 3.x's
+  ``MlflowClient.set_terminated`` first spends a ``runs/get`` on the run;
+* the lineage records lolpop writes in ``build_model_lineage`` (the used-by index tag and the
+  ``<mv>/lineage/lineage.html`` page) are built from what the script knows and cost one upload;
 * every read of a value this script wrote is served locally; only the two look-ups into earlier
   workflow runs (``get_prev_resource_version`` / ``get_currently_deployed_model_version``) ask the
   store, each with one ``runs/search``.
@@ -17,16 +21,18 @@ What makes it the floor:
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from mlflow import MlflowClient
-from mlflow.entities import Param, RunTag
+from mlflow.entities import Param, RunStatus, RunTag
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
 import workload as W
 
 PARENT_RUN_TAG = "parent_run"
+USED_BY_PREFIX = "_lolpop.used_by."  # lolpop.lineage.store.used_by_key
 
 
 def _search(client: MlflowClient, experiment_id: str, start_time: int, clauses: list[str]) -> Any:
@@ -49,6 +55,11 @@ class RawFloor:
         self.run = self.client.create_run(self.experiment_id, tags={PARENT_RUN_TAG: "True"})
         self.run_id = self.run.info.run_id
         self.wf_tags: dict[str, str] = {}
+
+    def _terminate(self, run_id: str) -> None:
+        """End a run with exactly one ``runs/update`` (no ``runs/get`` as in ``set_terminated``)."""
+        self.client._tracking_client.store.update_run_info(
+            run_id, RunStatus.from_string("FINISHED"), int(time.time() * 1000), None)
 
     def _repo(self, run: Any) -> Any:
         return get_artifact_repository(run.info.artifact_uri, tracking_uri=self.uri)
@@ -86,7 +97,7 @@ class RawFloor:
               params=[Param(k, str(v)) for k, v in p.items()],
               tags=[RunTag(k, v) for k, v in tags.items()], synchronous=True)
             s("log_artifact(experiment)", self._repo(run).log_artifact, files["model"], f"{rid}/model_summary")
-            s("clean_resource(experiment)", self.client.set_terminated, run.info.run_id, "FINISHED")
+            s("clean_resource(experiment)", self._terminate, run.info.run_id)
             experiments.append((rid, run, tags))
         winner = experiments[-1]
         lineage = json.dumps([{"id": dv, "run_id": self.run_id}])
@@ -94,6 +105,8 @@ class RawFloor:
                    f"{mv}.train_uri": "models/model.pkl", f"{mv}.train_hexsha": W.hexsha("model", cycle, "winner"),
                    f"{mv}.dataset_versions": lineage, f"_lolpop.enc.{mv}.dataset_versions": "json",
                    f"{mv}.dataset_versions.exists": "True", f"{mv}.status": "PROMOTED"})
+        wf[f"{USED_BY_PREFIX}{self.run_id}.{dv}"] = json.dumps([mv])
+        s("build_model_lineage", self._log_lineage_page, files, mv, dv, experiments, winner[0])
         deployed, prev = s("lookups (2 searches)", self.lookups, dv, mv)
         # Every other read is of something this script wrote: served locally.
         out = {"deployed": deployed, "prev_dv": prev, "winner": (winner[0], winner[1]),
@@ -105,9 +118,20 @@ class RawFloor:
         out["experiments"] = [e[0] for e in experiments]
         return out
 
+    def _log_lineage_page(self, files: dict[str, str], mv: str, dv: str, experiments: list[Any],
+                          winner: str) -> None:
+        """The lineage picture of the model version, from local knowledge: one upload, no reads."""
+        rows = [f"<li>{dv} (run {self.run_id}) &rarr; {mv}</li>"]
+        rows += [f"<li>{rid} ({'winner' if rid == winner else 'candidate'}) &rarr; {mv}</li>"
+                 for rid, _, _ in experiments]
+        page = Path(files["model"]).parent / "lineage" / "lineage.html"
+        page.parent.mkdir(exist_ok=True)
+        page.write_text(f"<html><body><h1>{mv}</h1><ul>{''.join(rows)}</ul></body></html>\n")
+        self._repo(self.run).log_artifact(str(page), f"{mv}/lineage")
+
     def stop(self) -> None:
         if self.wf_tags:
             tags = [RunTag(k, v) for k, v in self.wf_tags.items()]
             for start in range(0, len(tags), 1000):
                 self.client.log_batch(self.run_id, tags=tags[start:start + 1000], synchronous=True)
-        self.client.set_terminated(self.run_id, "FINISHED")
+        self._terminate(self.run_id)

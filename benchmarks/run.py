@@ -1,8 +1,9 @@
-"""``make bench``: lolpop's tracker vs lolpop 0.2.0 vs a raw MlflowClient floor, side by side.
+"""``make bench``: lolpop's tracker (immediate and batched write mode) vs lolpop 0.2.0 vs a raw
+MlflowClient floor, side by side.
 
 Writes ``BENCHMARKS.md`` (repo root) and ``benchmarks/lookup_latency.png``; scratch goes to
-``build/bench``. Every implementation runs in its own process (``driver.py``): ours and the raw
-floor under this interpreter with the worktree's ``src`` first on the path, lolpop 0.2.0 under
+``build/bench``. Every implementation runs in its own process (``driver.py``): ours (both write
+modes) and the raw floor under this interpreter with the worktree's ``src`` first on the path, lolpop 0.2.0 under
 the throwaway venv from ``legacy_setup.py``.
 
     python benchmarks/run.py [--cycles 5] [--sizes 100,1000,10000] [--quick]
@@ -35,7 +36,16 @@ import legacy_setup  # noqa: E402
 import report  # noqa: E402
 from proxy import CountingProxy  # noqa: E402
 
-IMPLS = ("ours", "legacy", "raw")
+IMPLS = ("ours", "batched", "legacy", "raw")
+# The batched write mode changes when writes are sent, not the searches: look-ups are timed for
+# ``ours`` only and reported for both variants.
+LOOKUP_IMPLS = ("ours", "legacy", "raw")
+
+
+def rotated(impls: tuple[str, ...], n: int) -> tuple[str, ...]:
+    """``impls`` rotated by ``n`` (round-robin order that changes every round)."""
+    k = n % len(impls)
+    return impls[k:] + impls[:k]
 
 
 def log(msg: str) -> None:
@@ -133,13 +143,12 @@ class Server:
 
 def _interleaved(r: Runner, args: argparse.Namespace, cfg_of: Any) -> dict[str, Any]:
     """Warm-up cycle, then ``args.cycles`` cycles round-robin over the implementations (the order
-    rotates every round), so a fluctuating machine load hits all three alike."""
+    rotates every round), so a fluctuating machine load hits all implementations alike."""
     out: dict[str, Any] = {impl: {"times": [], "counts": []} for impl in IMPLS}
     for impl in IMPLS:
         r.driver(impl, {**cfg_of(impl), "mode": "cycles", "warmup": 1, "cycles": 0, "first_cycle": 0})
     for c in range(args.cycles):
-        order = IMPLS[c % 3:] + IMPLS[:c % 3]
-        for impl in order:
+        for impl in rotated(IMPLS, c):
             res = r.driver(impl, {**cfg_of(impl), "mode": "cycles", "warmup": 0, "cycles": 1, "first_cycle": c + 1})
             out[impl]["times"] += res["times"]
             out[impl]["counts"] += res["counts"]
@@ -164,8 +173,9 @@ def bench_cycles(r: Runner, args: argparse.Namespace) -> dict[str, Any]:
     log("cycles on SQLite (interleaved)")
     res["sqlite"] = _interleaved(r, args, sqlite_cfg)
     log("  medians: " + ", ".join(f"{i} {res['sqlite'][i]['median']:.3f}s" for i in IMPLS))
-    r.driver("ours", {**sqlite_cfg("ours"), "mode": "cycles", "warmup": 0, "cycles": 0, "first_cycle": 900,
-                      "profile": str(r.build / "profiles" / "ours-cycle-sqlite.txt")})
+    for impl in ("ours", "batched"):
+        r.driver(impl, {**sqlite_cfg(impl), "mode": "cycles", "warmup": 0, "cycles": 0, "first_cycle": 900,
+                        "profile": str(r.build / "profiles" / f"{impl}-cycle-sqlite.txt")})
     # --- mlflow server through the counting proxy
     d2 = r.build / "cycles-server"
     shutil.rmtree(d2, ignore_errors=True)
@@ -183,8 +193,9 @@ def bench_cycles(r: Runner, args: argparse.Namespace) -> dict[str, Any]:
             bd = r.driver(impl, {**server_cfg(impl), "mode": "cycles", "warmup": 0, "cycles": 0,
                                  "first_cycle": 800, "breakdown": True})
             res["server"][impl]["breakdown"] = bd["breakdown"]
-        r.driver("ours", {**server_cfg("ours"), "mode": "cycles", "warmup": 0, "cycles": 0, "first_cycle": 900,
-                          "profile": str(r.build / "profiles" / "ours-cycle-server.txt")})
+        for impl in ("ours", "batched"):
+            r.driver(impl, {**server_cfg(impl), "mode": "cycles", "warmup": 0, "cycles": 0, "first_cycle": 900,
+                            "profile": str(r.build / "profiles" / f"{impl}-cycle-server.txt")})
         log("  medians: " + ", ".join(
             f"{i} {res['server'][i]['median']:.3f}s / "
             f"{statistics.median(sum(c.values()) for c in res['server'][i]['counts']):.0f} requests" for i in IMPLS))
@@ -212,15 +223,14 @@ def bench_lookups(r: Runner, args: argparse.Namespace) -> dict[str, Any]:
 
     def run_all(backend: str, uri_of: Any) -> None:
         for n, size in enumerate(args.sizes):
-            order = IMPLS[n % 3:] + IMPLS[:n % 3]
-            for impl in order:
+            for impl in rotated(LOOKUP_IMPLS, n):
                 cfg = {"mode": "lookups", "uri": uri_of(size), "experiment": "lookup", "reps": args.reps,
                        "delete_own_run": True}
                 if impl == "ours" and size == max(args.sizes):
                     cfg["profile"] = str(r.build / "profiles" / f"ours-lookups-{backend}-{size}.txt")
                 res[backend].setdefault(impl, {})[size] = r.driver(impl, cfg)
             log(f"  {backend}, {size} cycles: get_prev_resource_version " + ", ".join(
-                f"{i} {res[backend][i][size]['median']['get_prev_resource_version'] * 1000:.0f} ms" for i in IMPLS))
+                f"{i} {res[backend][i][size]['median']['get_prev_resource_version'] * 1000:.0f} ms" for i in LOOKUP_IMPLS))
 
     run_all("sqlite", lambda size: f"sqlite:///{dbs[size]}")
     servers = {}
@@ -266,6 +276,7 @@ def main() -> None:
     ap.add_argument("--skip-cycles", action="store_true", help="reuse build/bench/results.json cycles")
     ap.add_argument("--render-only", action="store_true", help="re-render from build/bench/results.json")
     args = ap.parse_args()
+    args.build, args.out, args.plot = args.build.resolve(), args.out.resolve(), args.plot.resolve()
     if args.render_only:
         results = json.loads((args.build / "results.json").read_text())
         report.plot(results, args.plot)

@@ -1,4 +1,5 @@
-"""Keep the benchmark code from rotting: one workload cycle on SQLite for ours and the raw floor.
+"""Keep the benchmark code from rotting: one workload cycle on SQLite for ours (immediate and
+batched write mode) and the raw floor.
 
 No timing assertions — the numbers live in BENCHMARKS.md (``make bench``).
 """
@@ -30,7 +31,7 @@ def _runs(uri: str, experiment: str) -> list:
     return client.search_runs([exp.experiment_id], max_results=1000)
 
 
-@pytest.mark.parametrize("impl", ["ours", "raw"])
+@pytest.mark.parametrize("impl", ["ours", "batched", "raw"])
 def test_one_cycle_writes_the_records(store: Path, tmp_path: Path, impl: str) -> None:
     uri = f"sqlite:///{store}"
     cfg = {"impl": impl, "uri": uri, "experiment": f"bench-{impl}",
@@ -52,6 +53,11 @@ def test_one_cycle_writes_the_records(store: Path, tmp_path: Path, impl: str) ->
     dv, mv = W.DATASET_VERSION, W.MODEL_VERSION
     assert tags[f"{dv}.exists"] == "True" and tags[f"{dv}.hexsha"] == W.hexsha("data", 0)
     assert tags[f"{mv}.status"] == "PROMOTED" and tags[f"{mv}.dataset_versions.exists"] == "True"
+    # the lineage records of build_model_lineage: used-by index tag and the lineage page
+    assert tags[f"_lolpop.used_by.{workflow[0].info.run_id}.{dv}"] == f'["{mv}"]'
+    client = MlflowClient(uri)
+    pages = client.list_artifacts(workflow[0].info.run_id, f"{mv}/lineage")
+    assert [Path(f.path).name for f in pages] == ["lineage.html"]
     for run in nested:
         assert len(run.data.params) == W.N_PARAMS
         assert sum(k.endswith(".hexsha") for k in run.data.tags) == 1
