@@ -74,7 +74,8 @@ def used_by_tags(model_version_id: str, lineage: Any, current: dict[str, str]) -
 def log_lineage_page(tracker: MLFlowMetadataTracker, model_version: Any) -> str:
     """Render the model version's lineage as a self-contained HTML page and log it as artifact
     ``lineage`` of the model version (``<id>/lineage/lineage.html``). Returns the artifact path."""
-    graph = lineage_of(tracker, model_version)
+    # At build time nothing can be downstream of a new model version yet: draw what made it.
+    graph = lineage_of(tracker, model_version, direction="upstream")
     with tempfile.TemporaryDirectory(prefix="lolpop-lineage-") as tmp:
         path = Path(tmp) / LINEAGE_FILE_NAME
         path.write_text(to_html(graph), encoding="utf-8")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from collections.abc import Sequence
 
@@ -29,6 +31,12 @@ def tag_clause(key: str, value: str) -> str:
 
 
 def _parse(clause: str) -> list[dict]:
+    # sqlparse costs ~ms per clause; look-ups repeat the same clauses, so parse each once.
+    return copy.deepcopy(_parse_cached(clause))
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse_cached(clause: str) -> list[dict]:
     try:
         return SearchUtils.parse_search_filter(clause)
     except MlflowException as exc:
@@ -63,6 +71,7 @@ def combine(base: Sequence[str], extra: Sequence[str] | str | None) -> str:
             raise InvalidFilterError(f"filter clause {clause!r} has no comparison")
         expected.extend(parsed)
     joined = " and ".join(f"{c}" for c in list(base) + list(extra))
-    if _parse(joined) != expected:
+    # Our own clauses quote every key and value, so only user clauses can leak into others.
+    if extra and _parse(joined) != expected:
         raise InvalidFilterError(f"filters {list(extra)!r} change each other's meaning when combined")
     return joined
