@@ -13,7 +13,6 @@ Everything binds 127.0.0.1 only and is started/stopped by session fixtures in ``
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.support.mlflow_server import MlflowServer, free_port
+from tests.support.mlflow_server import MlflowServer, free_port, stop_process_group
 
 PG_HOST = os.environ.get("LOLPOP_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("LOLPOP_PG_PORT", "5432"))
@@ -149,16 +148,7 @@ class MotoS3:
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=15)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.proc.wait(timeout=15)
+        stop_process_group(self.proc, timeout=15)
         self.proc = None
         self._log.close()
 
