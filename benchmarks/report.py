@@ -360,13 +360,12 @@ ANALYSIS = """## What bounds the tracker (where targets are missed)
   where the floor needs one upload. `lineage_of` first `flush()`es the workflow run — a `log_batch`
   the floor does not send (it sends the workflow run's tags once, at `stop()`) — then reads back
   through a fresh `StoreReader` what the tracker already holds: `runs/get` of the tracker's own
-  workflow run, `runs/search` `mlflow.parentRunId = <workflow run>` for the candidate experiments (all
-  nested runs this tracker owns and caches), `experiments/search` (every experiment in the store,
-  for the downstream hop) and `runs/search` `<mv>_predictions.parent_run_id = <workflow run>` over
-  every experiment (prediction jobs of a model version created in this very run). That is {lin_reads}
-  reads + 1 flush per cycle; profile time under `log_lineage_page`: {prof_lin_batched_server} on the
-  server, {prof_lin_batched_sqlite} on SQLite (immediate: {prof_lin_ours_server} /
-  {prof_lin_ours_sqlite}). The reads also grow with the store (every experiment is searched).
+  workflow run and `runs/search` `mlflow.parentRunId = <workflow run>` for the candidate experiments
+  (nested runs this tracker owns and caches). The page is drawn upstream only (nothing can be
+  downstream of a model version at the moment it is built), so no store-wide search is made. That is
+  {lin_reads} reads + 1 flush per cycle; profile time under `log_lineage_page`: {prof_lin_batched_server}
+  on the server, {prof_lin_batched_sqlite} on SQLite (immediate: {prof_lin_ours_server} /
+  {prof_lin_ours_sqlite}). Drawing the page from the tracker's cache instead would save them.
 
 **Wall time (immediate / 0.2.0: {server_ours_legacy:.2f}× server, {sqlite_ours_legacy:.2f}× SQLite;
 batched / 0.2.0: {server_batched_legacy:.2f}× server, {sqlite_batched_legacy:.2f}× SQLite; the floor:
@@ -388,10 +387,7 @@ the matching runs before `ORDER BY start_time LIMIT` applies — MLflow's bound 
 on the server, i.e. nearly all, under `Cursor.execute` / `socket.recv_into`). The way below it is
 outside one search: keep the latest version's run id in the store (e.g. an experiment tag
 `lolpop.latest.<id>` updated at `stop()`) so the look-up becomes one `runs/get`, or bound the search by
-a start-time window. One tracker-side cost is constant per call: `_filters.combine` re-parses the
-tracker's own base clauses and the joined filter with sqlparse (`SearchUtils.parse_search_filter`)
-on every look-up — {prof_combine_sqlite} (SQLite) / {prof_combine_server} (server) of the 10 look-ups
-profiled, a large share of the look-up at small histories (compare ours vs the floor at
-100 cycles); parsing only the caller's `extra_filters` (or caching the parse of the fixed clauses)
-removes it.
+a start-time window. Filter parsing (sqlparse, via `SearchUtils.parse_search_filter`) is cached
+per clause and the joined filter is re-parsed only when the caller passes `extra_filters`:
+{prof_combine_sqlite} (SQLite) / {prof_combine_server} (server) of the 10 look-ups profiled.
 """
