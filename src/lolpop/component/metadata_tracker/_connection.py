@@ -55,12 +55,16 @@ def default_artifact_location(uri: str) -> str | None:
     return (db.parent / "mlartifacts").as_uri()
 
 
+# MLflow's REST client reports an HTTP failure as "... failed with error code 401 != 200 ...".
+_AUTH_STATUS = re.compile(r"error code 40[13] != \d+")
+
+
 def translate(exc: BaseException, what: str) -> LolpopError:
     """Map an MLflow / transport error to lolpop's hierarchy (the caller raises ``from exc``)."""
     message = redact(str(getattr(exc, "message", None) or exc))
     code = getattr(exc, "error_code", None)
     status = getattr(exc, "get_http_status_code", lambda: None)()
-    if code in ("UNAUTHENTICATED", "PERMISSION_DENIED") or status in (401, 403) or "401" in message[:80]:
+    if code in ("UNAUTHENTICATED", "PERMISSION_DENIED") or status in (401, 403) or _AUTH_STATUS.search(message):
         return AuthenticationError(
             f"{what}: the tracking server rejected the credentials: {message} (lolpop sends what "
             "MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN hold)"
