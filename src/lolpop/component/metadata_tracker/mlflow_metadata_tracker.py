@@ -691,8 +691,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         if self._is_experiment(rid, run_id):
             run_updates = {k: updates[k] for k in _RUN_KEYS if k in updates}
         status = run_updates.get("status")
-        if status is not None and (not isinstance(status, str) or status not in RunStatus.all_status()
-                                   and status.upper() not in RunStatus._STRING_TO_STATUS):
+        if status is not None and (not isinstance(status, str) or status.upper() not in RunStatus._STRING_TO_STATUS):
             raise InvalidInputError(
                 f"update_resource {rid!r}: status {status!r} is not an MLflow run status "
                 f"({', '.join(RunStatus._STRING_TO_STATUS)})"
