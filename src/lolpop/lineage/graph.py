@@ -25,6 +25,7 @@ from typing import Any
 
 from mlflow.entities import Run
 
+from lolpop.component.metadata_tracker import _filters
 from lolpop.exceptions import InvalidInputError
 from lolpop.lineage.store import (
     MLFLOW_PARENT,
@@ -32,7 +33,6 @@ from lolpop.lineage.store import (
     Located,
     StoreReader,
     is_experiment_id,
-    quote,
     used_by_key,
 )
 
@@ -195,7 +195,7 @@ class LineageBuilder:
         if node.type == MODEL_VERSION or lineage is not None:
             winner = self.reader.get(node.id, run, "winning_experiment_id")
             for erun in self.reader.search(
-                f"tags.`{MLFLOW_PARENT}` = {quote(node.run_id)}", experiment_ids=[node.experiment_id]
+                _filters.tag_clause(MLFLOW_PARENT, node.run_id), experiment_ids=[node.experiment_id]
             ):
                 eid = f"{erun.info.run_id}.{node.id}"
                 if self.reader.has_resource(eid, erun):
@@ -224,7 +224,7 @@ class LineageBuilder:
             return out
         if node.type == MODEL_VERSION or self.reader.get(node.id, run, "dataset_versions") is not None:
             pid = f"{node.id}_predictions"
-            for prun in self.reader.search(f"tags.`{pid}.parent_run_id` = {quote(node.run_id)}"):
+            for prun in self.reader.search(_filters.tag_clause(f"{pid}.parent_run_id", node.run_id)):
                 if self.reader.get(pid, prun, "parent_id") == node.id:
                     out.append((pid, prun, "predicted", "out"))
             return out

@@ -35,15 +35,6 @@ def used_by_key(dataset_run_id: str, dataset_id: str) -> str:
     return f"{USED_BY_PREFIX}{dataset_run_id}.{dataset_id}"
 
 
-def quote(value: str) -> str:
-    """An MLflow search string literal (ids are tag names, they never hold both quote kinds)."""
-    if "'" not in value:
-        return f"'{value}'"
-    if '"' not in value:
-        return f'"{value}"'
-    raise InvalidResourceIdError(f"{value!r} holds both quote characters; MLflow cannot search for it")
-
-
 def is_experiment_id(resource_id: str) -> bool:
     """Experiment resources are ``<nested_run_id>.<parent_id>``."""
     head, dot, _ = resource_id.partition(".")
@@ -203,21 +194,15 @@ class StoreReader:
     # -- values ------------------------------------------------------------------------------
     def value(self, run: Run, full_key: str) -> Any:
         """The decoded value of tag ``full_key`` in ``run`` (``None`` when absent)."""
-        tags = run.data.tags
-        text = tags.get(full_key)
-        if text is None:
-            return None
-        encoding = tags.get(_values.marker_key(full_key))
-        if encoding and encoding.startswith("artifact:") and text.startswith(_values.POINTER_PREFIX):
+
+        def fetch(path: str) -> str:
             if self._tmp is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="lolpop-read-")
             self.requests += 1
-            local = self.client.download_artifacts(
-                run.info.run_id, text[len(_values.POINTER_PREFIX):], tempfile.mkdtemp(dir=self._tmp.name)
-            )
-            return _values.decode(Path(local).read_text(encoding="utf-8"),
-                                  "json" if encoding == "artifact:json" else None)
-        return _values.decode(text, "json" if encoding == "json" else None)
+            local = self.client.download_artifacts(run.info.run_id, path, tempfile.mkdtemp(dir=self._tmp.name))
+            return Path(local).read_text(encoding="utf-8")
+
+        return _values.decode_tag(run.data.tags, full_key, fetch)
 
     def get(self, resource_id: str, run: Run, key: str) -> Any:
         """Metadata ``key`` of resource ``resource_id`` in ``run``, decoded."""

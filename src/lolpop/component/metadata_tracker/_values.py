@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mlflow.utils.validation import MAX_ENTITY_KEY_LENGTH, MAX_TAG_VAL_LENGTH
@@ -90,3 +91,15 @@ def decode(text: str | None, encoding: str | None) -> Any:
     if encoding == "json":
         return json.loads(text)
     return text
+
+
+def decode_tag(tags: Mapping[str, str], key: str, fetch: Callable[[str], str]) -> Any:
+    """The value stored under tag ``key`` (``None`` when absent), reading its marker tag;
+    ``fetch(artifact_path)`` returns the text of an artifact-backed value."""
+    text = tags.get(key)
+    if text is None:
+        return None
+    encoding = tags.get(marker_key(key))
+    if encoding and encoding.startswith("artifact:") and text.startswith(POINTER_PREFIX):
+        return decode(fetch(text[len(POINTER_PREFIX) :]), "json" if encoding == "artifact:json" else None)
+    return decode(text, "json" if encoding == "json" else None)

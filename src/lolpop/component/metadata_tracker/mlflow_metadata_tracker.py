@@ -279,22 +279,16 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             tags[marker] = "str"
 
     def _decode(self, run_id: str, full_key: str, tags: dict[str, str]) -> Any:
-        text = tags.get(full_key)
-        encoding = tags.get(_values.marker_key(full_key))
-        if text is None:
-            return None
-        if encoding and encoding.startswith("artifact:") and text.startswith(_values.POINTER_PREFIX):
-            path = text[len(_values.POINTER_PREFIX) :]
+        def fetch(path: str) -> str:
             with self._lock:
                 state = self._owned.get(run_id)
                 cached = state.big_values.get(full_key) if state else None
-            if cached is None:
-                local = self._artifacts(run_id).download_artifacts(path, tempfile.mkdtemp(dir=self._tmp.name))
-                cached = Path(local).read_text(encoding="utf-8")
-            return _values.decode(cached, "json" if encoding == "artifact:json" else None)
-        if encoding == "json":
-            return _values.decode(text, "json")
-        return text
+            if cached is not None:
+                return cached
+            local = self._artifacts(run_id).download_artifacts(path, tempfile.mkdtemp(dir=self._tmp.name))
+            return Path(local).read_text(encoding="utf-8")
+
+        return _values.decode_tag(tags, full_key, fetch)
 
     def _write(self, run_id: str, tags: dict[str, str], params: dict[str, str] | None = None,
                uploads: dict[str, str] | None = None, defer: bool | None = None) -> None:
