@@ -67,18 +67,13 @@ def verify_runs(client: MlflowClient, runs: dict[str, dict[str, Any]], count: Co
         count.written["artifacts"] += len(want["artifacts"])
         run = fetched.get(run_id) or client.get_run(run_id)
         count.found["runs"] += 1
-        for key, value in want["tags"].items():
-            got = run.data.tags.get(key)
-            if got == value:
-                count.found["tags"] += 1
-            else:
-                count.problems.append(f"run {run_id} tag {key!r}: want {value!r}, got {got!r}")
-        for key, value in want["params"].items():
-            got = run.data.params.get(key)
-            if got == value:
-                count.found["params"] += 1
-            else:
-                count.problems.append(f"run {run_id} param {key!r}: want {value!r}, got {got!r}")
+        for kind, stored in (("tags", run.data.tags), ("params", run.data.params)):
+            for key, value in want[kind].items():
+                got = stored.get(key)
+                if got == value:
+                    count.found[kind] += 1
+                else:
+                    count.problems.append(f"run {run_id} {kind[:-1]} {key!r}: want {value!r}, got {got!r}")
         if exact_params and set(run.data.params) != set(want["params"]):
             count.problems.append(f"run {run_id}: params {sorted(run.data.params)} != {sorted(want['params'])}")
         if want["artifacts"] and read_artifact is not None:

@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from tests.support.mlflow_server import MlflowServer, free_port, stop_process_group
 
@@ -128,18 +129,18 @@ class MotoS3:
         else:
             self.stop()
             raise RuntimeError(f"moto server did not come up in {timeout}s")
-        import boto3
-
-        s3 = boto3.client("s3", endpoint_url=self.url, region_name=AWS_ENV["AWS_DEFAULT_REGION"],
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        s3 = self._s3()
         s3.create_bucket(Bucket=self.bucket)
         return self
 
-    def s3_objects(self, prefix: str = "") -> list[str]:
+    def _s3(self) -> Any:
         import boto3
 
-        s3 = boto3.client("s3", endpoint_url=self.url, region_name=AWS_ENV["AWS_DEFAULT_REGION"],
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        return boto3.client("s3", endpoint_url=self.url, region_name=AWS_ENV["AWS_DEFAULT_REGION"],
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def s3_objects(self, prefix: str = "") -> list[str]:
+        s3 = self._s3()
         keys: list[str] = []
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
             keys += [o["Key"] for o in page.get("Contents", [])]
