@@ -310,6 +310,9 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         with self._lock:
             state = self._owned.get(run_id)
             if state is not None:
+                # What this run already holds (sent or pending) need not be sent again.
+                tags = {k: v for k, v in tags.items() if state.tags.get(k) != v}
+                params = {k: v for k, v in params.items() if state.params.get(k) != v}
                 state.tags.update(tags)
                 state.params.update(params)
                 for key, text in uploads.items():
@@ -614,13 +617,10 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                 raise InvalidInputError(f"create_resource {id!r}: keyword {key!r} is reserved")
         meta.update(extra)
         tags, uploads = self._metadata_tags(rid, run.info.run_id, meta)
-        known = self._known_tags(run.info.run_id) or {}
-        tags = {k: v for k, v in tags.items() if known.get(k) != v}
-        if tags or uploads:
-            # A new experiment's id tags ride along with its run's next request (create_run
-            # cannot carry them: they name the run id). Its run tags already say the same.
-            self._write(run.info.run_id, tags, uploads=uploads,
-                        defer=True if type == EXPERIMENT and not extra else None)
+        # A new experiment's id tags ride along with its run's next request (create_run
+        # cannot carry them: they name the run id). Its run tags already say the same.
+        self._write(run.info.run_id, tags, uploads=uploads,
+                    defer=True if type == EXPERIMENT and not extra else None)
         return Resource(rid if type == EXPERIMENT else id, run)
 
     @translating
@@ -1026,10 +1026,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         for k, v in (additional_metadata or {}).items():
             items[k] = v
         tags, uploads = self._metadata_tags(rid, run_id, items)
-        known = self._known_tags(run_id) or {}
-        tags = {k: v for k, v in tags.items() if known.get(k) != v}
-        if tags or uploads:
-            self._write(run_id, tags, uploads=uploads)
+        self._write(run_id, tags, uploads=uploads)
 
     @translating
     def get_vc_info(self, resource: Resource, key: str | None = "hexsha", *args: Any, **kwargs: Any) -> dict[str, Any]:
