@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lolpop.layout.uris import EMBEDDED_URI  # the embedded default store, in the current folder
+
 DATASET_ID = "breast_cancer"
 MODEL_ID = "breast_cancer_model"
 PREDICTION_JOB_ID = f"{MODEL_ID}_predictions"
 DEFAULT_EXPERIMENT = "lolpop-quickstart"
-#: The embedded default store: MLflow's SQLite store in the current folder.
-EMBEDDED_URI = "sqlite:///mlflow.db"
 DATA_FILE = "data/breast_cancer.csv"
 QUALITY_GATE = 0.90  # minimum test accuracy to promote
 #: (train rows, prediction rows) per cycle, out of 569 shuffled rows.

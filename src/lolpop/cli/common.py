@@ -15,7 +15,7 @@ from rich.console import Console
 
 from lolpop.exceptions import LolpopError
 
-EMBEDDED_URI = "sqlite:///mlflow.db"
+from lolpop.layout.uris import EMBEDDED_URI
 
 
 @dataclass
@@ -56,7 +56,7 @@ def quiet_libraries() -> None:
 
 def error_message(exc: BaseException) -> str:
     """One line, no credentials."""
-    from lolpop.component.metadata_tracker._connection import redact
+    from lolpop.layout.uris import redact
 
     text = str(getattr(exc, "message", None) or exc) or type(exc).__name__
     if not isinstance(exc, LolpopError):

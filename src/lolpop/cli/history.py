@@ -7,7 +7,7 @@ from rich.table import Table
 
 from lolpop.cli.common import Settings, console, fmt_time, short
 from lolpop.exceptions import ResourceNotFoundError
-from lolpop.lineage.store import RUN_ID
+from lolpop.layout.keys import RUN_ID
 
 _HIDDEN = {"exists", "type", "parent_id", "parent_run_id", "status", "hexsha", "uri",
            "dataset_versions", "dataset_versions.exists"}

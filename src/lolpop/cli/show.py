@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from lolpop.cli.common import Settings, console, fmt_time
-from lolpop.component.metadata_tracker import _values
+from lolpop.layout import values as _values
 from lolpop.lineage.store import is_experiment_id
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from mlflow.entities import Run
 
-from lolpop.component.metadata_tracker import _filters
+from lolpop.layout import filters as _filters
 from lolpop.exceptions import InvalidInputError
 from lolpop.lineage.store import (
     MLFLOW_PARENT,

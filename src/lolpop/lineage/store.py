@@ -17,29 +17,20 @@ from mlflow import MlflowClient
 from mlflow.entities import Run, ViewType
 from mlflow.exceptions import MlflowException
 
-from lolpop.component.metadata_tracker import _values
-from lolpop.component.metadata_tracker._connection import redact, sqlite_path
+from lolpop.layout import values as _values
+from lolpop.layout import versions
+from lolpop.layout.keys import (  # noqa: F401 - re-exported for readers of this module
+    MLFLOW_PARENT,
+    PARENT_RUN_TAG,
+    RUN_ID,
+    STRUCTURAL,
+    USED_BY_PREFIX,
+    exists_key,
+    is_experiment_id,
+    used_by_key,
+)
+from lolpop.layout.uris import redact, sqlite_path
 from lolpop.exceptions import ConfigError, InvalidResourceIdError, ResourceNotFoundError
-
-RUN_ID = re.compile(r"^[0-9a-f]{32}$")
-PARENT_RUN_TAG = "parent_run"
-MLFLOW_PARENT = "mlflow.parentRunId"
-#: Searchable index written next to ``build_model_lineage``:
-#: ``_lolpop.used_by.<dataset_run_id>.<dataset_id>`` = JSON list of model version ids in that run.
-USED_BY_PREFIX = "_lolpop.used_by."
-#: Keys of a resource that describe its place in the graph rather than user metadata.
-STRUCTURAL = ("exists", "type", "parent_id", "parent_run_id")
-
-
-def used_by_key(dataset_run_id: str, dataset_id: str) -> str:
-    return f"{USED_BY_PREFIX}{dataset_run_id}.{dataset_id}"
-
-
-def is_experiment_id(resource_id: str) -> bool:
-    """Experiment resources are ``<nested_run_id>.<parent_id>``."""
-    head, dot, _ = resource_id.partition(".")
-    return bool(dot) and bool(RUN_ID.match(head))
-
 
 def open_client(tracking_uri: str) -> MlflowClient:
     """An ``MlflowClient`` on an *existing* store: a missing SQLite file is an error, not a new store.
@@ -152,7 +143,7 @@ class StoreReader:
 
     # -- resources ---------------------------------------------------------------------------
     def has_resource(self, resource_id: str, run: Run) -> bool:
-        return run.data.tags.get(f"{resource_id}.exists") == "True"
+        return run.data.tags.get(exists_key(resource_id)) == "True"
 
     def locate(self, resource_id: str, run_id: str | None = None) -> Located:
         """Find resource ``resource_id``: in run ``run_id`` when given, else its newest version.
@@ -180,7 +171,7 @@ class StoreReader:
         return Located(resource_id, runs[0])
 
     def versions(self, resource_id: str, limit: int = 1000) -> list[Run]:
-        """Every run recording ``resource_id``, newest first (one search)."""
+        """The versions of ``resource_id`` (:mod:`lolpop.layout.versions`), newest first (one search)."""
         if is_experiment_id(resource_id):
             try:
                 run = self.get_run(resource_id.split(".", 1)[0])
@@ -189,7 +180,7 @@ class StoreReader:
             return [run] if self.has_resource(resource_id, run) else []
         if "`" in resource_id:
             raise InvalidResourceIdError(f"resource id {resource_id!r} contains a backtick")
-        return self.search(f"tags.`{resource_id}.exists` = 'True'", max_results=limit)
+        return self.search(" and ".join(versions.clauses(resource_id)), max_results=limit)
 
     # -- values ------------------------------------------------------------------------------
     def value(self, run: Run, full_key: str) -> Any:

@@ -9,11 +9,11 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lolpop.component.metadata_tracker import _values
+from lolpop.layout.keys import MAX_KEY_LENGTH, used_by_key
 from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
 from lolpop.lineage.graph import LineageGraph, build_lineage
 from lolpop.lineage.render import to_html
-from lolpop.lineage.store import Located, StoreReader, used_by_key
+from lolpop.lineage.store import Located, StoreReader
 
 if TYPE_CHECKING:
     from lolpop.component.metadata_tracker.mlflow_metadata_tracker import MLFlowMetadataTracker
@@ -56,7 +56,7 @@ def used_by_tags(model_version_id: str, lineage: Any, current: dict[str, str]) -
         if not isinstance(item, dict) or not item.get("id") or not item.get("run_id"):
             continue
         key = used_by_key(str(item["run_id"]), str(item["id"]))
-        if len(key) > _values.MAX_KEY_LENGTH:
+        if len(key) > MAX_KEY_LENGTH:
             logger.warning("dataset id %r is too long for the used-by index; downstream lineage "
                            "of it will not find %r", item["id"], model_version_id)
             continue

@@ -7,9 +7,8 @@ import math
 import re
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from filelock import FileLock
@@ -24,36 +23,9 @@ from lolpop.exceptions import (
     ResourceNotFoundError,
     TrackerUnavailableError,
 )
+from lolpop.layout.uris import default_artifact_location, is_http, redact, sqlite_path
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^/@\s]+@")
-
-
-def redact(text: str) -> str:
-    """Replace ``user:password@`` in any URI inside ``text`` with ``***@``."""
-    return _USERINFO.sub(r"\g<scheme>***@", text)
-
-
-def sqlite_path(uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URI, or ``None`` (other stores, in-memory)."""
-    if not uri.startswith("sqlite:"):
-        return None
-    path = unquote(urlsplit(uri).path)
-    if not path or path == "/:memory:" or ":memory:" in uri:
-        return None
-    # sqlite:///rel.db -> "/rel.db" relative; sqlite:////abs.db -> "//abs.db" absolute
-    rest = uri[len("sqlite:///") :] if uri.startswith("sqlite:///") else path
-    return Path(unquote(rest.split("?", 1)[0])).resolve()
-
-
-def default_artifact_location(uri: str) -> str | None:
-    """Keep a SQLite store self-contained: artifacts beside the database, not under the cwd."""
-    db = sqlite_path(uri)
-    if db is None:
-        return None
-    return (db.parent / "mlartifacts").as_uri()
-
 
 # MLflow's REST client reports an HTTP failure as "... failed with error code 401 != 200 ...".
 _AUTH_STATUS = re.compile(r"error code 40[13] != \d+")
@@ -133,10 +105,6 @@ def connection_settings(timeout: Any, max_retries: Any) -> tuple[float, int]:
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ConfigError(f"mlflow_max_retries must be an int >= 0, got {max_retries!r}")
     return float(timeout), max_retries
-
-
-def is_http(uri: str) -> bool:
-    return uri.lower().startswith(("http://", "https://"))
 
 
 def _tls_options(uri: str) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import re
 import tempfile
 import threading
 import time
@@ -33,9 +32,11 @@ from mlflow.utils.validation import (
 )
 
 from lolpop.component.base import ConfLike
-from lolpop.component.metadata_tracker import _filters, _values
 from lolpop.component.metadata_tracker._connection import open_store, redact, translating
 from lolpop.component.metadata_tracker.base_metadata_tracker import BaseMetadataTracker, Resource
+from lolpop.layout import filters as _filters
+from lolpop.layout import values as _values
+from lolpop.layout.keys import EXPERIMENT, MAX_KEY_LENGTH, PARENT_RUN_TAG, RUN_ID
 from lolpop.exceptions import (
     ArtifactNotFoundError,
     ConfigError,
@@ -49,11 +50,8 @@ from lolpop.exceptions import (
     UnsupportedResourceTypeError,
 )
 
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _RUN_KEYS = ("status", "end_time", "name")
 _TERMINAL = {"FINISHED", "FAILED", "KILLED"}
-PARENT_RUN_TAG = "parent_run"
-EXPERIMENT = "experiment"
 
 
 @dataclass
@@ -205,10 +203,10 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
 
     @staticmethod
     def _check_tag_name(full_key: str, what: str, error: type[InvalidInputError] = InvalidKeyError) -> None:
-        if len(full_key) > _values.MAX_KEY_LENGTH:
+        if len(full_key) > MAX_KEY_LENGTH:
             raise error(
                 f"{what}: tag key {full_key[:60]!r}... is {len(full_key)} characters; "
-                f"MLflow allows {_values.MAX_KEY_LENGTH}"
+                f"MLflow allows {MAX_KEY_LENGTH}"
             )
         try:
             _validate_tag_name(full_key)
@@ -643,7 +641,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             raise InvalidResourceIdError(f"resource id must be a non-empty string, got {id!r:.100}")
         if type == EXPERIMENT:
             run_id = id.split(".", 1)[0]
-            if not _RUN_ID.match(run_id) or "." not in id:
+            if not RUN_ID.match(run_id) or "." not in id:
                 raise InvalidResourceIdError(f"experiment id {id!r} is not of the form <run_id>.<parent_id>")
             return Resource(id, self._get_run(run_id))
         rid = self._check_new_id(id)

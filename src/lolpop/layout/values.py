@@ -17,14 +17,13 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mlflow.utils.validation import MAX_ENTITY_KEY_LENGTH, MAX_TAG_VAL_LENGTH
+from lolpop.layout.keys import MAX_KEY_LENGTH, MAX_TAG_VAL_LENGTH
 
 MARKER_PREFIX = "_lolpop.enc."
 ARTIFACT_DIR = "_lolpop/values"
 POINTER_PREFIX = "lolpop-artifact:"
 # Below MLflow's limit with room to spare: some backends count bytes, not characters.
 INLINE_LIMIT = MAX_TAG_VAL_LENGTH // 2
-MAX_KEY_LENGTH = MAX_ENTITY_KEY_LENGTH
 
 
 def marker_key(key: str) -> str:

@@ -7,9 +7,6 @@ import functools
 import re
 from collections.abc import Sequence
 
-from mlflow.exceptions import MlflowException
-from mlflow.utils.search_utils import SearchUtils
-
 from lolpop.exceptions import InvalidFilterError
 
 
@@ -37,6 +34,10 @@ def _parse(clause: str) -> list[dict]:
 
 @functools.lru_cache(maxsize=2048)
 def _parse_cached(clause: str) -> list[dict]:
+    # MLflow is imported only when a filter is parsed: readers that never parse start faster.
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.search_utils import SearchUtils
+
     try:
         return SearchUtils.parse_search_filter(clause)
     except MlflowException as exc:

@@ -1,0 +1,85 @@
+"""Tag keys and names of lolpop's layout on MLflow (see DESIGN.md, "Tag layout").
+
+Every place that reads or writes a tag of the layout builds its key here, so the layout is
+spelled once.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+# MLflow's limits (mlflow.utils.validation), repeated here so reading code need not import MLflow;
+# tests/layout/test_keys.py checks that they still match.
+MAX_KEY_LENGTH = 250
+MAX_TAG_VAL_LENGTH = 8000
+MAX_PARAM_VAL_LENGTH = 6000
+MAX_PARAMS_TAGS_PER_BATCH = 100
+
+#: An MLflow run id.
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+#: Tag marking a workflow run (lolpop 0.2.0 wrote it too).
+PARENT_RUN_TAG = "parent_run"
+#: MLflow's own parent-run tag, set on an experiment's nested run.
+MLFLOW_PARENT = "mlflow.parentRunId"
+#: Run tags written at an experiment's creation (same facts as its id-keyed tags).
+RESOURCE_TYPE_TAG = "lolpop.resource_type"
+PARENT_ID_TAG = "lolpop.parent_id"
+
+EXPERIMENT = "experiment"
+MODEL_VERSION = "model_version"
+PREDICTION_JOB = "prediction_job"
+
+#: Prefixes of lolpop's bookkeeping names; resource ids may not start with ``_lolpop``.
+RESERVED_PREFIX = "_lolpop"
+BOOKKEEPING_PREFIXES = ("_lolpop", "lolpop.")
+
+#: Keys of a resource that describe its place in the graph rather than user metadata.
+STRUCTURAL = ("exists", "type", "parent_id", "parent_run_id")
+
+#: Searchable downstream index written with ``build_model_lineage``:
+#: ``_lolpop.used_by.<dataset_run_id>.<dataset_id>`` = JSON list of model version ids in that run.
+USED_BY_PREFIX = "_lolpop.used_by."
+
+
+def key(resource_id: str, name: str) -> str:
+    """The tag key of metadata ``name`` of resource ``resource_id``: ``<id>.<name>``."""
+    return f"{resource_id}.{name}"
+
+
+def exists_key(resource_id: str) -> str:
+    return key(resource_id, "exists")
+
+
+def used_by_key(dataset_run_id: str, dataset_id: str) -> str:
+    return f"{USED_BY_PREFIX}{dataset_run_id}.{dataset_id}"
+
+
+def resource_id(name: str) -> str:
+    """The id a resource is recorded under: ``name``, or for a path (contains ``/``) the file
+    stem with ``.`` replaced by ``_`` (DESIGN.md's ``get_resource_id`` rule)."""
+    if "/" in name:
+        return PurePosixPath(name).stem.replace(".", "_")
+    return name
+
+
+def experiment_id(run_id: str, parent_id: str) -> str:
+    """An experiment resource's id: ``<nested_run_id>.<parent_id>``."""
+    return f"{run_id}.{parent_id}"
+
+
+def is_experiment_id(resource_id: str) -> bool:
+    """Experiment resources are ``<nested_run_id>.<parent_id>``."""
+    head, dot, _ = resource_id.partition(".")
+    return bool(dot) and bool(RUN_ID.match(head))
+
+
+def split_experiment_id(resource_id: str) -> tuple[str, str]:
+    """``(run_id, parent_id)`` of an experiment id (see :func:`is_experiment_id`)."""
+    run_id, _, parent_id = resource_id.partition(".")
+    return run_id, parent_id
+
+
+def is_bookkeeping(tag_key: str) -> bool:
+    return tag_key.startswith(BOOKKEEPING_PREFIXES)
