@@ -26,9 +26,16 @@ the type), as ``json.dumps`` would.
 
 MLflow's own errors are translated where the user can act on them; the original exception is kept
 as ``__cause__``. Messages never contain credentials from a tracking URI.
+
+Errors carry the objects involved as attributes, not only in their message (as httpx's
+``HTTPStatusError(request=..., response=...)``): ``err.key``, ``err.resource_id``, ``err.run_id``,
+and where relevant ``err.value``/``err.old``/``err.new`` or ``err.uri``; an attribute that does not
+apply is ``None``. ``err.context`` holds all of them as a dict.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "LolpopError",
@@ -53,7 +60,30 @@ __all__ = [
 
 
 class LolpopError(Exception):
-    """Base class of every error lolpop raises on purpose."""
+    """Base class of every error lolpop raises on purpose.
+
+    Args:
+        message: what went wrong, naming the offending input.
+        **context: the objects involved (``key=``, ``resource_id=``, ``run_id=``, ...), kept as
+            attributes of the same names.
+
+    Example:
+        >>> err = MetadataConflictError("param 'lr' differs", key="lr", old="0.1", new="0.2")
+        >>> err.key, err.old, err.new
+        ('lr', '0.1', '0.2')
+    """
+
+    key: Any = None
+    resource_id: Any = None
+    run_id: Any = None
+    value: Any = None
+    uri: Any = None
+
+    def __init__(self, message: str = "", **context: Any) -> None:
+        super().__init__(message)
+        self.context: dict[str, Any] = dict(context)
+        for name, value in context.items():
+            setattr(self, name, value)
 
 
 class ConfigError(LolpopError):

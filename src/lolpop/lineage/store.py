@@ -1,7 +1,7 @@
 """Read-only access to a lolpop tracking store: find resources, decode their metadata.
 
 Nothing here writes to the store or opens a run, so the CLI can look at a store without adding to
-its history. Values are decoded with the tracker's own rules (:mod:`lolpop.component.metadata_tracker._values`):
+its history. Values are decoded with the storage format's rules (:mod:`lolpop.layout.values`):
 plain strings, JSON with a ``_lolpop.enc.<key>`` marker, and long values kept as artifacts.
 """
 

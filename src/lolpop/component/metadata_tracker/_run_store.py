@@ -1,0 +1,427 @@
+"""The run store: the only code that talks to ``MlflowClient`` and MLflow's private APIs.
+
+The tracker validates input and maps each seed call to a :class:`Batch` for one run; this module
+sends it. It owns, for the runs a tracker opened ("owned runs"):
+
+* the write-through cache of their tags and params (what the store *accepted*),
+* the pending queue (batched mode, and an experiment's id tags that ride along with its run's
+  next request), with a timer so nothing waits longer than ``flush_seconds``,
+* sends, flushes and termination, searches and artifact repositories.
+
+One lock discipline: every run has a *write lock*, held from reading the run's state through the
+send to updating the cache, so writers to one run (any number of threads) are one ordered
+sequence and the cache never disagrees with the store; and a short *data lock* that readers take
+to copy a consistent snapshot, so reads never wait for a slow request.
+
+What the store refuses never enters the cache and is never queued again; what was queued before
+a refused write is sent on its own, so one bad value cannot take good ones down with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, Run, RunStatus, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+from mlflow.utils.validation import _validate_tag_name
+
+from lolpop.exceptions import InvalidInputError, InvalidKeyError, ResourceNotFoundError
+from lolpop.layout.keys import MAX_KEY_LENGTH, MAX_PARAM_VAL_LENGTH, MAX_PARAMS_TAGS_PER_BATCH
+
+TERMINAL = frozenset({"FINISHED", "FAILED", "KILLED"})
+RUN_STATUSES = tuple(RunStatus.to_string(s) for s in RunStatus.all_status())
+
+logger = logging.getLogger("lolpop.run_store")
+
+
+@dataclass
+class Batch:
+    """What one call writes to one run: tags, params, metrics and artifact-backed values.
+
+    ``uploads`` maps an artifact path (relative to the run root) to the text stored there; it is
+    uploaded before the tags that point to it are sent.
+    """
+
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    uploads: dict[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.tags or self.params or self.metrics or self.uploads)
+
+    def size(self) -> int:
+        return len(self.tags) + len(self.params) + len(self.metrics)
+
+    def merged(self, newer: Batch) -> Batch:
+        return Batch({**self.tags, **newer.tags}, {**self.params, **newer.params},
+                     {**self.metrics, **newer.metrics}, {**self.uploads, **newer.uploads})
+
+
+@dataclass
+class _RunState:
+    """An owned run: its entity, what the store accepted, and what waits to be sent."""
+
+    run: Run
+    tags: dict[str, str]
+    params: dict[str, str]
+    status: str = "RUNNING"
+    pending: Batch = field(default_factory=Batch)
+    pending_since: float | None = None
+    # Full text of artifact-backed values this run holds, by artifact path (read-your-writes).
+    big_values: dict[str, str] = field(default_factory=dict)
+    artifact_repo: Any = None
+    write_lock: threading.RLock = field(default_factory=threading.RLock)
+    data_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def check_key(key: str, what: str, error: type[InvalidInputError] = InvalidKeyError) -> None:
+    """Refuse a tag/param key MLflow cannot hold, naming it (before anything is sent)."""
+    if len(key) > MAX_KEY_LENGTH:
+        raise error(f"{what}: tag key {key[:60]!r}... is {len(key)} characters; MLflow allows "
+                    f"{MAX_KEY_LENGTH}", key=key)
+    check_text(key, what, error)
+    try:
+        _validate_tag_name(key)
+    except MlflowException as exc:
+        raise error(f"{what}: {key!r} cannot be an MLflow tag key (use letters, digits, '_', '-', "
+                    "'.', ' ', ':' and no path tricks)", key=key) from exc
+
+
+def check_text(text: str, what: str, error: type[InvalidInputError] = InvalidInputError,
+               key: str | None = None) -> None:
+    """Refuse text no backend stores faithfully: lone surrogates (not UTF-8) and NUL."""
+    if "\x00" in text:
+        raise error(f"{what}: contains a NUL character, which MLflow stores cannot hold",
+                    key=key if key is not None else text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise error(f"{what}: {text[max(0, exc.start - 20):exc.end + 20]!r} is not valid Unicode "
+                    f"(a lone surrogate at position {exc.start}, e.g. from os.fsdecode); decode "
+                    "it properly or store the bytes as an artifact",
+                    key=key if key is not None else text) from None
+
+
+def _check_batch(batch: Batch) -> None:
+    for key, value in batch.tags.items():
+        check_key(key, f"tag {key[:100]!r}")
+        check_text(value, f"value of {key[:100]!r}", key=key)
+    for key, value in batch.params.items():
+        check_key(key, f"param {key[:100]!r}")
+        check_text(value, f"param {key[:100]!r}", key=key)
+        if len(value) > MAX_PARAM_VAL_LENGTH:
+            raise InvalidInputError(f"param {key!r}: value is {len(value)} characters; MLflow params hold "
+                                    f"at most {MAX_PARAM_VAL_LENGTH}", key=key)
+    for key in batch.metrics:
+        check_key(key, f"metric {key[:100]!r}")
+    for path, text in batch.uploads.items():
+        check_text(text, f"value stored at {path!r}", key=path)
+
+
+def is_transport_failure(exc: BaseException) -> bool:
+    """A failure to reach the store (worth sending again later), as opposed to a refusal."""
+    if isinstance(exc, (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, MlflowException):
+        status = exc.get_http_status_code()
+        return exc.error_code in ("TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED") or status >= 500 and \
+            exc.error_code not in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST", "INVALID_STATE")
+    return isinstance(exc, OSError)
+
+
+class RunStore:
+    """Reads and writes runs of one MLflow store for one tracker (thread-safe).
+
+    Args:
+        client: the ``MlflowClient`` (explicit run ids only; never the fluent active run).
+        tracking_uri: the store's URI (artifact repositories of owned runs are built from it).
+        batched: hold writes of owned runs until a flush (see module docstring).
+        flush_seconds: the longest a held write waits; a timer sends it even without new calls.
+        tmp_dir: where downloaded values go.
+    """
+
+    def __init__(self, client: MlflowClient, tracking_uri: str, *, batched: bool = False,
+                 flush_seconds: float = 5.0, tmp_dir: str | None = None) -> None:
+        self.client = client
+        self.tracking_uri = tracking_uri
+        self.batched = batched
+        self.flush_seconds = flush_seconds
+        self._tmp_dir = tmp_dir
+        self._owned: dict[str, _RunState] = {}
+        self._lock = threading.Lock()  # guards _owned only
+        self._timer: threading.Thread | None = None
+        self._closing = threading.Event()
+
+    # -- owned runs ---------------------------------------------------------------------------
+    def create_run(self, experiment_id: str, tags: Mapping[str, str], run_name: str | None = None) -> Run:
+        """Open a run (one request) and own it."""
+        batch = Batch(tags=dict(tags))
+        _check_batch(batch)
+        run = self.client.create_run(experiment_id, tags=dict(tags), run_name=run_name)
+        with self._lock:
+            self._owned[run.info.run_id] = _RunState(run, dict(run.data.tags), dict(run.data.params))
+        return run
+
+    def _state(self, run_id: str) -> _RunState | None:
+        with self._lock:
+            return self._owned.get(run_id)
+
+    def owns(self, run_id: str) -> bool:
+        return self._state(run_id) is not None
+
+    def owned_run_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._owned)
+
+    def status(self, run_id: str) -> str | None:
+        state = self._state(run_id)
+        return state.status if state is not None else None
+
+    def get_run(self, run_id: str) -> Run:
+        """The run: the entity this store holds for an owned run, else one ``runs/get``.
+
+        Raises:
+            ResourceNotFoundError: the store has no such run.
+        """
+        state = self._state(run_id)
+        if state is not None:
+            return state.run
+        try:
+            return self.client.get_run(run_id)
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                raise ResourceNotFoundError(f"no MLflow run {run_id!r}", run_id=run_id) from exc
+            raise
+
+    def data(self, run_id: str) -> tuple[dict[str, str], dict[str, str]]:
+        """Tags and params of a run (a snapshot): owned runs from the cache, others from the store.
+
+        The snapshot includes writes still pending, so a tracker always reads its own writes.
+        """
+        state = self._state(run_id)
+        if state is None:
+            run = self.get_run(run_id)
+            return dict(run.data.tags), dict(run.data.params)
+        with state.data_lock:
+            return {**state.tags, **state.pending.tags}, {**state.params, **state.pending.params}
+
+    def big_value(self, run_id: str, path: str) -> str:
+        """The text of an artifact-backed value (from memory when this store wrote it)."""
+        state = self._state(run_id)
+        if state is not None:
+            with state.data_lock:
+                cached = state.pending.uploads.get(path, state.big_values.get(path))
+            if cached is not None:
+                return cached
+        local = self.artifacts(run_id).download_artifacts(path, tempfile.mkdtemp(dir=self._tmp_dir))
+        return Path(local).read_text(encoding="utf-8")
+
+    # -- writes -------------------------------------------------------------------------------
+    def write(self, run_id: str, build: Callable[[dict[str, str], dict[str, str]], Batch],
+              *, defer: bool | None = None) -> None:
+        """Write what ``build(tags, params)`` returns for the run's current tags and params.
+
+        ``build`` runs under the run's write lock with the run's current state, and may raise to
+        refuse the call (nothing is written then). What the run already holds is not sent again.
+        Owned runs: sent now, or held when ``defer`` (``None``: held in batched mode). Other runs:
+        their state is read from the store first and the batch is sent at once.
+        """
+        state = self._state(run_id)
+        if state is None:
+            tags, params = self.data(run_id)
+            batch = build(tags, params)
+            batch = Batch({k: v for k, v in batch.tags.items() if tags.get(k) != v},
+                          {k: v for k, v in batch.params.items() if params.get(k) != v},
+                          batch.metrics, batch.uploads)
+            _check_batch(batch)
+            self._send(run_id, batch)
+            return
+        with state.write_lock:
+            tags, params = self.data(run_id)
+            batch = build(tags, params)
+            batch = Batch({k: v for k, v in batch.tags.items() if tags.get(k) != v},
+                          {k: v for k, v in batch.params.items() if params.get(k) != v},
+                          batch.metrics, batch.uploads)
+            _check_batch(batch)
+            if not batch:
+                return
+            if defer is None:
+                defer = self.batched and state.status not in TERMINAL
+            if defer:
+                with state.data_lock:
+                    state.pending = state.pending.merged(batch)
+                    state.pending_since = state.pending_since or time.monotonic()
+                    due = state.pending.size() >= MAX_PARAMS_TAGS_PER_BATCH or \
+                        time.monotonic() - state.pending_since >= self.flush_seconds
+                if due:
+                    self._flush_locked(run_id, state)
+                else:
+                    self._start_timer()
+                return
+            self._send_with_pending(run_id, state, batch)
+
+    def _send_with_pending(self, run_id: str, state: _RunState, batch: Batch) -> None:
+        """Send ``batch`` together with what the run holds back; commit to the cache on success.
+
+        If the store refuses the request, the entries that were pending before are valid on
+        their own (each passed its call's checks): they are sent alone, and the refusal raised.
+        """
+        with state.data_lock:
+            held = state.pending
+        try:
+            self._send(run_id, held.merged(batch))
+        except BaseException as exc:
+            if held and not is_transport_failure(exc):
+                try:
+                    self._send(run_id, held)
+                    self._commit(state, held, clear_pending=True)
+                except Exception:  # noqa: BLE001 - the original refusal is the error to report
+                    logger.warning("lolpop: could not send held writes of run %s; kept for the next "
+                                   "flush", run_id, exc_info=True)
+            raise
+        self._commit(state, held.merged(batch), clear_pending=bool(held))
+
+    def _commit(self, state: _RunState, sent: Batch, *, clear_pending: bool) -> None:
+        with state.data_lock:
+            state.tags.update(sent.tags)
+            state.params.update(sent.params)
+            state.big_values.update(sent.uploads)
+            if clear_pending:
+                state.pending, state.pending_since = Batch(), None
+
+    def _send(self, run_id: str, batch: Batch) -> None:
+        """Upload artifact-backed values, then ``log_batch`` in as few requests as MLflow allows."""
+        for path, text in batch.uploads.items():
+            with tempfile.TemporaryDirectory(dir=self._tmp_dir) as tmp:
+                local = Path(tmp) / Path(path).name
+                local.write_text(text, encoding="utf-8")
+                self.artifacts(run_id).log_artifact(str(local), str(Path(path).parent))
+        now = int(time.time() * 1000)
+        entries: list[Param | RunTag | Metric] = [Param(k, v) for k, v in batch.params.items()]
+        entries += [Metric(k, v, now, 0) for k, v in batch.metrics.items()]
+        entries += [RunTag(k, v) for k, v in batch.tags.items()]
+        for start in range(0, len(entries), MAX_PARAMS_TAGS_PER_BATCH):
+            chunk = entries[start : start + MAX_PARAMS_TAGS_PER_BATCH]
+            self.client.log_batch(
+                run_id,
+                params=[e for e in chunk if isinstance(e, Param)],
+                metrics=[e for e in chunk if isinstance(e, Metric)],
+                tags=[e for e in chunk if isinstance(e, RunTag)],
+                synchronous=True,
+            )
+
+    def _flush_locked(self, run_id: str, state: _RunState) -> None:
+        with state.data_lock:
+            held = state.pending
+        if not held:
+            return
+        try:
+            self._send(run_id, held)
+        except BaseException as exc:
+            if not is_transport_failure(exc):
+                # Every held entry passed its call's checks, so this should not happen; holding
+                # them would resend a refused request forever.
+                with state.data_lock:
+                    state.pending, state.pending_since = Batch(), None
+                logger.error("lolpop: the store refused held writes of run %s; dropped: %s",
+                             run_id, sorted(held.tags) + sorted(held.params))
+            raise
+        self._commit(state, held, clear_pending=True)
+
+    def flush(self, run_id: str | None = None) -> None:
+        """Send what is held back, for one owned run or all."""
+        for rid in [run_id] if run_id is not None else self.owned_run_ids():
+            state = self._state(rid)
+            if state is not None:
+                with state.write_lock:
+                    self._flush_locked(rid, state)
+
+    def _start_timer(self) -> None:
+        with self._lock:
+            if self._timer is not None or self._closing.is_set():
+                return
+            self._timer = threading.Thread(target=self._timer_loop, name="lolpop-flush", daemon=True)
+            self._timer.start()
+
+    def _timer_loop(self) -> None:
+        # Bounds the batched window by time alone: a process idle after its last write (or killed
+        # with SIGKILL later) has lost at most flush_seconds of writes.
+        tick = max(min(self.flush_seconds / 4, 1.0), 0.05)
+        while not self._closing.wait(tick):
+            for run_id in self.owned_run_ids():
+                state = self._state(run_id)
+                if state is None or state.pending_since is None:
+                    continue
+                if time.monotonic() - state.pending_since < self.flush_seconds:
+                    continue
+                if not state.write_lock.acquire(blocking=False):
+                    continue  # a writer is busy with this run; it sends or the next tick does
+                try:
+                    self._flush_locked(run_id, state)
+                except Exception:  # noqa: BLE001 - kept pending; reported, retried next tick
+                    logger.warning("lolpop: timed flush of run %s failed; will retry", run_id, exc_info=True)
+                finally:
+                    state.write_lock.release()
+
+    # -- run life cycle -------------------------------------------------------------------------
+    def update_run(self, run_id: str, status: str | None = None, end_time: int | None = None,
+                   name: str | None = None) -> None:
+        """Change a run's status / end time / name in one request (after sending what it holds).
+
+        ``MlflowClient.set_terminated`` would first fetch the run just to log its URL, and the
+        client API cannot set an end time without a status; the store's ``update_run_info`` does
+        both in one request.
+        """
+        state = self._state(run_id)
+        lock = state.write_lock if state is not None else threading.RLock()
+        with lock:
+            if state is not None:
+                self._flush_locked(run_id, state)
+            if status is None:
+                status = state.status if state is not None else self.get_run(run_id).info.status
+            store = self.client._tracking_client.store
+            info = store.update_run_info(run_id, RunStatus.from_string(status), end_time, name)
+            if state is not None:
+                with state.data_lock:
+                    state.status = status
+                    if info is not None:
+                        state.run = Run(info, state.run.data, state.run.inputs)
+
+    def terminate(self, run_id: str, status: str) -> None:
+        self.update_run(run_id, status, int(time.time() * 1000))
+
+    def close(self) -> None:
+        """Stop the flush timer (what is pending must have been flushed by the caller)."""
+        self._closing.set()
+        timer = self._timer
+        if timer is not None and timer is not threading.current_thread():
+            timer.join(timeout=5)
+
+    # -- searches and artifacts ------------------------------------------------------------------
+    def search(self, experiment_ids: Iterable[str], filter_string: str, order_by: list[str],
+               max_results: int) -> list[Run]:
+        return list(self.client.search_runs(experiment_ids=list(experiment_ids), filter_string=filter_string,
+                                            order_by=order_by, max_results=max_results))
+
+    def artifacts(self, run_id: str) -> Any:
+        """The artifact repository of a run. For owned runs it is built from the artifact URI we
+        already hold; ``MlflowClient`` would first fetch the run to learn it (one request more)."""
+        state = self._state(run_id)
+        if state is None:
+            return self.client._tracking_client._get_artifact_repo(run_id)
+        with state.data_lock:
+            if state.artifact_repo is None:
+                state.artifact_repo = get_artifact_repository(state.run.info.artifact_uri,
+                                                              tracking_uri=self.tracking_uri)
+            return state.artifact_repo

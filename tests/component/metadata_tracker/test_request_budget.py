@@ -1,0 +1,70 @@
+"""At most one write request per seed call, counted on the wire between the tracker and a real
+``mlflow server`` (a counting proxy forwards every request and counts it by endpoint)."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from lolpop.components import MLFlowMetadataTracker
+
+sys.path.insert(0, str(Path(__file__).parents[3] / "benchmarks"))
+from proxy import CountingProxy  # noqa: E402
+
+READS = ("GET ", "POST /api/2.0/mlflow/runs/search")
+
+
+@pytest.fixture
+def counted(mlflow_server):
+    port = int(mlflow_server.url.rsplit(":", 1)[1])
+    proxy = CountingProxy(port).start()
+    tracker = MLFlowMetadataTracker(conf={"mlflow_tracking_uri": proxy.url,
+                                          "mlflow_experiment_name": f"budget-{uuid.uuid4().hex[:8]}"})
+    try:
+        yield tracker, proxy
+    finally:
+        tracker.stop()
+        proxy.stop()
+
+
+def _writes(proxy: CountingProxy) -> dict[str, int]:
+    return {k: v for k, v in proxy.counts().items() if not k.startswith(READS)}
+
+
+def test_each_seed_write_call_is_at_most_one_write_request(counted, tmp_path):
+    tracker, proxy = counted
+    report = tmp_path / "r.txt"
+    report.write_text("x")
+    state: dict = {}
+
+    calls = {
+        "create_resource(dataset_version)": lambda: state.update(dv=tracker.create_resource("train",
+                                                                                             type="dataset_version")),
+        "create_resource(model_version)": lambda: state.update(mv=tracker.create_resource("m", type="model_version")),
+        "log_metadata": lambda: tracker.log_metadata(state["dv"], "rows", 3),
+        "log_metadata(params)": lambda: tracker.log_metadata(state["mv"], "params", {"a": 1, "b": [1, 2]}),
+        "log_tag": lambda: tracker.log_tag(state["mv"], "status", "PROMOTED"),
+        "register_vc_resource": lambda: tracker.register_vc_resource(state["dv"], {"hexsha": "a" * 40, "uri": "d.csv"},
+                                                                     additional_metadata={"rows": 4, "cols": 2}),
+        "create_resource(experiment)": lambda: state.update(exp=tracker.create_resource("e", type="experiment",
+                                                                                        parent=state["mv"])),
+        "log_metadata(experiment params)": lambda: tracker.log_metadata(state["exp"], "params", {"lr": 0.1}),
+        "update_resource(metadata)": lambda: tracker.update_resource(state["exp"], {"note": "ok"}),
+        "clean_resource(experiment)": lambda: tracker.clean_resource(state["exp"], type="experiment"),
+        "log_artifact": lambda: tracker.log_artifact(state["dv"], "sample", str(report)),
+        "log_metadata(identical again)": lambda: tracker.log_metadata(state["dv"], "cols", 2),
+        "stop": tracker.stop,
+    }
+    over = {}
+    for name, call in calls.items():
+        proxy.reset()
+        call()
+        writes = _writes(proxy)
+        if sum(writes.values()) > 1:
+            over[name] = writes
+        if name == "log_metadata(identical again)" and writes:
+            over[name] = writes  # re-logging what the run holds sends nothing
+    assert over == {}
