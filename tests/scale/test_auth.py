@@ -121,14 +121,14 @@ def test_a_server_lost_later_does_not_leak_uri_credentials(basic_auth_server, mo
     dv = tracker.create_resource("train", type="dataset_version")
     # The server "moves away": a real client to a closed port, MLflow retries off for this test.
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    good = tracker.client
-    tracker.client = MlflowClient(tracking_uri=f"http://{admin}:{password}@127.0.0.1:{free_port()}")
+    good = tracker._store.client  # the run store is what sends requests
+    tracker._store.client = MlflowClient(tracking_uri=f"http://{admin}:{password}@127.0.0.1:{free_port()}")
     try:
         with pytest.raises(TrackerUnavailableError) as info:
             tracker.log_metadata(dv, "rows", 1)
         assert "***@127.0.0.1" in str(info.value)
         assert password not in _chain_text(info.value)
     finally:
-        tracker.client = good
+        tracker._store.client = good
         tracker.stop()
     assert password not in debug_logs.text
