@@ -5,7 +5,8 @@ Storage layout (compatible with stores written by lolpop 0.2.0):
 * The tracker opens one *workflow run* (tag ``parent_run = True``). Every non-experiment resource
   lives inside it as tags ``<id>.<key>``; ``<id>.exists = True`` marks its presence.
 * An experiment resource owns a nested run; its id is ``<nested_run_id>.<parent_id>``.
-* Non-string values are JSON with a marker tag; long values go to an artifact (see ``_values``).
+* Values are their readable text; a few ``_lolpop.types`` tags per run say which are not plain
+  strings; long values go to an artifact (see :mod:`lolpop.layout.values`).
 * Artifact ``aid`` of resource ``id`` lives at ``<id>/<aid>/<file name>`` in the run's artifacts.
 """
 
@@ -35,6 +36,7 @@ from lolpop.component.base import ConfLike
 from lolpop.component.metadata_tracker._connection import open_store, redact, translating
 from lolpop.component.metadata_tracker.base_metadata_tracker import BaseMetadataTracker, Resource
 from lolpop.layout import filters as _filters
+from lolpop.layout import keys as _keys
 from lolpop.layout import values as _values
 from lolpop.layout.keys import EXPERIMENT, MAX_KEY_LENGTH, PARENT_RUN_TAG, RUN_ID
 from lolpop.exceptions import (
@@ -258,24 +260,6 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                 raise ResourceNotFoundError(f"no MLflow run {run_id!r}") from exc
             raise
 
-    def _encode(self, run_id: str, full_key: str, value: Any, known: dict[str, str] | None,
-                tags: dict[str, str], uploads: dict[str, str]) -> None:
-        """Add the tags (and artifact uploads) that store ``value`` under ``full_key``."""
-        text, encoding = _values.encode(full_key, value)
-        marker = _values.marker_key(full_key)
-        if len(text) > _values.INLINE_LIMIT:
-            path = _values.artifact_path_for(full_key)
-            uploads[path] = text
-            tags[full_key] = _values.POINTER_PREFIX + path
-            tags[marker] = "artifact:" + (encoding or "str")
-            return
-        tags[full_key] = text
-        if encoding is not None:
-            tags[marker] = encoding
-        elif known is None or marker in known:
-            # A plain string replaces an earlier encoded value: the marker must say so.
-            tags[marker] = "str"
-
     def _decode(self, run_id: str, full_key: str, tags: dict[str, str]) -> Any:
         def fetch(path: str) -> str:
             with self._lock:
@@ -377,13 +361,25 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             return state.tags if state is not None else None
 
     def _metadata_tags(self, rid: str, run_id: str, items: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
-        tags: dict[str, str] = {}
-        uploads: dict[str, str] = {}
-        known = self._known_tags(run_id)
-        for key, value in items.items():
+        """The tags (and artifact uploads) that record ``items`` as metadata of resource ``rid``.
+
+        The encoder needs the run's current tags (its type bookkeeping, see
+        :mod:`lolpop.layout.values`): the cache for runs this tracker owns, else read from the store.
+
+        Raises:
+            InvalidKeyError: a key is not a non-empty string.
+            MetadataConflictError: a tag key would also belong to another resource of the run.
+            TypeError: a value cannot be stored.
+        """
+        for key in items:
             self._check_key(key, "metadata id")
-            self._encode(run_id, f"{rid}.{key}", value, known, tags, uploads)
-        return tags, uploads
+        with self._lock:
+            known = self._known_tags(run_id)
+            current = dict(known) if known is not None else None
+        if current is None:
+            current, _ = self._run_data(run_id)
+        _keys.check_namespace(current, rid, items, run_id)
+        return _values.encode_items(current, {f"{rid}.{key}": value for key, value in items.items()})
 
     # ------------------------------------------------------------------------------------
     # artifacts
@@ -471,11 +467,13 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     def log_tag(self, resource: Resource, key: str, value: Any, *args: Any, **kwargs: Any) -> None:
         """Set tag ``key`` of ``resource`` (MLflow tag ``<id>.<key>``) to ``value``.
 
-        Strings are stored as they are; other JSON values round-trip through ``get_tag``.
+        Strings are stored as they are; other values round-trip through ``get_tag`` as with
+        ``log_metadata``.
 
         Raises:
             InvalidKeyError: ``key`` is empty or makes an invalid MLflow tag key.
-            TypeError: ``value`` cannot be stored as JSON.
+            TypeError: ``value`` cannot be stored in a tag (a DataFrame, a set, an object...).
+            MetadataConflictError: the tag key would also belong to another resource of the run.
 
         Example:
             >>> tracker.log_tag(mv, "status", "PROMOTED")
@@ -502,12 +500,20 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     def log_metadata(self, resource: Resource, id: str, data: Any, *args: Any, **kwargs: Any) -> None:
         """Record ``data`` under ``id`` for ``resource``; ``get_metadata`` returns it unchanged.
 
+        str, int, float, bool, None, list, tuple, dict (keys str/int/float/bool/None/datetime/date),
+        ``datetime`` and ``date`` round-trip exactly; numpy scalars come back as their Python value,
+        numpy arrays and pandas Series as lists (a Series with a non-default index as a dict),
+        ``pd.Timestamp`` as ``datetime`` (see README "Values").
+
         When ``id`` contains ``"param"`` and ``data`` is a dict, every item is also logged as an
         MLflow param (plain keys in an experiment's own run, ``<id>.``-prefixed in the shared
         workflow run), in the same request. Re-logging an identical param is a no-op.
 
         Raises:
-            TypeError: ``data`` cannot be stored as JSON (non-str dict keys, sets, objects...).
+            TypeError: ``data`` cannot be stored in a tag (a DataFrame, a set, an object...; the
+                message names the key and suggests ``log_artifact``).
+            MetadataConflictError: the tag key would also belong to another resource of the run
+                (``sales`` key ``2024.rows`` vs ``sales.2024`` key ``rows``).
             MetadataConflictError: a param already holds a different value; nothing is written.
 
         Example:
@@ -543,7 +549,8 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     def get_metadata(self, resource: Resource, id: str, *args: Any, **kwargs: Any) -> Any:
         """Return what ``log_metadata`` recorded under ``id`` (same type), or ``None``.
 
-        Values written by lolpop 0.2.0 (plain ``str(data)``) come back as strings.
+        Values written by lolpop 0.2.0 (plain ``str(data)``) come back as strings; values written
+        with earlier ``_lolpop.enc.`` marker tags come back with their type.
 
         Example:
             >>> tracker.get_metadata(exp, "params")
@@ -666,14 +673,18 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         """Apply ``updates`` to ``resource``. Nothing is silently dropped.
 
         For a resource that owns its run (an experiment), ``status`` (an MLflow run status),
-        ``end_time`` (ms since epoch) and ``name`` change the run itself. Every other key — and
-        those three for resources that share the workflow run — is recorded as metadata.
+        ``end_time`` (epoch milliseconds, or a ``datetime``: naive means UTC) and ``name`` change
+        the run itself. Every other key — ``start_time`` too, which MLflow cannot change on a run,
+        and those three for resources that share the workflow run — is recorded as metadata.
 
         Raises:
-            InvalidInputError: ``updates`` is not a dict, or ``status`` is not a run status.
+            InvalidInputError: ``updates`` is not a dict, ``status`` is not a run status, or
+                ``end_time`` is neither epoch milliseconds nor a datetime.
 
         Example:
             >>> tracker.update_resource(exp, {"status": "FAILED", "reason": "diverged"})
+            >>> tracker.update_resource(exp, {"start_time": trial.datetime_start,
+            ...                               "end_time": datetime.now(timezone.utc)})
         """
         self._check_open()
         rid, run_id = self._rid(resource)
@@ -689,8 +700,11 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                 f"({', '.join(RunStatus._STRING_TO_STATUS)})"
             )
         end_time = run_updates.get("end_time")
-        if end_time is not None and (not isinstance(end_time, int) or isinstance(end_time, bool)):
-            raise InvalidInputError(f"update_resource {rid!r}: end_time must be int milliseconds, got {end_time!r}")
+        if end_time is not None:
+            try:
+                end_time = _values.epoch_millis(end_time)
+            except (TypeError, ValueError) as exc:
+                raise InvalidInputError(f"update_resource {rid!r}: end_time {exc}") from None
         name = run_updates.get("name")
         if name is not None and not isinstance(name, str):
             raise InvalidInputError(f"update_resource {rid!r}: name must be a string, got {name!r}")
