@@ -750,12 +750,12 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     # look-ups
     # ------------------------------------------------------------------------------------
     def _search(self, clauses: list[str], num: int, extra: Sequence[str] | str | None = None,
-                before: Run | None = None) -> list[Run]:
+                before: Run | None = None, include_before: bool = False) -> list[Run]:
         base = [f"tags.`{PARENT_RUN_TAG}` = 'True'", "attributes.status = 'FINISHED'"] + clauses
         exclude = None
         if before is not None:
             base.append(f"attributes.start_time <= {int(before.info.start_time)}")
-            exclude = before.info.run_id
+            exclude = None if include_before else before.info.run_id
         filter_string = _filters.combine(base, extra)
         runs = self.client.search_runs(
             experiment_ids=[before.info.experiment_id if before is not None else self.experiment_id],
@@ -846,8 +846,8 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
 
     @translating
     def get_latest_model_resource(self, model: Resource, type: str, *args: Any, **kwargs: Any) -> Resource | None:
-        """Return the newest ``<model id>_predictions`` resource from earlier FINISHED workflow
-        runs when ``type == "prediction_job"``, or ``None`` when there is none.
+        """Return the newest ``<model id>_predictions`` resource from FINISHED workflow runs up to
+        the model's own run when ``type == "prediction_job"``, or ``None`` when there is none.
 
         Raises:
             UnsupportedResourceTypeError: any other ``type``.
@@ -862,8 +862,9 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             )
         pid = f"{rid}_predictions"
         _, run = self._unpack(model, "model")
+        # The model's own run counts: lolpop 0.2.0 pipelines predict in the run that trained.
         runs = self._search([_filters.tag_clause(f"{pid}.exists", "True")], 1,
-                            before=self._get_run(run.info.run_id))
+                            before=self._get_run(run.info.run_id), include_before=True)
         return Resource(pid, runs[0]) if runs else None
 
     @translating
