@@ -292,3 +292,21 @@ def test_own_dotted_keys_and_lineage_flag_are_fine():
     keys.check_namespace(tags, "dotted.v1", ["rows"])
     keys.check_namespace({"mv.dataset_versions.exists": "True"}, "mv", ["exists", "type"])
     keys.check_namespace({}, "a.b.c", ["x.y"])
+
+
+@pytest.mark.parametrize("value", [
+    [{"at": dt.datetime(2026, 1, 1 + i % 28), "n": i} if i % 3 else {"at": None, "n": i} for i in range(100)],
+    [{0: i} if i % 2 else {} for i in range(300)],
+    [dt.date(2026, 1, 1), None] * 200,
+    {f"day{i}": (dt.date(2026, 1, 1 + i % 28) if i % 5 else None) for i in range(150)},
+    [[], [dt.date(2026, 1, 1)], ()],
+    [(), []],
+], ids=["records-with-optional-datetimes", "sparse-int-keyed", "dates-and-nones", "dict-of-optional-dates",
+        "empty-list-among-lists", "empty-tuple-and-list"])
+def test_long_regular_values_keep_a_short_type(value):
+    tags = store({"m.v": value})
+    assert len(tags[values.TYPES_TAG]) < 200
+    got = read(tags, "m.v")
+    assert got == value
+    assert [type(x) for x in (got if isinstance(got, list) else got.values())] == \
+        [type(x) for x in (value if isinstance(value, list) else value.values())]

@@ -181,12 +181,32 @@ def _key_text(k: Any, key: str, path: str) -> tuple[str, str]:
     )
 
 
-def _members(shape: dict[str, Any], names: list[str], shapes: list[Any]) -> Any:
-    """Complete a container's ``shape`` with its members' shapes; ``"json"`` when nothing to rebuild."""
+def _fits(plain: Any, shape: Any) -> bool:
+    """Whether rebuilding the plain JSON value ``plain`` with ``shape`` gives it back unchanged
+    (``None``, and empty or all-``None`` containers, fit most shapes)."""
+    if plain is None or shape == JSON:
+        return True
+    if not isinstance(shape, dict) or shape.get("t") == "tuple":
+        return False
+    every, single = shape.get("v", JSON), shape.get("m", {})
+    if shape.get("t") == "list" and isinstance(plain, list):
+        return all(_fits(item, single.get(str(i), every)) for i, item in enumerate(plain))
+    if shape.get("t") == "dict" and isinstance(plain, dict):
+        return (not plain or "k" not in shape) and all(_fits(item, single.get(k, every)) for k, item in plain.items())
+    return False
+
+
+def _members(shape: dict[str, Any], names: list[str], plains: list[Any], shapes: list[Any]) -> Any:
+    """Complete a container's ``shape`` with its members' shapes; ``"json"`` when nothing to rebuild.
+
+    Members of one shape share one ``v`` (members it leaves unchanged, e.g. ``None``, may sit among
+    them), so a long regular list or dict keeps a short shape."""
     typed = [(name, s) for name, s in zip(names, shapes) if s != JSON]
     if typed:
-        if len(typed) == len(shapes) and all(s == typed[0][1] for _, s in typed):
-            shape["v"] = typed[0][1]
+        first = typed[0][1]
+        if all(s == first for _, s in typed) and all(
+                _fits(p, first) for p, s in zip(plains, shapes) if s == JSON):
+            shape["v"] = first
         else:
             shape["m"] = dict(typed)
     return shape if len(shape) > 1 or shape["t"] == "tuple" else JSON
@@ -211,7 +231,8 @@ def _normalize(value: Any, key: str, path: str = "") -> tuple[Any, Any]:
     if isinstance(value, (list, tuple)):
         items = [_normalize(item, key, f"{path}[{i}]") for i, item in enumerate(value)]
         shape = {"t": "tuple" if isinstance(value, tuple) else "list"}
-        return [v for v, _ in items], _members(shape, [str(i) for i in range(len(items))], [s for _, s in items])
+        plains = [v for v, _ in items]
+        return plains, _members(shape, [str(i) for i in range(len(items))], plains, [s for _, s in items])
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         originals: dict[str, Any] = {}
@@ -231,7 +252,7 @@ def _normalize(value: Any, key: str, path: str = "") -> tuple[Any, Any]:
         if typed_keys:
             kinds = set(key_types.values())
             shape["k"] = kinds.pop() if len(kinds) == 1 else typed_keys
-        return out, _members(shape, list(shapes), list(shapes.values()))
+        return out, _members(shape, list(shapes), list(out.values()), list(shapes.values()))
     plain = _scientific(value, key, path)
     if plain is _NOT_SCIENTIFIC:
         raise _refuse(key, value, path)
@@ -345,7 +366,7 @@ def _restore_key(key_type: str, text: str) -> Any:
 
 
 def _restore(vtype: Any, raw: Any) -> Any:
-    if vtype == JSON:
+    if vtype == JSON or raw is None:
         return raw
     if vtype == DATETIME:
         return _parse_datetime(raw)
