@@ -13,7 +13,8 @@ Our exception hierarchy::
     │   ├── ResourceNotFoundError       no such resource (run, experiment, version)
     │   ├── ArtifactNotFoundError       no artifact under that id
     │   └── MetadataNotFoundError       nothing recorded under that key
-    ├── MetadataConflictError          a param re-logged with a different value
+    ├── MetadataConflictError          a param re-logged with a different value, or two
+    │                                  resources whose keys would share one tag key
     ├── UnknownComponentError (LookupError)  a component name the registry does not know
     ├── ModelNotFittedError            predict / save on a trainer or transformer not fitted yet
     ├── VersionControlError            the version-control backend (git) refused an operation
@@ -127,7 +128,9 @@ class MetadataNotFoundError(NotFoundError):
 
 
 class MetadataConflictError(LolpopError):
-    """A param was logged again with a different value; MLflow params are write-once."""
+    """A param was logged again with a different value (MLflow params are write-once), or a
+    write would give one tag key to two resources (``sales`` key ``2024.rows`` and ``sales.2024``
+    key ``rows``). Nothing was written."""
 
 
 class UnknownComponentError(LolpopError, LookupError):

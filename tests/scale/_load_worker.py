@@ -24,14 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from lolpop.components import MLFlowMetadataTracker
+from lolpop.layout.values import encode_items
 
 N_EXPERIMENTS = 5
 N_PARAMS = 20
-MARKER = "_lolpop.enc."
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
 
 
 class Recorder:
@@ -44,12 +40,10 @@ class Recorder:
         return self.runs.setdefault(run_id, {"kind": kind, "tags": {}, "params": {}, "artifacts": {}})
 
     def meta(self, run_id: str, key: str, value: Any) -> None:
+        """The tags the tracker writes for ``value``: its text, and the run's bookkeeping tags
+        as the layout's own (pure) encoder computes them from what the run already holds."""
         tags = self.runs[run_id]["tags"]
-        if isinstance(value, str):
-            tags[key] = value
-        else:
-            tags[key] = _json(value)
-            tags[MARKER + key] = "json"
+        tags.update(encode_items(tags, {key: value}).tags)
 
 
 def _file(folder: Path, name: str, content: str) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 from rich.table import Table
 
@@ -47,8 +45,14 @@ def show(settings: Settings, resource_id: str, run_id: str | None) -> None:
         table.add_column("stored as", style="dim")
         for key, value in meta.items():
             full = f"{resource_id}.{key}"
-            encoding = tags.get(_values.marker_key(full)) or "str"
-            text = value if isinstance(value, str) else json.dumps(value, default=str)
+            encoding = _values.describe(_values.type_of(tags, full))
+            stored = tags.get(full, "")
+            if isinstance(value, str):
+                text = value
+            elif not stored.startswith(_values.POINTER_PREFIX):
+                text = stored  # the tag's own readable text: JSON, ISO dates
+            else:
+                text = _values.encode(full, value)[0]  # a long value kept as an artifact
             table.add_row(key, text, encoding)
         out.print(table)
 

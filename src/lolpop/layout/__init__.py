@@ -5,8 +5,9 @@ and all three import it — it imports none of them (and not MLflow at import ti
 starts fast). Modules:
 
 * :mod:`lolpop.layout.keys`: constants and tag-key builders (``<id>.<key>``, ``<id>.exists``,
-  the used-by index, lolpop's run tags), the resource-id rules.
-* :mod:`lolpop.layout.values`: how values become tag text and come back unchanged.
+  the used-by index, lolpop's run tags), the resource-id rules, the one-tag-key-one-resource check.
+* :mod:`lolpop.layout.values`: how values become readable tag text, with their types in a few
+  ``_lolpop.types`` bookkeeping tags per run, and come back unchanged.
 * :mod:`lolpop.layout.filters`: MLflow search clauses built from ids, and checks of user clauses.
 * :mod:`lolpop.layout.versions`: the one rule for which runs are versions of a resource.
 * :mod:`lolpop.layout.uris`: tracking-URI helpers (redaction, SQLite paths, the embedded default).

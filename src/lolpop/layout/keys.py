@@ -7,7 +7,10 @@ spelled once.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
+
+from lolpop.exceptions import MetadataConflictError
 
 # MLflow's limits (mlflow.utils.validation), repeated here so reading code need not import MLflow;
 # tests/layout/test_keys.py checks that they still match.
@@ -83,3 +86,58 @@ def split_experiment_id(resource_id: str) -> tuple[str, str]:
 
 def is_bookkeeping(tag_key: str) -> bool:
     return tag_key.startswith(BOOKKEEPING_PREFIXES)
+
+
+#: Keys lolpop itself writes under a resource that end in ``.exists`` without naming a resource
+#: (``build_model_lineage``'s searchable flag; lolpop 0.2.0 wrote it too).
+OWN_FLAGS = ("dataset_versions.exists",)
+
+
+def check_namespace(tags: Mapping[str, str], resource_id: str, names: Iterable[str], run_id: str = "") -> None:
+    """Refuse writing keys ``names`` of resource ``resource_id`` into a run with ``tags`` when a
+    tag key would also belong to another resource of that run.
+
+    Tag keys are ``<id>.<key>``, so resource ``sales`` key ``2024.rows`` and resource ``sales.2024``
+    key ``rows`` are one tag. The rule: no resource of a run lives inside another's namespace.
+    A write is refused when ``resource_id`` extends a resource of the run (``sales.2024`` while
+    ``sales`` exists), when a new resource would contain one (creating ``sales`` while
+    ``sales.2024`` exists), or when a key of a resource not recorded in the run reaches into a
+    resource that is.
+
+    Raises:
+        MetadataConflictError: naming both resources and the tag key; nothing was written.
+    """
+    names = list(names)
+    if not names:
+        return
+    where = f" in run {run_id}" if run_id else ""
+
+    def refuse(name: str, other: str) -> MetadataConflictError:
+        tag = key(resource_id, name)
+        return MetadataConflictError(
+            f"tag {tag!r}{where} would belong to two resources: resource {resource_id!r} key "
+            f"{name!r} and resource {other!r} key {tag[len(other) + 1:]!r} (tag keys are "
+            f"'<resource id>.<key>'); nothing was written. Use resource ids where one is not the "
+            f"other plus '.<suffix>', e.g. {other.replace('.', '_')!r} / {resource_id.replace('.', '_')!r}"
+        )
+
+    parts = resource_id.split(".")
+    for i in range(1, len(parts)):
+        outer = ".".join(parts[:i])
+        if tags.get(exists_key(outer)) == "True":
+            raise refuse(names[0], outer)
+    if tags.get(exists_key(resource_id)) == "True":
+        return  # a resource of this run: lolpop never let another one into its namespace
+    for name in names:
+        parts = name.split(".")
+        for i in range(1, len(parts)):
+            inner = key(resource_id, ".".join(parts[:i]))
+            if tags.get(exists_key(inner)) == "True" and exists_key(inner) != key(resource_id, name):
+                raise refuse(name, inner)
+    if "exists" in names:  # the resource is being created in this run
+        prefix, suffix = resource_id + ".", ".exists"
+        for tag, value in tags.items():
+            if value == "True" and tag.startswith(prefix) and tag.endswith(suffix):
+                rest = tag[len(prefix):]
+                if rest not in OWN_FLAGS and rest != "exists":
+                    raise refuse("exists", tag[: -len(suffix)])

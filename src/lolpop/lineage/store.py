@@ -1,8 +1,9 @@
 """Read-only access to a lolpop tracking store: find resources, decode their metadata.
 
 Nothing here writes to the store or opens a run, so the CLI can look at a store without adding to
-its history. Values are decoded with the storage format's rules (:mod:`lolpop.layout.values`):
-plain strings, JSON with a ``_lolpop.enc.<key>`` marker, and long values kept as artifacts.
+its history. Values are decoded with the storage format's rules (:mod:`lolpop.layout.values`): plain
+strings, typed values named in the run's ``_lolpop.types`` bookkeeping tags (or an older store's
+``_lolpop.enc.<key>`` markers), and long values kept as artifacts.
 """
 
 from __future__ import annotations

@@ -47,6 +47,19 @@ def _round_trip(key: str, value: Any) -> Callable[[Ctx, Any], None]:
     return check
 
 
+def _is_nan(key: str) -> Callable[[Ctx, Any], None]:
+    def check(ctx: Ctx, _: Any) -> None:
+        got = ctx.t.get_metadata(ctx.dv, key)
+        assert isinstance(got, float) and got != got
+    return check
+
+
+def _dataframe() -> Any:
+    import pandas as pd
+
+    return pd.DataFrame({"a": [1, 2]})
+
+
 def _is_none(result: Any) -> None:
     assert result is None
 
@@ -120,8 +133,11 @@ CASES: list[tuple[str, Callable[[Ctx], Any], Any]] = [
     ("value-object", lambda c: c.t.log_metadata(c.dv, "obj", object()), TypeError),
     ("value-set", lambda c: c.t.log_metadata(c.dv, "s", {1, 2}), TypeError),
     ("value-bytes", lambda c: c.t.log_tag(c.dv, "b", b"raw"), TypeError),
-    ("value-nan", lambda c: c.t.log_metadata(c.dv, "f", float("nan")), TypeError),
-    ("value-int-dict-keys", lambda c: c.t.log_metadata(c.dv, "d", {1: "a"}), TypeError),
+    # nan and int dict keys have a lossless encoding now (see README "Values")
+    ("value-nan", lambda c: c.t.log_metadata(c.dv, "f", float("nan")), _is_nan("f")),
+    ("value-int-dict-keys", lambda c: c.t.log_metadata(c.dv, "d", {1: "a"}), _round_trip("d", {1: "a"})),
+    ("value-dataframe", lambda c: c.t.log_metadata(c.dv, "df", _dataframe()), TypeError),
+    ("value-dict-keys-clash", lambda c: c.t.log_metadata(c.dv, "d", {1: "a", "1": "b"}), TypeError),
     ("value-nested-object", lambda c: c.t.log_metadata(c.dv, "l", [1, {"k": object()}]), TypeError),
     ("vc-info-not-dict", lambda c: c.t.register_vc_resource(c.dv, "abc123"), InvalidInputError),
     ("vc-extra-object", lambda c: c.t.register_vc_resource(c.dv, {"hexsha": "a"}, additional_metadata={"o": object()}),

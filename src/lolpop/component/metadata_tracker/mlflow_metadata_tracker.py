@@ -13,6 +13,8 @@ Storage layout (compatible with stores written by lolpop 0.2.0; see :mod:`lolpop
 * The tracker opens one *workflow run* (tag ``parent_run = True``). Every non-experiment resource
   lives inside it as tags ``<id>.<key>``; ``<id>.exists = True`` marks its presence.
 * An experiment resource owns a nested run; its id is ``<nested_run_id>.<parent_id>``.
+* Values are their readable text; a few ``_lolpop.types`` tags per run say which are not plain
+  strings; long values go to an artifact (see :mod:`lolpop.layout.values`).
 * Artifact ``aid`` of resource ``id`` lives at ``<id>/<aid>/<file name>`` in the run's artifacts.
 """
 
@@ -167,27 +169,20 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     def _is_experiment(rid: str, run_id: str) -> bool:
         return rid.startswith(run_id + ".")
 
-    def _encode_items(self, rid: str, items: Mapping[str, Any], tags: Mapping[str, str]) -> Batch:
-        """The batch that stores ``items`` as metadata of ``rid`` in a run holding ``tags``."""
-        batch = Batch()
-        for key, value in items.items():
+    def _encode_items(self, rid: str, run_id: str, items: Mapping[str, Any], tags: Mapping[str, str]) -> Batch:
+        """The batch that stores ``items`` as metadata of ``rid`` in run ``run_id`` holding ``tags``.
+
+        Raises:
+            InvalidKeyError: a key is empty or makes a tag key MLflow cannot hold.
+            MetadataConflictError: a tag key would also belong to another resource of the run.
+            TypeError: a value cannot be stored (the message names the key).
+        """
+        for key in items:
             self._check_key(key, "metadata id")
-            full_key = keys.key(rid, key)
-            check_key(full_key, f"metadata {key!r} of {rid!r}")
-            text, encoding = _values.encode(full_key, value)
-            marker = _values.marker_key(full_key)
-            if len(text) > _values.INLINE_LIMIT:
-                path = _values.artifact_path_for(full_key)
-                batch.uploads[path] = text
-                batch.tags[full_key] = _values.POINTER_PREFIX + path
-                batch.tags[marker] = "artifact:" + (encoding or "str")
-                continue
-            batch.tags[full_key] = text
-            if encoding is not None:
-                batch.tags[marker] = encoding
-            elif marker in tags:
-                batch.tags[marker] = "str"  # a plain string replaces an earlier encoded value
-        return batch
+            check_key(keys.key(rid, key), f"metadata {key!r} of {rid!r}")
+        keys.check_namespace(tags, rid, items, run_id)
+        encoded = _values.encode_items(tags, {keys.key(rid, key): value for key, value in items.items()})
+        return Batch(tags=dict(encoded.tags), uploads=dict(encoded.uploads))
 
     def _value(self, run_id: str, full_key: str, tags: Mapping[str, str] | None = None) -> Any:
         if tags is None:
@@ -199,7 +194,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         self._check_open()
 
         def build(tags: dict[str, str], params: dict[str, str]) -> Batch:
-            batch = self._encode_items(rid, items, tags)
+            batch = self._encode_items(rid, run_id, items, tags)
             return batch.merged(extra) if extra is not None else batch
 
         self._store.write(run_id, build, defer=defer)
@@ -291,7 +286,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                         f"to {text!r} (MLflow params are write-once)",
                         key=pkey, run_id=run_id, resource_id=rid, old=params[pkey], new=text,
                     )
-            batch = self._encode_items(rid, {id: data}, tags)
+            batch = self._encode_items(rid, run_id, {id: data}, tags)
             batch.params = {k: v for k, v in texts.items() if k not in params}
             return batch
 
@@ -402,9 +397,12 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                 key="status", value=status, resource_id=rid,
             )
         end_time = run_updates.get("end_time")
-        if end_time is not None and (not isinstance(end_time, int) or isinstance(end_time, bool)):
-            raise InvalidInputError(f"update_resource {rid!r}: end_time must be int milliseconds, got {end_time!r}",
-                                    key="end_time", value=end_time, resource_id=rid)
+        if end_time is not None:
+            try:
+                end_time = _values.epoch_millis(end_time)  # epoch ms, or a datetime (naive = UTC)
+            except (TypeError, ValueError) as exc:
+                raise InvalidInputError(f"update_resource {rid!r}: end_time {exc}", key="end_time",
+                                        value=end_time, resource_id=rid) from None
         name = run_updates.get("name")
         if name is not None and not isinstance(name, str):
             raise InvalidInputError(f"update_resource {rid!r}: name must be a string, got {name!r}",
@@ -429,8 +427,9 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     # look-ups
     # ------------------------------------------------------------------------------------
     def _versions(self, rid: str, num: int, extra: Sequence[str] | str | None = None,
-                  before: Run | None = None) -> list[Run]:
-        """Versions of ``rid`` (:mod:`lolpop.layout.versions`), newest first, earlier than ``before``."""
+                  before: Run | None = None, include_before: bool = False) -> list[Run]:
+        """Versions of ``rid`` (:mod:`lolpop.layout.versions`), newest first, that started no later
+        than ``before`` (``before`` itself only with ``include_before``)."""
         clauses = versions.clauses(rid)
         if before is not None:
             clauses.append(versions.before_clause(before.info.start_time))
@@ -438,7 +437,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             [before.info.experiment_id if before is not None else self.experiment_id],
             filters.combine(clauses, extra), versions.ORDER_BY, num + (1 if before is not None else 0),
         )
-        exclude = before.info.run_id if before is not None else None
+        exclude = before.info.run_id if before is not None and not include_before else None
         return [r for r in runs if r.info.run_id != exclude][:num]
 
     @translating
@@ -482,7 +481,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
 
     @translating
     def get_latest_model_resource(self, model: Resource, type: str, *args: Any, **kwargs: Any) -> Resource | None:
-        """The newest ``<model id>_predictions`` of earlier FINISHED workflow runs for
+        """The newest ``<model id>_predictions`` of FINISHED workflow runs up to the model's own, for
         ``type="prediction_job"``; other types raise :class:`UnsupportedResourceTypeError`."""
         rid = self.get_resource_id(model)
         if type != keys.PREDICTION_JOB:
@@ -491,7 +490,8 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             )
         pid = f"{rid}_predictions"
         _, run = self._unpack(model, "model")
-        runs = self._versions(pid, 1, before=self._store.get_run(run.info.run_id))
+        # The model's own run counts: lolpop 0.2.0 pipelines predict in the run that trained.
+        runs = self._versions(pid, 1, before=self._store.get_run(run.info.run_id), include_before=True)
         return Resource(pid, runs[0]) if runs else None
 
     @translating
@@ -534,7 +534,8 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             if lineage is None:
                 return
         def build(tags: dict[str, str], params: dict[str, str]) -> Batch:
-            batch = self._encode_items(rid, {"dataset_versions": lineage, "dataset_versions.exists": "True"}, tags)
+            batch = self._encode_items(rid, run_id, {"dataset_versions": lineage, "dataset_versions.exists": "True"},
+                                       tags)
             batch.tags.update(used_by_tags(rid, lineage, tags))
             return batch
 
