@@ -209,3 +209,26 @@ def test_script_without_stop_leaves_no_running_run(conf, client, tmp_path, endin
     assert (out.returncode == 0) == (status == "FINISHED"), out.stderr[-2000:]
     run = client.get_run(out.stdout.split()[0])
     assert run.info.status == status and run.data.tags["d.rows"] == "1"
+
+
+def test_threads_writing_typed_values_keep_every_type_entry(make_tracker):
+    """The type bookkeeping of a run is read-modify-write: it happens under the run's write lock."""
+    tracker = make_tracker()
+    dv = tracker.create_resource("d", type="dataset_version")
+    barrier = threading.Barrier(4)
+
+    def write(i: int) -> None:
+        barrier.wait()
+        for j in range(25):
+            tracker.log_metadata(dv, f"k{i}_{j}", i * 100 + j)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    tracker.stop()
+    reader = make_tracker()
+    prev = reader.get_prev_resource_version(reader.create_resource("d", type="dataset_version"))
+    got = {f"k{i}_{j}": reader.get_metadata(prev, f"k{i}_{j}") for i in range(4) for j in range(25)}
+    assert got == {f"k{i}_{j}": i * 100 + j for i in range(4) for j in range(25)}
