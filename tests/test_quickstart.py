@@ -72,13 +72,36 @@ def test_quickstart_store_content(quickstart_dir):
     wrun = client.get_run(winner.split(".")[0])
     files = {f.path.rsplit("/", 1)[-1] for f in client.list_artifacts(wrun.info.run_id, f"{winner}/model")}
     assert "MLmodel" in files
-    assert "accuracy" in wrun.data.metrics
+    # Metrics of every candidate are MLflow metrics (the UI's columns and compare charts).
+    for run in nested:
+        assert {"test_accuracy", "test_f1", "test_rocauc", "train_accuracy"} <= set(run.data.metrics)
+    assert wrun.data.metrics["test_accuracy"] >= max(r.data.metrics["test_accuracy"] for r in nested)
+    assert train2.data.metrics["breast_cancer_model.accuracy"] == round(wrun.data.metrics["test_accuracy"], 4)
+    # Names in the UI: the workflow runs after the experiment and start time, the candidates by estimator.
+    assert all(re.fullmatch(r"lolpop-quickstart-\d{8}-\d{6}", r.info.run_name) for r in runs)
+    assert {r.info.run_name for r in nested} == {"LogisticRegression", "RandomForestClassifier",
+                                                 "GradientBoostingClassifier"}
+    # The training data is each model run's dataset input (UI Dataset column, dataset.name search).
+    trained_on = client.search_runs([exp.experiment_id], "dataset.name = 'breast_cancer'")
+    assert {r.info.run_id for r in trained_on} >= {train1.info.run_id, train2.info.run_id, wrun.info.run_id}
+    digest = train2.inputs.dataset_inputs[0].dataset.digest
+    assert train2.data.tags["breast_cancer.hexsha"].startswith(digest)
+    # The description summarises the run.
+    note = train2.data.tags["mlflow.note.content"]
+    assert "status **DEPLOYED**" in note and "breast_cancer_model/lineage/lineage.html" in note
+    assert "`breast_cancer_model_predictions`" in predict2.data.tags["mlflow.note.content"]
     # Trained through the registered component, so load_model can rebuild it.
     assert train2.data.tags["breast_cancer_model.winning_experiment_model_trainer"] == "SklearnModelTrainer"
     # The lineage page is an artifact of the model version's run (shown by the MLflow UI).
     local = client.download_artifacts(train2.info.run_id, "breast_cancer_model/lineage/lineage.html", str(cwd))
     page = Path(local).read_text()
     assert "<svg" in page and "breast_cancer" in page and "★ winner" in page
+    # Drawn again when the later prediction run used the model version: the page shows that job.
+    assert predict2.info.run_id in page and "RUNNING" not in page
+    (cwd / "first").mkdir(exist_ok=True)
+    first = Path(client.download_artifacts(train1.info.run_id, "breast_cancer_model/lineage/lineage.html",
+                                           str(cwd / "first"))).read_text()
+    assert predict1.info.run_id in first
 
 
 def test_lineage_history_show_on_quickstart_store(quickstart_dir, tmp_path):

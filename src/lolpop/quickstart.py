@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,19 +169,17 @@ def split(frame: Any) -> dict[str, Any]:
 def train_models(tracker: Any, mv: Any, data: dict[str, Any]) -> tuple[Any, Any, str, dict[str, float]]:
     """Run every candidate as an experiment of ``mv`` and record the best (test accuracy) as the
     winner; returns ``(trainer, experiment, name, test metrics)`` of the winner."""
-    from mlflow.entities import Metric
-
     from lolpop.components import SklearnModelTrainer
 
     results = []
     for name, config in CANDIDATES.items():
         trainer = SklearnModelTrainer(conf={**config, "metrics": METRICS}, metadata_tracker=tracker)
+        # The experiment's metadata "metrics" are also its MLflow metrics (test_accuracy, ...), so
+        # the UI's compare view charts the candidates side by side.
         trainer, experiment = trainer.build_model(data, mv)
+        # Named after the estimator in the UI (build_model names it after the trainer class).
+        tracker.update_resource(experiment, {"name": name})
         test = {k: round(float(v), 4) for k, v in tracker.get_metadata(experiment, "metrics")["test"].items()}
-        # Also as MLflow metrics, so the UI's compare view charts the experiments side by side.
-        now = int(time.time() * 1000)
-        tracker.client.log_batch(experiment.run.info.run_id,
-                                 metrics=[Metric(k, v, now, 0) for k, v in test.items()], synchronous=True)
         results.append((trainer, experiment, name, test))
     best = max(results, key=lambda r: r[3]["accuracy"])  # the first wins a tie
     trainer, experiment = best[0], best[1]

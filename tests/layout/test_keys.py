@@ -12,6 +12,9 @@ def test_limits_match_mlflow() -> None:
     assert keys.MAX_TAG_VAL_LENGTH == validation.MAX_TAG_VAL_LENGTH
     assert keys.MAX_PARAM_VAL_LENGTH == validation.MAX_PARAM_VAL_LENGTH
     assert keys.MAX_PARAMS_TAGS_PER_BATCH == validation.MAX_PARAMS_TAGS_PER_BATCH
+    assert keys.MAX_DATASET_NAME_LENGTH == validation.MAX_DATASET_NAME_SIZE
+    assert keys.MAX_DATASET_DIGEST_LENGTH == validation.MAX_DATASET_DIGEST_SIZE
+    assert keys.MAX_DATASET_SOURCE_LENGTH == validation.MAX_DATASET_SOURCE_SIZE
 
 
 def test_resource_id_rule() -> None:

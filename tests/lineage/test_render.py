@@ -95,3 +95,170 @@ def test_html_page_renders_in_headless_chromium(graph, chromium, tmp_path):
         assert label in dom, label
     assert shot.exists() and shot.stat().st_size > 10_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# edge labels never overlap edges, boxes or each other
+# ---------------------------------------------------------------------------------------------
+def _node(key: str, rtype: str, winner: bool = False):
+    from lolpop.lineage.graph import LineageNode
+
+    return LineageNode(key=key, id=key.split("@")[0], run_id="0" * 32, type=rtype, experiment_id="1",
+                       run_status="FINISHED", start_time="2024-01-01T00:00:00+00:00", label=key.split("@")[0],
+                       winner=winner)
+
+
+def _synthetic(experiments: int, jobs: int, dataset_parent: bool):
+    """A model version with many experiments, a dataset version (with a parent dataset that also
+    feeds the model version directly: edges that skip a column), and several prediction jobs."""
+    from lolpop.lineage.graph import LineageGraph
+
+    graph = LineageGraph(root="mv@r", direction="both", depth=None)
+    graph.nodes["dv@r"] = _node("dv@r", "dataset_version")
+    graph.nodes["mv@r"] = _node("mv@r", "model_version")
+    graph.add_edge("dv@r", "mv@r", "trained")
+    if dataset_parent:
+        graph.nodes["ds@r"] = _node("ds@r", "dataset")
+        graph.add_edge("ds@r", "dv@r", "parent")
+        graph.add_edge("ds@r", "mv@r", "parent")
+    for i in range(experiments):
+        key = f"e{i}@x{i}"
+        graph.nodes[key] = _node(key, "experiment", winner=i == 1)
+        graph.add_edge(key, "mv@r", "winner" if i == 1 else "candidate")
+    for i in range(jobs):
+        key = f"pj@p{i}"
+        graph.nodes[key] = _node(key, "prediction_job")
+        graph.add_edge("mv@r", key, "predicted")
+        if dataset_parent:
+            graph.add_edge("ds@r", key, "parent")  # skips two columns
+    return graph
+
+
+def _bezier(p0, p1, p2, p3, steps=40):
+    for i in range(steps + 1):
+        t = i / steps
+        yield tuple((1 - t) ** 3 * a + 3 * (1 - t) ** 2 * t * b + 3 * (1 - t) * t ** 2 * c + t ** 3 * d
+                    for a, b, c, d in zip(p0, p1, p2, p3))
+
+
+def _path_points(d: str):
+    """Points along an SVG path of M / H / C commands (what render.py draws), every pixel or so."""
+    tokens = re.findall(r"[MHC]|-?\d+(?:\.\d+)?", d)
+    points, i, cur = [], 0, (0.0, 0.0)
+    while i < len(tokens):
+        cmd = tokens[i]
+        if cmd == "M":
+            cur = (float(tokens[i + 1]), float(tokens[i + 2]))
+            points.append(cur)
+            i += 3
+        elif cmd == "H":
+            x = float(tokens[i + 1])
+            n = max(1, int(abs(x - cur[0])))
+            points += [(cur[0] + (x - cur[0]) * k / n, cur[1]) for k in range(n + 1)]
+            cur = (x, cur[1])
+            i += 2
+        elif cmd == "C":
+            nums = [float(t) for t in tokens[i + 1:i + 7]]
+            ctrl = [cur, (nums[0], nums[1]), (nums[2], nums[3]), (nums[4], nums[5])]
+            points += list(_bezier(*ctrl, steps=200))
+            cur = ctrl[3]
+            i += 7
+        else:
+            raise AssertionError(f"unexpected path command {cmd!r}")
+    return points
+
+
+def _svg_geometry(svg: str):
+    """Edge paths (as points), edge-label boxes (a generous estimate of the text's extent) and node
+    boxes, read back from the SVG text."""
+    from lolpop.lineage.render import LABEL_FONT
+
+    edges = [_path_points(d) for d in re.findall(r'<path class="edge[^"]*" d="([^"]+)"', svg)]
+    labels = []
+    for x, y, text in re.findall(r'<text class="edge-label" x="([\d.]+)" y="([\d.]+)">([^<]*)</text>', svg):
+        x, y = float(x), float(y)
+        # ascent 0.95 em, descent 0.25 em, at most 0.62 em per character (Helvetica/Arial lowercase)
+        labels.append((text, (x, y - 0.95 * LABEL_FONT, x + 0.62 * LABEL_FONT * len(text), y + 0.25 * LABEL_FONT)))
+    boxes = [tuple(map(float, m)) for m in re.findall(
+        r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"', svg)]
+    return edges, labels, [(x, y, x + w, y + h) for x, y, w, h in boxes]
+
+
+def _inside(point, box, pad):
+    x, y = point
+    return box[0] - pad < x < box[2] + pad and box[1] - pad < y < box[3] + pad
+
+
+def _overlap(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize("shape", [(2, 1, False), (1, 0, False), (8, 3, True), (3, 5, True), (0, 1, True)])
+def test_edge_labels_never_overlap_edges_boxes_or_each_other(shape):
+    from lolpop.lineage.render import to_svg
+
+    graph = _synthetic(*shape)
+    edges, labels, boxes = _svg_geometry(to_svg(graph))
+    assert len(edges) == len(labels) == len(graph.edges)
+    stroke = 1.3  # half the widest edge stroke (winner: 2.4) plus anti-aliasing
+    for text, label in labels:
+        assert not any(_inside(p, label, stroke) for points in edges for p in points), text
+        assert not any(_overlap(label, box) for box in boxes), text
+    for i, (_, a) in enumerate(labels):
+        for _, b in labels[i + 1:]:
+            assert not _overlap(a, b)
+    # No edge passes through a box it does not start or end at.
+    for points in edges:
+        inner = points[1:-1]
+        crossing = [box for box in boxes if sum(_inside(p, box, -1.0) for p in inner) > 0]
+        assert crossing == [], crossing
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_edge_labels_of_a_tracker_lineage_never_overlap(graph):
+    from lolpop.lineage.render import to_svg
+
+    edges, labels, boxes = _svg_geometry(to_svg(graph))
+    assert {t for t, _ in labels} == {"trained", "winner", "candidate", "predicted"}
+    for text, label in labels:
+        assert not any(_inside(p, label, 1.3) for points in edges for p in points), text
+
+
+_MEASURE = """
+<script>
+const labels = [...document.querySelectorAll("text.edge-label")].map(t => t.getBBox());
+const hits = [];
+document.querySelectorAll("path.edge").forEach(path => {
+  const pad = parseFloat(getComputedStyle(path).strokeWidth) / 2;
+  const n = Math.ceil(path.getTotalLength());
+  for (let i = 0; i <= n; i += 0.5) {
+    const p = path.getPointAtLength(i);
+    labels.forEach((b, k) => {
+      if (p.x > b.x - pad && p.x < b.x + b.width + pad && p.y > b.y - pad && p.y < b.y + b.height + pad) hits.push(k);
+    });
+  }
+});
+document.getElementById("out").textContent = JSON.stringify({labels: labels.length, hits: [...new Set(hits)]});
+</script>
+"""
+
+
+@pytest.mark.parametrize("shape", [(3, 1, False), (8, 3, True)])
+def test_edge_labels_clear_of_edges_as_chromium_lays_out_the_text(shape, chromium, tmp_path):
+    """The same check with the browser's own text metrics (the page itself runs no script; this
+    copy of its picture does, to measure)."""
+    from lolpop.lineage.render import _CSS, to_svg
+
+    graph = _synthetic(*shape)
+    page = tmp_path / "measure.html"
+    page.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'><style>{_CSS}</style></head><body>"
+                    f"{to_svg(graph)}<pre id='out'></pre>{_MEASURE}</body></html>", encoding="utf-8")
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    match = re.search(r"<pre id=\"out\">([^<]*)</pre>", proc.stdout)
+    assert match, proc.stdout[-2000:]
+    result = json.loads(match.group(1))
+    assert result == {"labels": len(graph.edges), "hits": []}

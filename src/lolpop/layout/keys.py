@@ -18,6 +18,9 @@ MAX_KEY_LENGTH = 250
 MAX_TAG_VAL_LENGTH = 8000
 MAX_PARAM_VAL_LENGTH = 6000
 MAX_PARAMS_TAGS_PER_BATCH = 100
+MAX_DATASET_NAME_LENGTH = 500
+MAX_DATASET_DIGEST_LENGTH = 36
+MAX_DATASET_SOURCE_LENGTH = 65535
 
 #: An MLflow run id.
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -29,6 +32,15 @@ MLFLOW_PARENT = "mlflow.parentRunId"
 #: Run tags written at an experiment's creation (same facts as its id-keyed tags).
 RESOURCE_TYPE_TAG = "lolpop.resource_type"
 PARENT_ID_TAG = "lolpop.parent_id"
+
+#: MLflow's own run tags that lolpop sets (DESIGN.md, "MLflow-native records").
+MLFLOW_RUN_NAME = "mlflow.runName"
+MLFLOW_NOTE = "mlflow.note.content"
+#: The input tag naming a dataset input's context, and the context of a model's training data.
+MLFLOW_DATASET_CONTEXT = "mlflow.data.context"
+TRAINING_CONTEXT = "training"
+#: The metadata id whose numeric entries are also MLflow metrics of the resource's run.
+METRICS_ID = "metrics"
 
 EXPERIMENT = "experiment"
 MODEL_VERSION = "model_version"

@@ -1,5 +1,6 @@
 """What ``MLFlowMetadataTracker`` delegates to this package: ``get_lineage`` and the extra
-records ``build_model_lineage`` makes (the searchable used-by index and the HTML picture)."""
+records ``build_model_lineage`` makes (the searchable used-by index and the HTML picture, which
+``stop()`` draws again with the final state)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import json
 import logging
 import tempfile
 from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from lolpop.layout.keys import MAX_KEY_LENGTH, used_by_key
+from mlflow.entities import Run
+
+from lolpop.layout.filters import tag_clause
+from lolpop.layout.keys import MAX_KEY_LENGTH, MLFLOW_PARENT, used_by_key
 from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
 from lolpop.lineage.graph import LineageGraph, build_lineage
 from lolpop.lineage.render import to_html
@@ -71,13 +76,60 @@ def used_by_tags(model_version_id: str, lineage: Any, current: dict[str, str]) -
     return tags
 
 
-def log_lineage_page(tracker: MLFlowMetadataTracker, model_version: Any) -> str:
+class HeldRunsReader(StoreReader):
+    """A :class:`StoreReader` that serves the runs a tracker owns from what it holds (no request;
+    statuses as the tracker says, e.g. the final ones at ``stop()``), and other runs from the store.
+
+    The experiments of a model version in an owned run are the nested runs this tracker opened
+    under it, so that search is answered from ``held`` too; experiments another process opened
+    under a run this tracker owns are not drawn.
+    """
+
+    def __init__(self, client: Any, held: Mapping[str, Run]) -> None:
+        super().__init__(client)
+        self._held = dict(held)
+        for run in self._held.values():
+            self.remember(run)
+        newest_first = sorted(self._held.values(), key=lambda r: r.info.start_time or 0, reverse=True)
+        self._answers = {
+            tag_clause(MLFLOW_PARENT, run_id): [r for r in newest_first if r.data.tags.get(MLFLOW_PARENT) == run_id]
+            for run_id in self._held
+        }
+
+    def search(self, filter_string: str, max_results: int = 1000,
+               experiment_ids: list[str] | None = None) -> list[Run]:
+        if filter_string in self._answers:
+            return list(self._answers[filter_string][:max_results])
+        runs = super().search(filter_string, max_results, experiment_ids)
+        # A held run is newer than what the store returns (pending writes, final status).
+        return [self.remember(self._held.get(r.info.run_id, r)) for r in runs]
+
+
+def log_lineage_page(tracker: MLFlowMetadataTracker, model_version: Any, held: Mapping[str, Run],
+                     direction: str = "upstream", reader: HeldRunsReader | None = None) -> str:
     """Render the model version's lineage as a self-contained HTML page and log it as artifact
-    ``lineage`` of the model version (``<id>/lineage/lineage.html``). Returns the artifact path."""
-    # At build time nothing can be downstream of a new model version yet: draw what made it.
-    graph = lineage_of(tracker, model_version, direction="upstream")
+    ``lineage`` of the model version (``<id>/lineage/lineage.html``). Returns the artifact path.
+
+    The graph is drawn from ``held`` (the tracker's owned runs, see :class:`HeldRunsReader`) and
+    the store: ``build_model_lineage`` draws what made the model version (``upstream``; nothing can
+    be downstream of it yet), ``stop()`` everything around it (``both``) with the final statuses.
+    """
+    rid = tracker.get_resource_id(model_version)
+    run_id = model_version[1].info.run_id
+    own = reader is None
+    reader = reader if reader is not None else HeldRunsReader(tracker.client, held)
+    try:
+        graph = build_lineage(reader, Located(rid, reader.get_run(run_id)), direction)
+    finally:
+        if own:
+            reader.close()
     with tempfile.TemporaryDirectory(prefix="lolpop-lineage-") as tmp:
         path = Path(tmp) / LINEAGE_FILE_NAME
         path.write_text(to_html(graph), encoding="utf-8")
         tracker.log_artifact(model_version, LINEAGE_ARTIFACT_ID, str(path))
-    return f"{tracker.get_resource_id(model_version)}/{LINEAGE_ARTIFACT_ID}/{LINEAGE_FILE_NAME}"
+    return page_path(rid)
+
+
+def page_path(model_version_id: str) -> str:
+    """Where the lineage page of a model version lives in its run's artifacts."""
+    return f"{model_version_id}/{LINEAGE_ARTIFACT_ID}/{LINEAGE_FILE_NAME}"

@@ -14,7 +14,22 @@ from lolpop.components import MLFlowMetadataTracker
 sys.path.insert(0, str(Path(__file__).parents[3] / "benchmarks"))
 from proxy import CountingProxy  # noqa: E402
 
-READS = ("GET ", "POST /api/2.0/mlflow/runs/search")
+READS = ("GET ", "POST /api/2.0/mlflow/runs/search", "POST /api/2.0/mlflow/experiments/search")
+LOG_BATCH, LOG_INPUTS = "POST /api/2.0/mlflow/runs/log-batch", "POST /api/2.0/mlflow/runs/log-inputs"
+UPDATE, UPLOAD = "POST /api/2.0/mlflow/runs/update", "PUT /api/2.0/mlflow-artifacts/artifacts/*"
+
+#: The calls that make more than one write request, with exactly the requests they make and why
+#: (DESIGN.md, "MLflow-native records"; lolpop/component/metadata_tracker/_native.py).
+DOCUMENTED = {
+    # The lineage tags in one log_batch; MLflow dataset inputs need their own request per run
+    # (log_batch cannot carry them): the model version's run and its one experiment run here;
+    # then the lineage page (an artifact upload).
+    "build_model_lineage": {LOG_BATCH: 1, LOG_INPUTS: 2, UPLOAD: 1},
+    # The run's description (mlflow.note.content) rides with what is still held back in one
+    # log_batch (runs/update, which ends the run, cannot carry tags); the model version's lineage
+    # page is drawn again with the final state (one upload); then the run ends.
+    "stop": {LOG_BATCH: 1, UPLOAD: 1, UPDATE: 1},
+}
 
 
 @pytest.fixture
@@ -54,6 +69,7 @@ def test_each_seed_write_call_is_at_most_one_write_request(counted, tmp_path):
         "log_metadata(experiment params)": lambda: tracker.log_metadata(state["exp"], "params", {"lr": 0.1}),
         "update_resource(metadata)": lambda: tracker.update_resource(state["exp"], {"note": "ok"}),
         "clean_resource(experiment)": lambda: tracker.clean_resource(state["exp"], type="experiment"),
+        "build_model_lineage": lambda: tracker.build_model_lineage(state["mv"], [state["dv"]]),
         "log_artifact": lambda: tracker.log_artifact(state["dv"], "sample", str(report)),
         "log_metadata(identical again)": lambda: tracker.log_metadata(state["dv"], "cols", 2),
         "stop": tracker.stop,
@@ -63,7 +79,10 @@ def test_each_seed_write_call_is_at_most_one_write_request(counted, tmp_path):
         proxy.reset()
         call()
         writes = _writes(proxy)
-        if sum(writes.values()) > 1:
+        if name in DOCUMENTED:
+            if writes != DOCUMENTED[name]:
+                over[name] = writes
+        elif sum(writes.values()) > 1:
             over[name] = writes
         if name == "log_metadata(identical again)" and writes:
             over[name] = writes  # re-logging what the run holds sends nothing

@@ -3,7 +3,7 @@
 The tracker validates input and maps each seed call to a :class:`Batch` for one run; this module
 sends it. It owns, for the runs a tracker opened ("owned runs"):
 
-* the write-through cache of their tags and params (what the store *accepted*),
+* the write-through cache of their tags, params and latest metrics (what the store *accepted*),
 * the pending queue (batched mode, and an experiment's id tags that ride along with its run's
   next request), with a timer so nothing waits longer than ``flush_seconds``,
 * sends, flushes and termination, searches and artifact repositories.
@@ -30,13 +30,20 @@ from typing import Any
 
 import requests
 from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, Run, RunStatus, RunTag
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, Run, RunData, RunInfo, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.utils.validation import _validate_tag_name
 
 from lolpop.exceptions import InvalidInputError, InvalidKeyError, ResourceNotFoundError
-from lolpop.layout.keys import MAX_KEY_LENGTH, MAX_PARAM_VAL_LENGTH, MAX_PARAMS_TAGS_PER_BATCH
+from lolpop.layout.keys import (
+    MAX_KEY_LENGTH,
+    MAX_PARAM_VAL_LENGTH,
+    MAX_PARAMS_TAGS_PER_BATCH,
+    MLFLOW_DATASET_CONTEXT,
+    MLFLOW_RUN_NAME,
+)
+from lolpop.layout.native import DatasetRecord
 
 TERMINAL = frozenset({"FINISHED", "FAILED", "KILLED"})
 RUN_STATUSES = tuple(RunStatus.to_string(s) for s in RunStatus.all_status())
@@ -75,7 +82,10 @@ class _RunState:
     run: Run
     tags: dict[str, str]
     params: dict[str, str]
+    metrics: dict[str, float] = field(default_factory=dict)
     status: str = "RUNNING"
+    # Dataset inputs the run holds, as (name, digest, context).
+    inputs: set[tuple[str, str, str]] = field(default_factory=set)
     pending: Batch = field(default_factory=Batch)
     pending_since: float | None = None
     # Full text of artifact-backed values this run holds, by artifact path (read-your-writes).
@@ -127,6 +137,15 @@ def _check_batch(batch: Batch) -> None:
         check_key(key, f"metric {key[:100]!r}")
     for path, text in batch.uploads.items():
         check_text(text, f"value stored at {path!r}", key=path)
+
+
+def _new_only(batch: Batch, tags: Mapping[str, str], params: Mapping[str, str],
+              metrics: Mapping[str, float]) -> Batch:
+    """What of ``batch`` the run does not hold yet (an identical re-log sends nothing)."""
+    return Batch({k: v for k, v in batch.tags.items() if tags.get(k) != v},
+                 {k: v for k, v in batch.params.items() if params.get(k) != v},
+                 {k: v for k, v in batch.metrics.items() if metrics.get(k) != v},
+                 batch.uploads)
 
 
 def is_transport_failure(exc: BaseException) -> bool:
@@ -188,6 +207,31 @@ class RunStore:
         state = self._state(run_id)
         return state.status if state is not None else None
 
+    def snapshot(self, run_id: str, status: str | None = None) -> Run | None:
+        """An owned run as a ``Run`` entity of what this store holds (pending writes included),
+        with ``status`` in place of its own when given; ``None`` for runs it does not own."""
+        state = self._state(run_id)
+        if state is None:
+            return None
+        with state.data_lock:
+            tags = {**state.tags, **state.pending.tags}
+            params = {**state.params, **state.pending.params}
+            metrics = {**state.metrics, **state.pending.metrics}
+            info = state.run.info
+            status = status or state.status
+        info = RunInfo(info.run_id, info.experiment_id, info.user_id, status, info.start_time,
+                       info.end_time, info.lifecycle_stage, info.artifact_uri, info.run_name)
+        data = RunData(metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()],
+                       params=[Param(k, v) for k, v in params.items()],
+                       tags=[RunTag(k, v) for k, v in tags.items()])
+        return Run(info, data)
+
+    def held_runs(self, statuses: Mapping[str, str] | None = None) -> dict[str, Run]:
+        """:meth:`snapshot` of every owned run, by run id (``statuses`` overrides by run id)."""
+        statuses = statuses or {}
+        held = {run_id: self.snapshot(run_id, statuses.get(run_id)) for run_id in self.owned_run_ids()}
+        return {run_id: run for run_id, run in held.items() if run is not None}
+
     def get_run(self, run_id: str) -> Run:
         """The run: the entity this store holds for an owned run, else one ``runs/get``.
 
@@ -239,20 +283,17 @@ class RunStore:
         """
         state = self._state(run_id)
         if state is None:
-            tags, params = self.data(run_id)
-            batch = build(tags, params)
-            batch = Batch({k: v for k, v in batch.tags.items() if tags.get(k) != v},
-                          {k: v for k, v in batch.params.items() if params.get(k) != v},
-                          batch.metrics, batch.uploads)
+            run = self.get_run(run_id)
+            tags, params = dict(run.data.tags), dict(run.data.params)
+            batch = _new_only(build(tags, params), tags, params, run.data.metrics)
             _check_batch(batch)
             self._send(run_id, batch)
             return
         with state.write_lock:
             tags, params = self.data(run_id)
-            batch = build(tags, params)
-            batch = Batch({k: v for k, v in batch.tags.items() if tags.get(k) != v},
-                          {k: v for k, v in batch.params.items() if params.get(k) != v},
-                          batch.metrics, batch.uploads)
+            with state.data_lock:
+                metrics = {**state.metrics, **state.pending.metrics}
+            batch = _new_only(build(tags, params), tags, params, metrics)
             _check_batch(batch)
             if not batch:
                 return
@@ -296,6 +337,7 @@ class RunStore:
         with state.data_lock:
             state.tags.update(sent.tags)
             state.params.update(sent.params)
+            state.metrics.update(sent.metrics)
             state.big_values.update(sent.uploads)
             if clear_pending:
                 state.pending, state.pending_since = Batch(), None
@@ -320,6 +362,23 @@ class RunStore:
                 tags=[e for e in chunk if isinstance(e, RunTag)],
                 synchronous=True,
             )
+
+    def log_inputs(self, run_id: str, records: Iterable[DatasetRecord]) -> None:
+        """Log dataset inputs to a run in one ``log_inputs`` request (none when an owned run
+        already holds them all). MLflow keeps one dataset per (experiment, name, digest)."""
+        state = self._state(run_id)
+        wanted = {(r.name, r.digest, r.context): r for r in records}
+        if state is not None:
+            with state.data_lock:
+                wanted = {k: r for k, r in wanted.items() if k not in state.inputs}
+        if not wanted:
+            return
+        inputs = [DatasetInput(Dataset(r.name, r.digest, r.source_type, r.source, profile=r.profile),
+                               [InputTag(MLFLOW_DATASET_CONTEXT, r.context)]) for r in wanted.values()]
+        self.client.log_inputs(run_id, datasets=inputs)
+        if state is not None:
+            with state.data_lock:
+                state.inputs.update(wanted)
 
     def _flush_locked(self, run_id: str, state: _RunState) -> None:
         with state.data_lock:
@@ -397,6 +456,8 @@ class RunStore:
                     state.status = status
                     if info is not None:
                         state.run = Run(info, state.run.data, state.run.inputs)
+                    if name is not None:
+                        state.tags[MLFLOW_RUN_NAME] = name  # the store renamed the run's tag too
 
     def terminate(self, run_id: str, status: str) -> None:
         self.update_run(run_id, status, int(time.time() * 1000))
@@ -414,11 +475,14 @@ class RunStore:
         return list(self.client.search_runs(experiment_ids=list(experiment_ids), filter_string=filter_string,
                                             order_by=order_by, max_results=max_results))
 
-    def artifacts(self, run_id: str) -> Any:
-        """The artifact repository of a run. For owned runs it is built from the artifact URI we
-        already hold; ``MlflowClient`` would first fetch the run to learn it (one request more)."""
+    def artifacts(self, run_id: str, artifact_uri: str | None = None) -> Any:
+        """The artifact repository of a run. For owned runs (and when the caller knows the run's
+        ``artifact_uri``) it is built from that URI; ``MlflowClient`` would first fetch the run to
+        learn it (one request more)."""
         state = self._state(run_id)
         if state is None:
+            if artifact_uri is not None:
+                return get_artifact_repository(artifact_uri, tracking_uri=self.tracking_uri)
             return self.client._tracking_client._get_artifact_repo(run_id)
         with state.data_lock:
             if state.artifact_repo is None:

@@ -45,7 +45,8 @@ from lolpop.exceptions import (
     TrackerStoppedError,
     UnsupportedResourceTypeError,
 )
-from lolpop.layout import filters, keys, versions
+from lolpop.component.metadata_tracker import _native
+from lolpop.layout import filters, keys, native, versions
 from lolpop.layout import values as _values
 from lolpop.layout.keys import EXPERIMENT, PARENT_RUN_TAG, RUN_ID
 from lolpop.lineage.tracker_hooks import lineage_of, log_lineage_page, used_by_tags
@@ -74,6 +75,13 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
       loss) loses the unsent window.
     * ``mlflow_request_timeout`` (optional, seconds, default 10) and ``mlflow_max_retries``
       (optional, default 3): bound the requests to an ``http(s)://`` tracking server.
+    * ``mlflow_run_name`` (optional): the workflow run's name in the MLflow UI; default
+      ``<mlflow_experiment_name>-<UTC yyyymmdd-HHMMSS>``.
+
+    What MLflow's own UI shows (DESIGN.md, "MLflow-native records"): run names (an experiment's
+    nested run is named by the id given to ``create_resource``), the workflow run's description
+    (written at ``stop()``), numeric metadata ``metrics`` as MLflow metrics, and dataset versions
+    with version-control info as the dataset inputs of the model versions trained on them.
 
     Attributes:
         client: the ``MlflowClient`` (always used with explicit run ids).
@@ -106,12 +114,22 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         if not isinstance(flush_seconds, (int, float)) or isinstance(flush_seconds, bool) or flush_seconds < 0:
             raise ConfigError(f"{self.name}: mlflow_flush_seconds must be a number >= 0, not {flush_seconds!r}",
                               key="mlflow_flush_seconds", value=flush_seconds)
+        run_name = self._get_config("mlflow_run_name")
+        if run_name is not None and (not isinstance(run_name, str) or not run_name.strip()):
+            raise ConfigError(f"{self.name}: mlflow_run_name must be a non-empty string, not {run_name!r}",
+                              key="mlflow_run_name", value=run_name)
+        self.experiment_name: str = experiment_name
+        # Model versions of other (finished) runs that a prediction job of this run links to:
+        # their lineage pages are refreshed at stop() (an ordered set of (id, run id)).
+        self._linked_model_versions: dict[tuple[str, str], None] = {}
         self._tmp = tempfile.TemporaryDirectory(prefix="lolpop-")
-        self._connect(uri, experiment_name, mode == "batched", float(flush_seconds))
+        self._connect(uri, experiment_name, mode == "batched", float(flush_seconds),
+                      run_name or native.workflow_run_name(experiment_name))
         _lifecycle.register(self)
 
     @translating
-    def _connect(self, uri: str, experiment_name: str, batched: bool, flush_seconds: float) -> None:
+    def _connect(self, uri: str, experiment_name: str, batched: bool, flush_seconds: float,
+                 run_name: str) -> None:
         self.client, self.experiment_id = open_store(
             uri, experiment_name, self._get_config("mlflow_artifact_location"),
             timeout=self._get_config("mlflow_request_timeout"),
@@ -119,7 +137,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         )
         self._store = RunStore(self.client, uri, batched=batched, flush_seconds=flush_seconds,
                                tmp_dir=self._tmp.name)
-        self.run: Run = self._store.create_run(self.experiment_id, {PARENT_RUN_TAG: "True"})
+        self.run: Run = self._store.create_run(self.experiment_id, {PARENT_RUN_TAG: "True"}, run_name)
         self.logger.info("Using MLflow experiment %r at %s, workflow run %s",
                          experiment_name, redact(uri), self.run.info.run_id)
 
@@ -195,6 +213,8 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
 
         def build(tags: dict[str, str], params: dict[str, str]) -> Batch:
             batch = self._encode_items(rid, run_id, items, tags)
+            if keys.METRICS_ID in items:
+                batch.metrics.update(_native.metrics(self, rid, run_id, items[keys.METRICS_ID]))
             return batch.merged(extra) if extra is not None else batch
 
         self._store.write(run_id, build, defer=defer)
@@ -218,7 +238,8 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         self._check_artifact_id(id)
         if not isinstance(path, (str, os.PathLike)) or not Path(path).exists():
             raise InvalidInputError(f"log_artifact {id!r}: no file or folder at {path!r}", key=id, value=path)
-        repo = self._store.artifacts(run_id)
+        # The resource's run names its artifact root: no request to look it up.
+        repo = self._store.artifacts(run_id, getattr(resource[1].info, "artifact_uri", None))
         if Path(path).is_dir():
             repo.log_artifacts(str(path), f"{rid}/{id}")
         else:
@@ -341,7 +362,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             run = self._store.create_run(self.experiment_id, {
                 keys.MLFLOW_PARENT: parent_run_id, keys.RESOURCE_TYPE_TAG: EXPERIMENT,
                 keys.PARENT_ID_TAG: parent_id,
-            })
+            }, native.experiment_run_name(id, parent_id))
             rid = keys.experiment_id(run.info.run_id, parent_id)
             # The id tags ride along with the run's next request: create_run cannot carry them
             # (they name the run id), and its run tags already say the same.
@@ -349,6 +370,8 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             return Resource(rid, run)
         rid = self._check_new_id(id)
         self._write_metadata(rid, self.run.info.run_id, meta)
+        if type == keys.PREDICTION_JOB and parent_run_id is not None and not self._store.owns(parent_run_id):
+            self._linked_model_versions[(parent_id, parent_run_id)] = None
         return Resource(id, self.run)
 
     @translating
@@ -508,8 +531,12 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                             *args: Any, **kwargs: Any) -> None:
         """Record metadata ``dataset_versions`` = ``[{"id", "run_id"}, ...]``, the searchable tag
         ``<id>.dataset_versions.exists`` and the used-by index ``_lolpop.used_by.<dataset_run_id>.
-        <dataset_id>`` in one request; then the lineage page as artifact ``lineage``. With an empty
-        list the previous version's lineage is inherited (nothing is written when there is none)."""
+        <dataset_id>`` in one request; then the dataset versions with version-control info as
+        MLflow dataset inputs (context ``training``) of the model version's run and of the
+        experiment runs this tracker opened under it (one ``log_inputs`` request per run); then
+        the lineage page as artifact ``lineage`` (drawn from what the tracker holds; ``stop()``
+        draws it again with the run's final state). With an empty list the previous version's
+        lineage is inherited (nothing is written when there is none)."""
         self._check_open()
         rid, run_id = self._rid(model_version, "model_version")
         if not isinstance(dataset_versions, (list, tuple)):
@@ -540,7 +567,11 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             return batch
 
         self._store.write(run_id, build)
-        log_lineage_page(self, model_version)
+        _native.log_training_inputs(self, rid, run_id, lineage)
+        # What the lineage names goes out now (experiments' id tags, batched writes), so readers
+        # of the store see the graph the page shows.
+        self._store.flush()
+        log_lineage_page(self, model_version, self._store.held_runs())
 
     @translating
     def get_lineage(self, resource: Resource, direction: str = "both", depth: int | None = None,
@@ -647,14 +678,23 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     @translating
     def stop(self, *args: Any, status: str = "FINISHED", **kwargs: Any) -> None:
         """End the workflow run and every nested run this tracker left open, with ``status``
-        (``"FINISHED"``, ``"FAILED"`` or ``"KILLED"``). Idempotent."""
+        (``"FINISHED"``, ``"FAILED"`` or ``"KILLED"``). Idempotent.
+
+        Before the runs end: the workflow run's description (``mlflow.note.content``) goes out
+        with the writes still held back, and the lineage pages of this run's model versions (and
+        of other runs' model versions a prediction job here used) are drawn again with the final
+        state. Neither can keep the runs from ending: a failure there is logged as a warning."""
         if status not in TERMINAL:
             raise InvalidInputError(f"stop status must be one of {sorted(TERMINAL)}, got {status!r}", value=status)
         if self._stopped:
             return
         workflow = self.run.info.run_id
         open_runs = [r for r in self._store.owned_run_ids() if r != workflow and self._store.status(r) not in TERMINAL]
+        final = {run_id: status for run_id in open_runs + [workflow]}
+        # The description goes out with what is still held back, in the same request.
+        pages = _native.write_note(self, final)
         self._store.flush()
+        _native.refresh_lineage_pages(self, pages, final)
         for run_id in open_runs + [workflow]:
             self._store.terminate(run_id, status)
         self._stopped = True
