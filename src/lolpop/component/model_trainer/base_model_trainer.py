@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from lolpop import registry
-from lolpop.component.base import BaseComponent, ConfLike
+from lolpop.component.base import BaseComponent, ConfLike, LiteralConf
 from lolpop.component.feature_transformer.base_feature_transformer import BaseFeatureTransformer
 from lolpop.exceptions import (
     ConfigError,
@@ -137,7 +137,8 @@ class BaseModelTrainer(BaseComponent, ABC):
             cls = registry.get(name, kind=BaseFeatureTransformer)
         except UnknownComponentError as exc:
             raise ConfigError(f"{self.name}: feature_transformer: {exc}") from exc
-        return cls(conf=ft_conf)
+        # Already expanded (or deliberately literal) as part of this trainer's config.
+        return cls(conf=LiteralConf(ft_conf))
 
     @property
     @abstractmethod
