@@ -23,6 +23,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from lolpop.component._sklearn_trees import check_trees
 from lolpop.component._sklearn_types import (
     BIT_GENERATORS,
     EXCLUDED_ESTIMATORS,
@@ -216,8 +217,9 @@ def load_sklearn(path: str | os.PathLike[str]) -> Any:
     The model file is checked against lolpop's allow-list before anything in it is built.
 
     Raises:
-        InvalidInputError: ``path`` is not an MLflow sklearn model folder in the skops format, or
-            the file names types outside lolpop's allow-list (they are named; nothing was built).
+        InvalidInputError: ``path`` is not an MLflow sklearn model folder in the skops format,
+            the file names types outside lolpop's allow-list (they are named; nothing was built),
+            or a decision tree in it is malformed (see :mod:`lolpop.component._sklearn_trees`).
     """
     import skops.io
     import yaml
@@ -250,6 +252,8 @@ def load_sklearn(path: str | os.PathLike[str]) -> Any:
         )
     try:
         # skops audits again, trusting exactly the (allowed) types this file names.
-        return skops.io.load(model_file, trusted=_type_names(schema))
+        obj = skops.io.load(model_file, trusted=_type_names(schema))
     except Exception as exc:
         raise InvalidInputError(f"{str(model_file)!r} could not be loaded: {exc}") from exc
+    check_trees(obj, repr(str(model_file)))
+    return obj
