@@ -21,7 +21,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
-from lolpop.exceptions import InvalidInputError, MetadataNotFoundError
+from lolpop.exceptions import InvalidInputError
 
 #: On the model version: the id of the winning experiment.
 WINNER_KEY = "winning_experiment_id"
