@@ -182,15 +182,7 @@ def train_models(tracker: Any, mv: Any, data: dict[str, Any]) -> tuple[Any, Any,
         test = {k: round(float(v), 4) for k, v in tracker.get_metadata(experiment, "metrics")["test"].items()}
         results.append((trainer, experiment, name, test))
     best = max(results, key=lambda r: r[3]["accuracy"])  # the first wins a tie
-    trainer, experiment = best[0], best[1]
-    # build_model records each experiment as the winner in turn; the best one gets the last word.
-    tracker.update_resource(mv, {
-        "winning_experiment_id": experiment.id,
-        "winning_experiment_model_trainer": "SklearnModelTrainer",
-        "winning_experiment_feature_transformer": tracker.get_metadata(experiment, "feature_transformer"),
-        "winning_experiment_feature_transformer_config":
-            tracker.get_metadata(experiment, "feature_transformer_config"),
-    })
+    best[0].declare_winner(mv, best[1])
     return best
 
 

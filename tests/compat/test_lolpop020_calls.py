@@ -184,13 +184,13 @@ def test_vc_info_of_a_key_never_recorded_is_none_like_020(tracker):
 
 def test_load_model_as_020_components_call_it(make_tracker):
     """runner/classification_runner.py: load_model(model_obj, model_version, None), and the same
-    without a model object. (load_model belongs to another change; adapt here if its API moves.)"""
+    without a model object. (The winner is declared explicitly: build_model no longer claims it.)"""
     data = iris_splits()
     first = make_tracker()
     mv = first.create_resource("iris_model", type="model_version")
     trained, _ = SklearnModelTrainer(conf={"estimator": "LogisticRegression",
                                            "training_params": {"C": 0.5, "max_iter": 500}},
-                                     metadata_tracker=first).build_model(data, mv)
+                                     metadata_tracker=first).build_model(data, mv, winner=True)
     expected = trained.predict(data["X_test"])
     first.stop()
     second = make_tracker()

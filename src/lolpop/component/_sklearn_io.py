@@ -2,41 +2,107 @@
 
 Objects are written with ``mlflow.sklearn.save_model`` in the ``skops`` format, so the folder is
 a regular MLflow model (``mlflow.sklearn.load_model`` reads it too). lolpop reads it back with
-its own, stricter rule: the types a file may construct are decided here, in lolpop's source —
-never taken from the folder's ``MLmodel`` file (which travels with the artifact) — and no code
-path listed in ``MLmodel`` is put on ``sys.path``. Pickle-based formats are refused.
+its own, stricter rule: every object, class and function the file names is checked against the
+exact allow-list of :mod:`lolpop.component._sklearn_types` *before* anything is constructed —
+functions are refused under any name, and nothing in the folder (``MLmodel``'s trusted-type
+list, its code paths) widens the list. Pickle-based formats are refused. Saving applies the same
+rule, so an object lolpop would not load back is refused when it is saved.
 
-Estimator and transformer *names* in configuration are resolved through allow-lists of
-scikit-learn's own classes (:func:`sklearn_class`), never imported from a dotted path.
+Estimator and transformer *names* in configuration are resolved through the same allow-list
+(:func:`sklearn_class`), never imported from a dotted path.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
+import io
+import json
 import logging
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
+from lolpop.component._sklearn_trees import check_trees
+from lolpop.component._sklearn_types import (
+    BIT_GENERATORS,
+    EXCLUDED_ESTIMATORS,
+    VALUE_TYPES,
+    allowed_types,
+    estimator_classes,
+)
 from lolpop.exceptions import InvalidInputError
 
-# Types beyond skops' built-in safe set that a lolpop-saved sklearn object may contain.
-TRUSTED_PREFIXES = ("sklearn.",)
-TRUSTED_TYPES = frozenset({"numpy.dtype"})
 SKOPS = "skops"
+# skops node kinds that stand for a callable (a function, bound method, partial or operator).
+_FUNCTION_LOADERS = frozenset({"FunctionNode", "MethodNode", "PartialNode", "OperatorFuncNode"})
 
 
-def _trusted(type_name: str) -> bool:
-    return type_name in TRUSTED_TYPES or type_name.startswith(TRUSTED_PREFIXES)
+def refused_types(schema: Any) -> list[str]:
+    """The types a skops ``schema.json`` names that lolpop does not construct (sorted).
+
+    Every node is checked: a function (any name) is refused, a class held as a value must be a
+    builtin or numpy scalar type, and every other node's type must be on the allow-list.
+    """
+    allowed = allowed_types()
+    refused: set[str] = set()
+    stack = [schema]
+    while stack:  # iterative: a crafted file may nest deeper than Python's recursion limit
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        stack.extend(node.values())
+        if "__loader__" not in node:
+            continue
+        loader, name = node["__loader__"], f"{node.get('__module__')}.{node.get('__class__')}"
+        if loader in _FUNCTION_LOADERS:
+            refused.add(f"{name} (a function)")
+        elif loader == "TypeNode":
+            if name not in VALUE_TYPES:
+                refused.add(f"{name} (as a value)")
+        elif name not in allowed:
+            refused.add(name)
+        elif loader == "RandomGeneratorNode":
+            bit_generator = _bit_generator(node)
+            if bit_generator not in BIT_GENERATORS:
+                refused.add(f"numpy.random.{bit_generator} (as a bit generator)")
+    return sorted(refused)
 
 
-@functools.cache
-def _estimators(kind: str) -> dict[str, type]:
-    from sklearn.utils import all_estimators
+def _bit_generator(node: dict[str, Any]) -> str:
+    """The class name a stored ``numpy.random.Generator`` gives its bit generator: numpy keeps it
+    as a plain string in the state, and rebuilding the generator calls that ``numpy.random`` name."""
+    try:
+        name = json.loads(node["content"]["bit_generator"]["content"]["bit_generator"]["content"])
+    except (KeyError, TypeError, ValueError):
+        return "<missing>"
+    return name if isinstance(name, str) else repr(name)
 
-    filters = {"predictor": ["classifier", "regressor"], "transformer": "transformer"}[kind]
-    return {name: cls for name, cls in all_estimators(type_filter=filters)}
+
+def _schema(source: Any, what: str) -> Any:
+    try:
+        with zipfile.ZipFile(source) as archive:
+            return json.loads(archive.read("schema.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, RecursionError) as exc:
+        raise InvalidInputError(f"{what} is not a skops file: {exc}") from exc
+
+
+def _type_names(schema: Any) -> list[str]:
+    """Every ``module.class`` the schema names (to pass to skops as the exact trusted list)."""
+    names: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+            if "__loader__" in node:
+                names.add(f"{node.get('__module__')}.{node.get('__class__')}")
+    return sorted(names)
 
 
 def sklearn_class(name: Any, kind: str, owner: str) -> type:
@@ -50,13 +116,20 @@ def sklearn_class(name: Any, kind: str, owner: str) -> type:
         owner: used in error messages.
 
     Raises:
-        InvalidInputError: not a scikit-learn class of that kind (the message suggests names).
+        InvalidInputError: not a scikit-learn class of that kind, or one lolpop excludes because
+            it holds a function (the message says why, or suggests names).
     """
-    allowed = _estimators(kind)
+    allowed = estimator_classes(kind)
+    short = name
     if isinstance(name, str):
         short = name.rsplit(".", 1)[-1] if name.startswith("sklearn.") else name
         if short in allowed:
             return allowed[short]
+        if short in EXCLUDED_ESTIMATORS:
+            raise InvalidInputError(
+                f"{owner}: lolpop does not build or load {short}: {EXCLUDED_ESTIMATORS[short]}, "
+                "and a function stored with a model would be code run by whoever loads it"
+            )
     import difflib
 
     close = difflib.get_close_matches(str(name), list(allowed), n=5, cutoff=0.5)
@@ -69,7 +142,8 @@ def check_params(cls: type, params: Any, owner: str) -> dict[str, Any]:
     """Check that ``params`` is a dict of parameters ``cls`` accepts; return a copy.
 
     Raises:
-        InvalidInputError: not a dict, or a key ``cls`` does not take (the message lists them).
+        InvalidInputError: not a dict, a key ``cls`` does not take (the message lists them), or a
+            callable value (parameters are plain data; name a scikit-learn option instead).
     """
     if not isinstance(params, dict):
         raise InvalidInputError(f"{owner}: params for {cls.__name__} must be a dict, got {type(params).__name__}")
@@ -81,26 +155,43 @@ def check_params(cls: type, params: Any, owner: str) -> dict[str, Any]:
             f"{owner}: {cls.__name__} has no parameter(s) {', '.join(map(repr, unknown))}; "
             f"it takes: {', '.join(sorted(valid))}"
         )
+    callables = sorted(k for k, v in params.items() if callable(v))
+    if callables:
+        raise InvalidInputError(
+            f"{owner}: {cls.__name__} parameter(s) {', '.join(map(repr, callables))} hold a function or "
+            "class; lolpop takes plain data (e.g. a name such as 'euclidean' or 'float32')"
+        )
     return dict(params)
+
+
+def _check_savable(obj: Any) -> list[str]:
+    """Refuse ``obj`` unless lolpop would load it back; return the exact types its file names."""
+    import skops.io
+
+    try:
+        data = skops.io.dumps(obj)
+    except Exception as exc:  # skops cannot represent some objects: say which one
+        raise InvalidInputError(f"{type(obj).__name__} cannot be saved in the skops format: {exc}") from exc
+    schema = _schema(io.BytesIO(data), type(obj).__name__)
+    refused = refused_types(schema)
+    if refused:
+        raise InvalidInputError(
+            f"{type(obj).__name__} holds types lolpop does not load back from a store: {', '.join(refused)}"
+        )
+    return _type_names(schema)
 
 
 def save_sklearn(obj: Any, path: str | os.PathLike[str]) -> str:
     """Write fitted ``obj`` to the new folder ``path`` as an MLflow sklearn-flavor model (skops).
 
     Raises:
-        InvalidInputError: ``obj`` holds types lolpop would refuse to load back.
+        InvalidInputError: ``obj`` holds types lolpop would refuse to load back (they are named).
     """
     import mlflow.sklearn
     import skops
-    import skops.io
     import sklearn
 
-    untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(obj))
-    refused = [t for t in untrusted if not _trusted(t)]
-    if refused:
-        raise InvalidInputError(
-            f"{type(obj).__name__} contains types lolpop does not load back from a store: {refused}"
-        )
+    types = _check_savable(obj)
     # A transformer has no predict(): MLflow then warns that it skips the pyfunc flavor.
     mlflow_logger = logging.getLogger("mlflow.sklearn")
     level = mlflow_logger.level
@@ -111,7 +202,7 @@ def save_sklearn(obj: Any, path: str | os.PathLike[str]) -> str:
             obj,
             str(path),
             serialization_format=SKOPS,
-            skops_trusted_types=list(untrusted) or None,
+            skops_trusted_types=types,
             # Explicit requirements: MLflow would otherwise spawn a process to infer them.
             pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"skops=={skops.__version__}"],
         )
@@ -123,9 +214,12 @@ def save_sklearn(obj: Any, path: str | os.PathLike[str]) -> str:
 def load_sklearn(path: str | os.PathLike[str]) -> Any:
     """Read back an object written by :func:`save_sklearn` from the MLflow model folder ``path``.
 
+    The model file is checked against lolpop's allow-list before anything in it is built.
+
     Raises:
-        InvalidInputError: ``path`` is not an MLflow sklearn model folder in the skops format, or
-            the file would construct types outside lolpop's trusted set (they are named).
+        InvalidInputError: ``path`` is not an MLflow sklearn model folder in the skops format,
+            the file names types outside lolpop's allow-list (they are named; nothing was built),
+            or a decision tree in it is malformed (see :mod:`lolpop.component._sklearn_trees`).
     """
     import skops.io
     import yaml
@@ -150,8 +244,16 @@ def load_sklearn(path: str | os.PathLike[str]) -> Any:
     model_file = folder / name
     if not model_file.is_file():
         raise InvalidInputError(f"{str(folder)!r}: model file {name!r} is missing")
-    untrusted = skops.io.get_untrusted_types(file=model_file)
-    refused = [t for t in untrusted if not _trusted(t)]
+    schema = _schema(model_file, repr(str(model_file)))
+    refused = refused_types(schema)
     if refused:
-        raise InvalidInputError(f"{str(model_file)!r} would construct untrusted types {refused}; not loaded")
-    return skops.io.load(model_file, trusted=list(untrusted))
+        raise InvalidInputError(
+            f"{str(model_file)!r} names types lolpop does not load: {', '.join(refused)}; nothing was loaded"
+        )
+    try:
+        # skops audits again, trusting exactly the (allowed) types this file names.
+        obj = skops.io.load(model_file, trusted=_type_names(schema))
+    except Exception as exc:
+        raise InvalidInputError(f"{str(model_file)!r} could not be loaded: {exc}") from exc
+    check_trees(obj, repr(str(model_file)))
+    return obj

@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +36,8 @@ SCRIPT = textwrap.dedent("""
     with MLFlowMetadataTracker(conf=conf) as tracker:
         if mode == "train":
             mv = tracker.create_resource(case["model"], type="model_version")
-            trainer, _ = SklearnModelTrainer(conf=case["trainer"], metadata_tracker=tracker).build_model(data, mv)
+            trainer, _ = SklearnModelTrainer(conf=case["trainer"], metadata_tracker=tracker).build_model(
+                data, mv, winner=True)
         else:
             mv = tracker.get_resource(case["model"], type="model_version")
             trainer = tracker.load_model(None, mv, None)
@@ -85,7 +88,7 @@ def trained(make_tracker, iris):
     """A model version trained (with a transformer) and stored by a first tracker, then stopped."""
     first = make_tracker()
     mv = first.create_resource("iris_model", type="model_version")
-    trainer, _ = SklearnModelTrainer(conf=RF_FT, metadata_tracker=first).build_model(iris, mv)
+    trainer, _ = SklearnModelTrainer(conf=RF_FT, metadata_tracker=first).build_model(iris, mv, winner=True)
     first.stop()
     second = make_tracker()
     return trainer, second, second.get_resource("iris_model", type="model_version")
@@ -149,8 +152,8 @@ def test_pipeline_config_is_passed_through(trained):
 
 def test_model_trained_without_transformer_gets_none(tracker, iris):
     mv = tracker.create_resource("plain", type="model_version")
-    original, _ = SklearnModelTrainer(conf=LOGREG, metadata_tracker=tracker).build_model(iris, mv)
-    assert tracker.get_metadata(mv, "winning_experiment_feature_transformer") is None
+    original, experiment = SklearnModelTrainer(conf=LOGREG, metadata_tracker=tracker).build_model(iris, mv, winner=True)
+    assert tracker.get_metadata(experiment, "feature_transformer") is None
     # even when the reference trainer's config names a transformer
     ref = SklearnModelTrainer(conf={**LOGREG, "feature_transformer": "SklearnFeatureTransformer",
                                     "feature_transformer_config": IRIS_TRANSFORMER})
@@ -159,22 +162,30 @@ def test_model_trained_without_transformer_gets_none(tracker, iris):
         assert np.array_equal(loaded.predict(iris["X_test"]), original.predict(iris["X_test"]))
 
 
-@pytest.mark.parametrize("key", ["winning_experiment_model_trainer", "winning_experiment_feature_transformer"])
+@pytest.mark.parametrize("layout, trainer_key, transformer_key", [
+    ("experiment", "model_trainer", "feature_transformer"),  # recorded by the experiment itself
+    ("model version", "winning_experiment_model_trainer", "winning_experiment_feature_transformer"),  # older stores
+])
+@pytest.mark.parametrize("bad", ["trainer", "transformer"])
 @pytest.mark.parametrize("value", ["os.system", "builtins.eval", "lolpop_probe_load.Evil", "lolpop_probe_load:Evil",
-                                   "XGBoostModelTrainer", {"winning_experiment_model_trainer": "subprocess.Popen"}])
-def test_unregistered_names_in_the_store_are_refused(tracker, tmp_path, monkeypatch, key, value):
-    # Names are resolved before anything else is read: the recorded experiment id is bogus, so
-    # getting past name resolution would fail differently.
+                                   "XGBoostModelTrainer", {"wrapped": "subprocess.Popen"}])
+def test_unregistered_names_in_the_store_are_refused(tracker, tmp_path, monkeypatch, layout, trainer_key,
+                                                     transformer_key, bad, value):
+    # Names are resolved before anything is downloaded or built: the experiment holds no
+    # artifacts, so getting past name resolution would fail differently.
     mv = tracker.create_resource("iris_model", type="model_version")
-    tracker.update_resource(mv, {"winning_experiment_id": "0" * 32 + ".iris_model",
-                                 "winning_experiment_model_trainer": "SklearnModelTrainer",
-                                 "winning_experiment_feature_transformer": "SklearnFeatureTransformer"})
+    exp = tracker.create_resource("SklearnModelTrainer", type="experiment", parent=mv)
+    owner = exp if layout == "experiment" else mv
+    key = trainer_key if bad == "trainer" else transformer_key
+    other = transformer_key if bad == "trainer" else trainer_key
+    tracker.log_metadata(owner, other, "SklearnModelTrainer" if other == trainer_key else "SklearnFeatureTransformer")
+    tracker.log_metadata(mv, "winning_experiment_id", exp.id)
     marker = tmp_path / "imported"
     (tmp_path / "lolpop_probe_load.py").write_text(f"open({str(marker)!r}, 'w').write('x')\nclass Evil: pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     if isinstance(value, dict):
-        value = {key: next(iter(value.values()))}
-    tracker.log_metadata(mv, key, value)
+        value = {key: value["wrapped"]}  # lolpop 0.2.0 wrapped some values this way
+    tracker.log_metadata(owner, key, value)
     with pytest.raises(UnknownComponentError) as err:
         tracker.load_model(None, mv, None)
     message = str(err.value)
@@ -185,22 +196,14 @@ def test_unregistered_names_in_the_store_are_refused(tracker, tmp_path, monkeypa
 
 def test_registered_name_of_the_wrong_kind_is_refused(trained):
     _, tracker, mv = trained
-    tracker.log_metadata(mv, "winning_experiment_model_trainer", "GitResourceVersionControl")
+    tracker.log_metadata(tracker.get_winning_experiment(mv), "model_trainer", "GitResourceVersionControl")
     with pytest.raises(UnknownComponentError, match="not a BaseModelTrainer"):
         tracker.load_model(None, mv, None)
 
 
-def test_lolpop_020_wrapped_value_is_read(trained, iris):
-    original, tracker, mv = trained
-    tracker.log_metadata(mv, "winning_experiment_model_trainer",
-                         str({"winning_experiment_model_trainer": "SklearnModelTrainer"}))
-    loaded = tracker.load_model(None, mv, None)
-    assert np.array_equal(loaded.predict(iris["X_test"]), original.predict(iris["X_test"]))
-
-
 def test_nothing_recorded(tracker, iris):
     mv = tracker.create_resource("untrained", type="model_version")
-    with pytest.raises(MetadataNotFoundError, match="winning_experiment_model_trainer"):
+    with pytest.raises(MetadataNotFoundError, match="winning_experiment_id"):
         tracker.load_model(None, mv, None)
     # With a reference trainer and a fitted model, nothing needs to be recorded.
     ref = SklearnModelTrainer(conf=LOGREG).fit(iris)
@@ -212,3 +215,132 @@ def test_nothing_recorded(tracker, iris):
         tracker.load_model(None, mv, ref)
     with pytest.raises(InvalidInputError, match="ref_model"):
         tracker.load_model(fitted, mv, "not a trainer")
+    # An experiment that records nothing (and no older record on the model version).
+    exp = tracker.create_resource("by_hand", type="experiment", parent=mv)
+    tracker.log_metadata(mv, "winning_experiment_id", exp.id)
+    with pytest.raises(MetadataNotFoundError, match="records no model_trainer"):
+        tracker.load_model(None, mv, None)
+
+
+# -- the winner: chosen by the caller, rebuilt entirely from its own experiment -----------------
+SCALED_LOGREG = {**LOGREG, "feature_transformer": "SklearnFeatureTransformer",
+                 "feature_transformer_config": {"steps": [{"transformer": "StandardScaler"}]}}
+
+
+def _accuracy(trainer, iris):
+    return float(np.mean(trainer.predict(iris["X_test"]) == iris["y_test"]))
+
+
+def test_build_model_does_not_claim_the_win_the_declared_winner_loads(make_tracker, iris):
+    tracker = make_tracker()
+    mv = tracker.create_resource("iris_model", type="model_version")
+    first, exp1 = SklearnModelTrainer(conf=SCALED_LOGREG, metadata_tracker=tracker).build_model(iris, mv)
+    second, exp2 = SklearnModelTrainer(conf=LOGREG, metadata_tracker=tracker).build_model(iris, mv)
+    assert tracker.get_metadata(mv, "winning_experiment_id") is None  # training claims nothing
+    first.declare_winner(mv, exp1)
+    assert tracker.get_winning_experiment(mv).id == exp1.id
+    tracker.stop()
+    reader = make_tracker()
+    loaded = reader.load_model(None, reader.get_resource("iris_model", type="model_version"), None)
+    assert loaded.config == first.config
+    assert loaded.feature_transformer.config == first.feature_transformer.config
+    assert np.array_equal(loaded.predict(iris["X_test"]), first.predict(iris["X_test"]))
+    assert _accuracy(loaded, iris) == reader.get_metadata(exp1, "metrics")["test"]["accuracy"] == _accuracy(first, iris)
+    assert not np.array_equal(first.predict(iris["X_test"]), first.model.predict(iris["X_test"].to_numpy()))  # needs its transformer
+
+
+def test_winner_pointer_set_by_hand_loads_that_experiments_own_pipeline(make_tracker, iris):
+    """The README sets winning_experiment_id itself; stores written before experiments recorded
+    themselves also carry the last build's trainer and transformer on the model version."""
+    tracker = make_tracker()
+    mv = tracker.create_resource("iris_model", type="model_version")
+    first, exp1 = SklearnModelTrainer(conf=SCALED_LOGREG, metadata_tracker=tracker).build_model(iris, mv, winner=True)
+    _, exp2 = SklearnModelTrainer(conf=LOGREG, metadata_tracker=tracker).build_model(iris, mv, winner=True)
+    assert tracker.get_winning_experiment(mv).id == exp2.id
+    tracker.update_resource(mv, {"winning_experiment_model_trainer": "SklearnModelTrainer",  # as older lolpop did
+                                 "winning_experiment_feature_transformer": None,
+                                 "winning_experiment_feature_transformer_config": None})
+    tracker.log_metadata(mv, "winning_experiment_id", exp1.id)
+    loaded = tracker.load_model(None, mv, None)
+    assert isinstance(loaded.feature_transformer, SklearnFeatureTransformer)
+    assert np.array_equal(loaded.predict(iris["X_test"]), first.predict(iris["X_test"]))
+    assert _accuracy(loaded, iris) == _accuracy(first, iris) > 0.9
+
+
+def test_declare_winner_refuses_what_load_model_could_not_rebuild(tracker, iris):
+    mv = tracker.create_resource("iris_model", type="model_version")
+    other = tracker.create_resource("other_model", type="model_version")
+    trainer, exp = SklearnModelTrainer(conf=LOGREG, metadata_tracker=tracker).build_model(iris, other)
+    by_hand = tracker.create_resource("by_hand", type="experiment", parent=mv)
+    with pytest.raises(InvalidInputError, match="records no model_trainer"):
+        trainer.declare_winner(mv, by_hand)
+    with pytest.raises(InvalidInputError, match="belongs to model version 'other_model'"):
+        trainer.declare_winner(mv, exp)
+    assert tracker.get_metadata(mv, "winning_experiment_id") is None
+
+
+def test_lolpop_020_store_is_read(tracker, iris):
+    """lolpop 0.2.0: the winner's trainer and transformer on the model version only (a value
+    sometimes wrapped as text), the experiment records no trainer of its own."""
+    mv = tracker.create_resource("iris_model", type="model_version")
+    exp = tracker.create_resource("rf", type="experiment", parent=mv)
+    original = SklearnModelTrainer(conf=RF_FT, metadata_tracker=tracker).fit(iris)
+    original.save(exp)
+    tracker.log_metadata(exp, "training_params", original.params)
+    tracker.log_metadata(exp, "model_trainer_config", original.config)
+    tracker.update_resource(mv, {
+        "winning_experiment_id": exp.id,
+        "winning_experiment_model_trainer": str({"winning_experiment_model_trainer": "SklearnModelTrainer"}),
+        "winning_experiment_feature_transformer": "SklearnFeatureTransformer",
+        "winning_experiment_feature_transformer_config": original.feature_transformer.config,
+    })
+    loaded = tracker.load_model(None, mv, None)
+    assert loaded.params == original.params
+    assert np.array_equal(loaded.predict(iris["X_test"]), original.predict(iris["X_test"]))
+
+
+def test_configuration_from_the_store_is_not_expanded(make_tracker, client, iris, monkeypatch):
+    monkeypatch.setenv("LOLPOP_TEST_SECRET", "s3cr3t-value")
+    tracker = make_tracker()
+    mv = tracker.create_resource("iris_model", type="model_version")
+    trainer, exp = SklearnModelTrainer(conf=SCALED_LOGREG, metadata_tracker=tracker).build_model(iris, mv, winner=True)
+    # What someone with write access to the store may put there:
+    ft_config = {"transformers": [{"name": "${LOLPOP_TEST_SECRET}", "columns": list(iris["X_train"].columns),
+                                   "steps": SCALED_LOGREG["feature_transformer_config"]["steps"]}]}
+    tracker.update_resource(exp, {"model_trainer_config": {**trainer.config, "note": "${LOLPOP_TEST_SECRET}",
+                                                           "feature_transformer_config": ft_config},
+                                  "feature_transformer_config": ft_config})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = tracker.load_model(None, mv, None)
+    assert loaded.config["note"] == "${LOLPOP_TEST_SECRET}"
+    assert loaded.feature_transformer.config["transformers"][0]["name"] == "${LOLPOP_TEST_SECRET}"
+    assert "s3cr3t-value" not in repr(loaded.config) + repr(loaded.feature_transformer.config)
+    assert any("unknown config key 'note'" in str(w.message) for w in caught)  # nor silently accepted
+    # Retraining writes back what was read, not the reader's secret.
+    mv2 = tracker.create_resource("iris_model_2", type="model_version")
+    _, exp2 = loaded.build_model(iris, mv2)
+    assert tracker.get_metadata(exp2, "model_trainer_config")["note"] == "${LOLPOP_TEST_SECRET}"
+    tracker.stop()
+    assert "s3cr3t-value" not in json.dumps(client.get_run(exp2.run.info.run_id).data.tags)
+
+
+def test_crafted_transformer_artifact_is_refused_before_anything_runs(tracker, iris, tmp_path):
+    from lolpop.component._sklearn_io import save_sklearn
+    from tests.support.crafted_model import crafted_transformer
+
+    mv = tracker.create_resource("iris_model", type="model_version")
+    trainer, exp = SklearnModelTrainer(conf=RF_FT, metadata_tracker=tracker).build_model(iris, mv)
+    crafted = tracker.create_resource("SklearnModelTrainer", type="experiment", parent=mv)
+    marker = tmp_path / "pwned"
+    with tempfile.TemporaryDirectory() as tmp:  # a genuine model, the attacker's transformer
+        tracker.log_artifact(crafted, "model", save_sklearn(trainer.model, Path(tmp) / "model"))
+        folder = crafted_transformer(Path(tmp) / "feature_transformer", marker, iris["X_train"])
+        tracker.log_artifact(crafted, "feature_transformer", str(folder))
+    tracker.update_resource(crafted, {key: tracker.get_metadata(exp, key) for key in (
+        "model_trainer", "model_trainer_config", "feature_transformer", "feature_transformer_config")})
+    tracker.log_metadata(mv, "winning_experiment_id", crafted.id)
+    with pytest.raises(InvalidInputError) as err:
+        tracker.load_model(None, mv, None).predict(iris["X_test"])
+    assert "sklearn.utils._testing.check_output (a function)" in str(err.value)
+    assert not marker.exists()

@@ -125,12 +125,18 @@ def test_build_model_records_an_experiment(tracker, client, iris):
     exp_run = client.get_run(experiment.run.info.run_id)
     assert exp_run.info.status == "FINISHED"
     assert exp_run.data.params == {"n_estimators": "15", "random_state": "3"}
+    # The experiment records what rebuilding it takes; training alone claims no win.
+    assert tracker.get_metadata(experiment, "model_trainer") == "SklearnModelTrainer"
+    assert tracker.get_metadata(experiment, "training_params") == {"n_estimators": 15, "random_state": 3}
+    assert tracker.get_metadata(experiment, "feature_transformer") == "SklearnFeatureTransformer"
+    assert tracker.get_metadata(experiment, "feature_transformer_config") == {
+        **IRIS_TRANSFORMER, "sparse_threshold": 0.0}
+    assert tracker.get_metadata(mv, "winning_experiment_id") is None
+    trainer.declare_winner(mv, experiment)
     assert tracker.get_metadata(mv, "winning_experiment_id") == experiment.id
     assert tracker.get_winning_experiment(mv).run.info.run_id == experiment.run.info.run_id
-    assert tracker.get_metadata(mv, "winning_experiment_model_trainer") == "SklearnModelTrainer"
-    assert tracker.get_metadata(mv, "winning_experiment_feature_transformer") == "SklearnFeatureTransformer"
-    assert tracker.get_metadata(mv, "winning_experiment_feature_transformer_config") == {
-        **IRIS_TRANSFORMER, "sparse_threshold": 0.0}
+    assert not any(k.startswith("iris_model.winning_experiment_model") or "feature_transformer" in k
+                   for k in client.get_run(tracker.run.info.run_id).data.tags)  # only the pointer
     metrics = tracker.get_metadata(experiment, "metrics")
     assert metrics == trainer.calculate_metrics(iris)
     assert set(metrics["test"]) == {"accuracy"}
@@ -158,8 +164,9 @@ def test_build_model_of_an_unregistered_trainer_fails_before_training(tracker, c
     assert tracker.get_metadata(mv, "winning_experiment_id") is None
     registry.register(Unlisted)
     try:
-        trainer.build_model(iris, mv)
-        assert tracker.get_metadata(mv, "winning_experiment_model_trainer") == "Unlisted"
+        _, experiment = trainer.build_model(iris, mv, winner=True)
+        assert tracker.get_metadata(experiment, "model_trainer") == "Unlisted"
+        assert tracker.get_metadata(mv, "winning_experiment_id") == experiment.id
     finally:
         registry.unregister("Unlisted")
 

@@ -15,7 +15,7 @@ class BaseFeatureTransformer(BaseComponent, ABC):
     A transformer's fitted state is saved to a local folder (:meth:`save`) and read back
     (:meth:`load`); a model trainer stores that folder as the ``feature_transformer`` artifact of
     its experiment, and ``load_model`` rebuilds the transformer from the registry name and
-    config recorded on the model version.
+    config recorded on that same experiment.
 
     Example:
         >>> ft = SklearnFeatureTransformer(conf={"steps": [{"transformer": "StandardScaler"}]})

@@ -45,6 +45,7 @@ class SklearnFeatureTransformer(BaseFeatureTransformer):
     """
 
     __DEFAULT_CONF__ = {"remainder": "passthrough", "sparse_threshold": 0.0}
+    __OPTIONAL_CONF__ = ("steps", "transformers")
 
     def __init__(self, conf: ConfLike = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(conf, **kwargs)

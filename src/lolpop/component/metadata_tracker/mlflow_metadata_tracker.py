@@ -96,6 +96,9 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     """
 
     __REQUIRED_CONF__ = ["mlflow_tracking_uri", "mlflow_experiment_name"]
+    __OPTIONAL_CONF__ = ("mlflow_artifact_location", "mlflow_write_mode", "mlflow_flush_seconds",
+                         "mlflow_request_timeout", "mlflow_max_retries", "mlflow_run_name", "mlflow_registry",
+                         "openlineage_url")
 
     def __init__(self, conf: ConfLike = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(conf, **kwargs)

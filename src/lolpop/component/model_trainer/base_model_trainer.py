@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from lolpop import registry
-from lolpop.component.base import BaseComponent, ConfLike
+from lolpop.component.base import BaseComponent, ConfLike, LiteralConf
 from lolpop.component.feature_transformer.base_feature_transformer import BaseFeatureTransformer
+from lolpop.component.model_trainer import _winner
 from lolpop.exceptions import (
     ConfigError,
     InvalidInputError,
@@ -92,6 +93,7 @@ class BaseModelTrainer(BaseComponent, ABC):
         >>> trainer = SklearnModelTrainer(conf={"estimator": "LogisticRegression"},
         ...                               metadata_tracker=tracker)
         >>> trainer, experiment = trainer.build_model(data, model_version)
+        >>> trainer.declare_winner(model_version, experiment)
     """
 
     __DEFAULT_CONF__ = {"training_params": {}, "metrics": None, "feature_transformer": None,
@@ -137,7 +139,8 @@ class BaseModelTrainer(BaseComponent, ABC):
             cls = registry.get(name, kind=BaseFeatureTransformer)
         except UnknownComponentError as exc:
             raise ConfigError(f"{self.name}: feature_transformer: {exc}") from exc
-        return cls(conf=ft_conf)
+        # Already expanded (or deliberately literal) as part of this trainer's config.
+        return cls(conf=LiteralConf(ft_conf))
 
     @property
     @abstractmethod
@@ -357,21 +360,24 @@ class BaseModelTrainer(BaseComponent, ABC):
             self.feature_transformer.load(tracker.get_artifact(experiment, TRANSFORMER_ARTIFACT))
         return self
 
-    def build_model(self, data: Mapping[str, Any], model_version: Any, *args: Any,
+    def build_model(self, data: Mapping[str, Any], model_version: Any, *args: Any, winner: bool = False,
                     **kwargs: Any) -> tuple[BaseModelTrainer, Any]:
-        """Train one model as an experiment of ``model_version`` and record it as the winner.
+        """Train one model as an experiment of ``model_version``.
 
-        Fits on ``data``; creates an experiment resource under ``model_version``; logs
-        ``training_params`` (also as MLflow params of the experiment run), the trainer's registry
-        name and config, and the metrics of every split as metadata; saves the model (and
-        transformer) as artifacts; ends the experiment run; and records on ``model_version``
-        ``winning_experiment_id``, ``winning_experiment_model_trainer``,
-        ``winning_experiment_feature_transformer`` and ``..._config``. If saving fails the
-        experiment run is marked FAILED and nothing is recorded on the model version.
+        Fits on ``data``; creates an experiment resource under ``model_version``; records on it
+        everything ``load_model`` needs to rebuild it — the trainer's registry name and config,
+        ``training_params`` (also MLflow params of the experiment run), the transformer's
+        registry name and config — plus the problem type and the metrics of every split; saves
+        the model (and transformer) as its artifacts; and ends the experiment run. If saving
+        fails the experiment run is marked FAILED.
+
+        Training several candidates does not make each one the winner: declare the winner with
+        :meth:`declare_winner` (or ``winner=True`` here).
 
         Args:
             data: the split dict (``X_train``, ``y_train`` required).
             model_version: the model version resource.
+            winner: also record this experiment as the winner of ``model_version``.
 
         Returns:
             ``(self, experiment)``.
@@ -382,28 +388,25 @@ class BaseModelTrainer(BaseComponent, ABC):
                 so ``load_model`` could not rebuild it; checked before anything is trained.
 
         Example:
-            >>> trainer, experiment = trainer.build_model(data, model_version)
+            >>> trainer, experiment = trainer.build_model(data, model_version, winner=True)
             >>> tracker.load_model(None, model_version, None).predict(X_new)
         """
         tracker = self._tracker()
-        trainer_name = registry.name_of(type(self))
-        ft_name = registry.name_of(type(self.feature_transformer)) if self.feature_transformer is not None else None
-        ft_config = self.feature_transformer.config if self.feature_transformer is not None else None
+        ft = self.feature_transformer
+        record = _winner.BuildRecord(
+            trainer=registry.name_of(type(self)),
+            trainer_config=self.config,
+            params=self.params,
+            transformer=registry.name_of(type(ft)) if ft is not None else None,
+            transformer_config=ft.config if ft is not None else None,
+        )
         if not isinstance(data, Mapping):
             raise InvalidInputError(f"{self.name}: build_model needs a split dict (X_train, y_train, ...)")
         self.fit(data)
         metrics = self.calculate_metrics(data)
-        experiment = tracker.create_resource(trainer_name, type="experiment", parent=model_version)
+        experiment = tracker.create_resource(record.trainer, type="experiment", parent=model_version)
         try:
-            tracker.log_metadata(experiment, "training_params", self.params)
-            tracker.update_resource(experiment, {
-                "model_trainer": trainer_name,
-                "model_trainer_config": self.config,
-                "feature_transformer": ft_name,
-                "feature_transformer_config": ft_config,
-                "problem_type": self.problem_type,
-                "metrics": metrics,
-            })
+            _winner.record_build(tracker, experiment, record, problem_type=self.problem_type, metrics=metrics)
             self.save(experiment)
         except BaseException:
             try:
@@ -412,10 +415,19 @@ class BaseModelTrainer(BaseComponent, ABC):
                 self.logger.warning("could not mark experiment %s FAILED", experiment[0])
             raise
         tracker.clean_resource(experiment, type="experiment")
-        tracker.update_resource(model_version, {
-            "winning_experiment_id": tracker.get_resource_id(experiment),
-            "winning_experiment_model_trainer": trainer_name,
-            "winning_experiment_feature_transformer": ft_name,
-            "winning_experiment_feature_transformer_config": ft_config,
-        })
+        if winner:
+            self.declare_winner(model_version, experiment)
         return self, experiment
+
+    def declare_winner(self, model_version: Any, experiment: Any) -> None:
+        """Record ``experiment`` (built by :meth:`build_model`) as the winner of ``model_version``;
+        ``load_model`` then rebuilds that experiment's trainer, transformer and model.
+
+        Raises:
+            InvalidInputError: ``experiment`` was not built by a model trainer, or belongs to
+                another model version; nothing is written.
+
+        Example:
+            >>> best_trainer.declare_winner(model_version, best_experiment)
+        """
+        _winner.record_winner(self._tracker(), model_version, experiment)
