@@ -24,7 +24,6 @@ from typing import Any
 
 from mlflow.entities import Param, Run, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
-from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.utils.validation import (
     MAX_PARAM_VAL_LENGTH,
     MAX_PARAMS_TAGS_PER_BATCH,
@@ -32,7 +31,7 @@ from mlflow.utils.validation import (
 )
 
 from lolpop.component.base import ConfLike
-from lolpop.component.metadata_tracker._connection import open_store, redact, translating
+from lolpop.component.metadata_tracker._connection import artifact_repository, open_store, redact, translating
 from lolpop.component.metadata_tracker.base_metadata_tracker import BaseMetadataTracker, Resource
 from lolpop.layout import filters as _filters
 from lolpop.layout import values as _values
@@ -96,9 +95,11 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
       — when an experiment is cleaned, at ``flush()``/``stop()``/exit, when a batch is full
       (100 entries) or older than ``mlflow_flush_seconds`` (default 5): a fraction of the round
       trips, at the price that a hard kill loses the unsent window.
-    * ``mlflow_request_timeout`` (optional, seconds, default 10) and ``mlflow_max_retries``
-      (optional, default 3): bound the reachability probe of an ``http(s)://`` tracking server at
-      construction, so a server that is down raises ``TrackerUnavailableError`` in seconds.
+    * ``mlflow_request_timeout`` (optional, seconds, default 30) and ``mlflow_max_retries``
+      (optional, default 5): bound every request to an ``http(s)://`` tracking server (tracking,
+      registry, proxied artifacts) and the reachability probe at construction: a server that is
+      down or never answers raises ``TrackerUnavailableError`` instead of blocking for MLflow's
+      20 minutes. Other MLflow clients in the process keep MLflow's own settings.
 
     Attributes:
         client: the ``MlflowClient`` (always used with explicit run ids).
@@ -193,7 +194,10 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     def _rid(self, resource: Any, what: str = "resource") -> tuple[str, str]:
         """Return ``(resource_id, run_id)`` of a resource, validating both."""
         _, run = self._unpack(resource, what)
-        return self.get_resource_id(resource), run.info.run_id
+        rid = self.get_resource_id(resource)
+        if rid in (".", "..") or "\x00" in rid:  # would name a folder outside its artifacts / reach the store
+            raise InvalidResourceIdError(f"{what} id {rid!r} cannot be used: it is '.', '..' or holds a NUL")
+        return rid, run.info.run_id
 
     @staticmethod
     def _check_key(key: Any, what: str = "key") -> str:
@@ -234,7 +238,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         with self._lock:
             state = self._owned.get(run_id)
             if state is not None and state.artifact_repo is None:
-                state.artifact_repo = get_artifact_repository(state.run.info.artifact_uri, tracking_uri=self.url)
+                state.artifact_repo = artifact_repository(self.client, state.run.info.artifact_uri)
             if state is not None:
                 return state.artifact_repo
         return self.client._tracking_client._get_artifact_repo(run_id)
@@ -440,6 +444,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
 
         Raises:
             ArtifactNotFoundError: nothing is stored under ``id`` (the message lists what is).
+            InvalidInputError: ``dst_path`` cannot be a folder (e.g. it lies under a file).
 
         Example:
             >>> open(tracker.get_artifact(dv, "sample")).read()
@@ -454,7 +459,11 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                 f"resource {rid!r} (run {run_id}) has no artifact {id!r}; it has: {known or 'none'}"
             )
         target = dst_path or tempfile.mkdtemp(dir=self._tmp.name)
-        Path(target).mkdir(parents=True, exist_ok=True)
+        try:
+            Path(target).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InvalidInputError(f"get_artifact {id!r}: dst_path {str(target)!r} cannot be a folder: "
+                                    f"{exc.strerror}", path=str(target)) from exc
         local = Path(repo.download_artifacts(f"{rid}/{id}", target))
         target_root = Path(target).resolve()
         if not local.resolve().is_relative_to(target_root):
