@@ -61,6 +61,18 @@ def _random_bytes(path: Path) -> Path:
     return path
 
 
+def _damaged(path: Path) -> Path:
+    """A real SQLite file whose first page is overwritten: the header check alone would pass it."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (x BLOB)")
+        conn.executemany("INSERT INTO t VALUES (?)", [(os.urandom(100),) for _ in range(200)])
+    conn.close()
+    data = bytearray(path.read_bytes())
+    data[100:4096] = os.urandom(3996)
+    path.write_bytes(bytes(data))
+    return path
+
+
 def _folder(path: Path) -> Path:
     path.mkdir()
     return path
@@ -72,8 +84,8 @@ def _under_a_file(path: Path) -> Path:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("make", [_text_file, _random_bytes, _folder, _under_a_file],
-                         ids=["text-file", "random-bytes", "folder", "under-a-file"])
+@pytest.mark.parametrize("make", [_text_file, _random_bytes, _damaged, _folder, _under_a_file],
+                         ids=["text-file", "random-bytes", "damaged", "folder", "under-a-file"])
 def test_a_sqlite_uri_that_is_no_database_is_a_config_error_naming_the_file(tmp_path, make):
     db = make(tmp_path / "garbage.db")
     before = sorted(p.name for p in tmp_path.rglob("*"))
@@ -251,7 +263,7 @@ def test_a_password_with_at_signs_never_leaks(mlflow_server, tmp_path, caplog):
     with FaultyProxy(mlflow_server.port) as proxy:
         host = proxy.url.split("://", 1)[1]
         uri = f"http://alice:{SECRET}@{host}"
-        tracker = MLFlowMetadataTracker(conf=_conf(uri, mlflow_request_timeout=3, mlflow_max_retries=0))
+        tracker = MLFlowMetadataTracker(conf=_conf(uri, mlflow_request_timeout=10, mlflow_max_retries=0))
         try:
             dv = tracker.create_resource("train", type="dataset_version")
             tracker.log_metadata(dv, "rows", 1)

@@ -6,8 +6,9 @@ that accepts connections but never answers holds a call for 20 minutes. Changing
 would change every other MLflow client in the process. Instead, the stores of *this* client pass
 ``timeout`` / ``max_retries`` explicitly to MLflow's own ``http_request``:
 
-* the tracking and model-registry ``RestStore`` subclasses override ``_call_endpoint`` (the one
-  method all their REST calls go through);
+* the tracking and model-registry ``RestStore`` subclasses override ``_call_endpoint``, through
+  which every tracking and registry call goes (only a few GenAI endpoints, which lolpop does not
+  use, call MLflow's ``http_request`` directly);
 * the artifact repositories of the tracking server's proxy (``mlflow-artifacts:``, and plain
   ``http(s)://`` artifact URIs) override upload, listing and download. MLflow's presigned
   multipart transfers (opt-in, files of 500 MB and more) keep MLflow's own settings.

@@ -9,6 +9,7 @@ import re
 import socket
 import sqlite3
 import ssl
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -116,13 +117,27 @@ def translating(func: F) -> F:
             scrub_chain(exc)
             if not is_transport_error(exc):
                 raise
-            uri = getattr(self, "url", None)
-            raise TrackerUnavailableError(
-                f"{type(self).__name__}.{func.__name__}: {redact(str(exc))}",
-                uri=redact(uri) if uri is not None else None,
-            ) from exc
+            raise _unavailable(self, func, exc) from exc
+        except Exception as exc:
+            # MLflow's SQL stores let some SQLAlchemy errors through unwrapped.
+            sql_errors = sys.modules.get("sqlalchemy.exc")
+            if sql_errors is None or not isinstance(exc, sql_errors.SQLAlchemyError):
+                raise
+            scrub_chain(exc)
+            raise _unavailable(self, func, exc) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def _unavailable(obj: Any, func: Callable[..., Any], exc: BaseException) -> TrackerUnavailableError:
+    uri = getattr(obj, "url", None)
+    uri = redact(uri) if uri is not None else None
+    what = f"{type(obj).__name__}.{func.__name__}"
+    response = getattr(exc, "response", None)  # an artifact request the server refused
+    if isinstance(exc, requests.HTTPError) and getattr(response, "status_code", None) in (401, 403):
+        return AuthenticationError(f"{what}: the tracking server rejected the credentials: {redact(str(exc))}",
+                                   uri=uri)
+    return TrackerUnavailableError(f"{what}: {redact(str(exc))}", uri=uri)
 
 
 #: Seconds one attempt of a request may wait (to connect, and for each answer): generous, since a
@@ -295,15 +310,19 @@ def _check_sqlite(uri: str, db: Path, create: bool) -> None:
         raise refuse("is empty: it holds no MLflow store yet")
     if header != _SQLITE_HEADER:
         raise refuse("is not an SQLite database (its first bytes are not the SQLite header)")
-    if not create:
+    try:  # a damaged file passes the header check; reading its table list does not
+        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=5)
         try:
-            with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as conn:
-                found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                                     (_MLFLOW_TABLE,)).fetchone()
-        except sqlite3.Error as exc:
-            raise refuse(f"cannot be read as an SQLite database: {exc}") from exc
-        if found is None:
-            raise refuse("is an SQLite database but holds no MLflow store (no 'experiments' table)")
+            found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                 (_MLFLOW_TABLE,)).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        if "locked" in str(exc):  # busy with another writer: a store after all, let MLflow wait for it
+            return
+        raise refuse(f"cannot be read as an SQLite database: {exc}") from exc
+    if found is None and not create:
+        raise refuse("is an SQLite database but holds no MLflow store (no 'experiments' table)")
 
 
 def _check_database(uri: str, create: bool, timeout: float) -> None:
