@@ -32,6 +32,22 @@ Errors carry the objects involved as attributes, not only in their message (as h
 ``HTTPStatusError(request=..., response=...)``): ``err.key``, ``err.resource_id``, ``err.run_id``,
 and where relevant ``err.value``/``err.old``/``err.new`` or ``err.uri``; an attribute that does not
 apply is ``None``. ``err.context`` holds all of them as a dict.
+
+Errors are mapped by their cause:
+
+* **The store** (connection refused or reset, no answer within ``mlflow_request_timeout``, HTTP
+  5xx, a database that cannot be reached): :class:`TrackerUnavailableError`, with ``err.uri``
+  the tracking URI (credentials redacted). Worth retrying later.
+* **The configuration** (a plain path such as ``mlflow.db`` instead of ``sqlite:///mlflow.db``,
+  a file that is not an SQLite database, a folder as the database, a database that does not
+  exist, a missing database driver): :class:`ConfigError` naming the URI (``err.uri``) and, for
+  SQLite, the file (``err.path``). Retrying does not help.
+* **An argument** (ids ``.``/``..`` or with a NUL, a ``dst_path`` that cannot be a folder, more
+  ``extra_filters`` comparisons than MLflow's query can hold): :class:`InvalidInputError` or a
+  subclass naming it (``err.path``, ``err.clause`` where there is one).
+* **The local file system** otherwise (disk full, permission denied on a local folder the call
+  reads or writes): the builtin :class:`OSError` subclass is passed on unchanged, as ``open()``
+  raises it; it names the file (``err.filename``). It is never reported as the store's failure.
 """
 
 from __future__ import annotations
@@ -79,6 +95,8 @@ class LolpopError(Exception):
     run_id: Any = None
     value: Any = None
     uri: Any = None
+    path: Any = None
+    clause: Any = None
 
     def __init__(self, message: str = "", **context: Any) -> None:
         super().__init__(message)
@@ -88,11 +106,22 @@ class LolpopError(Exception):
 
 
 class ConfigError(LolpopError):
-    """The component configuration is missing a key, has a bad value, or cannot be read."""
+    """The component configuration is missing a key, has a bad value, or cannot be read.
+
+    Attributes:
+        uri: the tracking URI at fault (credentials redacted), or ``None``.
+        path: the local file at fault (e.g. an SQLite database), or ``None``.
+    """
+
 
 
 class InvalidInputError(LolpopError, ValueError):
-    """An argument that lolpop cannot store or act on. Nothing was written."""
+    """An argument that lolpop cannot store or act on. Nothing was written.
+
+    Attributes:
+        path: the local path argument at fault (e.g. a ``dst_path``), or ``None``.
+    """
+
 
 
 class InvalidResourceIdError(InvalidInputError):
@@ -104,7 +133,12 @@ class InvalidKeyError(InvalidInputError):
 
 
 class InvalidFilterError(InvalidInputError):
-    """An ``extra_filters`` clause that is malformed or would change the query's meaning."""
+    """An ``extra_filters`` clause that is malformed or would change the query's meaning.
+
+    Attributes:
+        clause: the offending clause, or ``None`` when the filters as a whole are refused.
+    """
+
 
 
 class UnsupportedResourceTypeError(InvalidInputError):
@@ -154,7 +188,11 @@ class TrackerStoppedError(LolpopError):
 
 
 class TrackerUnavailableError(LolpopError):
-    """The tracking store could not be reached, or refused the request."""
+    """The tracking store could not be reached, or refused the request.
+
+    Attributes:
+        uri: the tracking URI (credentials redacted), or ``None`` when unknown.
+    """
 
 
 class AuthenticationError(TrackerUnavailableError):

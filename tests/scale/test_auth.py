@@ -132,3 +132,36 @@ def test_a_server_lost_later_does_not_leak_uri_credentials(basic_auth_server, mo
         tracker._store.client = good
         tracker.stop()
     assert password not in debug_logs.text
+
+
+def test_a_uri_password_holding_at_signs_works_and_never_leaks(basic_auth_server, monkeypatch, tmp_path,
+                                                               debug_logs):
+    """requests splits a URI's userinfo at the last "@" (as urllib does), so such a password
+    works; lolpop's redaction splits it the same way, so no part of it shows anywhere."""
+    from mlflow.server.auth.client import AuthServiceClient
+
+    server, admin, password = basic_auth_server
+    def at_password() -> str:  # three distinct pieces joined by "@"; none may show anywhere
+        return "@".join(uuid.uuid4().hex[:10] for _ in range(3))
+
+    user, secret = f"bob-{uuid.uuid4().hex[:6]}", at_password()
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", admin)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+    AuthServiceClient(server.url).create_user(user, secret)
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD")
+    host = server.url.split("://", 1)[1]
+
+    tracker = MLFlowMetadataTracker(conf=_conf(f"http://{user}:{secret}@{host}"))
+    try:
+        _cycle(tracker, tmp_path)
+        assert repr(tracker).count(f"http://***@{host}") == 1
+        text = repr(tracker)
+    finally:
+        tracker.stop()
+    wrong = at_password()
+    with pytest.raises(AuthenticationError) as info:
+        MLFlowMetadataTracker(conf=_conf(f"http://{user}:{wrong}@{host}"))
+    text += _chain_text(info.value) + debug_logs.text
+    for piece in secret.split("@") + wrong.split("@"):
+        assert piece not in text, piece

@@ -1,4 +1,5 @@
-"""Faults: server down at construction, server restarted mid-cycle, worker SIGKILLed mid-cycle."""
+"""Faults: server down at construction, a server that stops answering mid-run, server restarted
+mid-cycle, worker SIGKILLed mid-cycle."""
 
 from __future__ import annotations
 
@@ -14,11 +15,15 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.store.tracking.rest_store import RestStore
+from mlflow.tracking._tracking_service import utils as tracking_utils
 
 from lolpop.components import MLFlowMetadataTracker
 from lolpop.exceptions import ConfigError, TrackerUnavailableError
 from tests.scale._load_worker import Recorder, cycle
 from tests.scale._verify import Count, start_worker, verify_runs, worker_cmd
+from tests.support.faulty_proxy import FaultyProxy
 from tests.support.mlflow_server import free_port
 
 SECRET = "pw-Secr3t-9d1f"
@@ -62,11 +67,133 @@ def test_server_down_at_construction_fails_fast_naming_the_redacted_uri(kind, ca
 @pytest.mark.parametrize(("key", "value"), [("mlflow_request_timeout", 0), ("mlflow_request_timeout", "10"),
                                             ("mlflow_request_timeout", float("inf")),
                                             ("mlflow_max_retries", -1), ("mlflow_max_retries", 1.5),
-                                            ("mlflow_max_retries", True)])
+                                            ("mlflow_max_retries", True), ("mlflow_max_retries", 11)])
 def test_bad_connection_settings_are_config_errors(key, value):
     conf = {"mlflow_tracking_uri": f"http://127.0.0.1:{free_port()}", "mlflow_experiment_name": "x", key: value}
     with pytest.raises(ConfigError, match=key):
         MLFlowMetadataTracker(conf=conf)
+
+
+# ---------------------------------------------------------------------------------------------
+# a server that stops answering mid-run: every request is bounded, not only the start-up probe
+# ---------------------------------------------------------------------------------------------
+# 2 attempts of 5 s each (generous for a loaded CI machine). pytest-timeout turns MLflow's own
+# bound (8 attempts of 120 s) into a failure instead of a 20-minute hang.
+BOUND = {"mlflow_request_timeout": 5, "mlflow_max_retries": 1}
+ATTEMPTS = 2
+
+
+@pytest.fixture
+def proxy(mlflow_server):
+    """A relay in front of the session's real ``mlflow server`` (artifacts proxied by it too)."""
+    with FaultyProxy(mlflow_server.port) as relay:
+        yield relay
+
+
+class _Run:
+    """A tracker on the relay with a dataset version, an experiment, an artifact, and a resource
+    in another tracker's run (so reads that must ask the store have something to ask for)."""
+
+    def __init__(self, proxy: FaultyProxy, tmp_path: Path) -> None:
+        experiment = f"hung-{uuid.uuid4().hex[:10]}"
+        conf = {"mlflow_tracking_uri": proxy.url, "mlflow_experiment_name": experiment, **BOUND}
+        self.file = tmp_path / "report.html"
+        self.file.write_text("<html>ok</html>")
+        self.tmp = tmp_path
+        other = MLFlowMetadataTracker(conf=conf)
+        self.other_dv = other.create_resource("elsewhere", type="dataset_version")
+        other.log_metadata(self.other_dv, "rows", 7)
+        other.log_artifact(self.other_dv, "theirs", str(self.file))
+        other.stop()
+        self.t = MLFlowMetadataTracker(conf=conf)
+        self.dv = self.t.create_resource("train", type="dataset_version")
+        self.mv = self.t.create_resource("model", type="model_version")
+        self.exp = self.t.create_resource("xgb", type="experiment", parent=self.mv)
+        self.t.log_artifact(self.dv, "stored", str(self.file))
+
+
+HUNG_CALLS = {
+    "write": lambda r: r.t.log_metadata(r.dv, "rows", 1),
+    "search": lambda r: r.t.get_prev_resource_version(r.dv),
+    "read-another-run": lambda r: r.t.get_metadata(r.other_dv, "rows"),
+    "end-experiment-run": lambda r: r.t.clean_resource(r.exp, type="experiment"),
+    "artifact-upload": lambda r: r.t.log_artifact(r.dv, "new", str(r.file)),
+    "artifact-download": lambda r: r.t.get_artifact(r.dv, "stored", dst_path=str(r.tmp / "dl")),
+    "artifact-download-another-run": lambda r: r.t.get_artifact(r.other_dv, "theirs", dst_path=str(r.tmp / "dl")),
+}
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("call", list(HUNG_CALLS))
+def test_a_server_that_stops_answering_fails_each_call_within_the_bound(proxy, tmp_path, call):
+    run = _Run(proxy, tmp_path)
+    try:
+        proxy.set_mode("silent")
+        with pytest.raises(TrackerUnavailableError) as info:
+            HUNG_CALLS[call](run)
+        # The request was tried exactly max_retries + 1 times, each cut off by the timeout.
+        assert proxy.attempts == ATTEMPTS
+        assert info.value.uri == proxy.url
+        assert "mlflow_request_timeout" in str(info.value)
+        # The server answers again: the tracker keeps working, nothing was lost.
+        proxy.set_mode("forward")
+        run.t.log_metadata(run.dv, "after", "ok")
+        assert run.t.get_metadata(run.dv, "after") == "ok"
+        assert MlflowClient(proxy.url).get_run(run.t.run.info.run_id).data.tags["train.after"] == "ok"
+    finally:
+        proxy.set_mode("forward")
+        run.t.stop()
+
+
+@pytest.mark.timeout(300)
+def test_a_server_answering_503_fails_a_write_after_the_bounded_retries(proxy, tmp_path):
+    run = _Run(proxy, tmp_path)
+    try:
+        proxy.set_mode("503")
+        with pytest.raises(TrackerUnavailableError) as info:
+            run.t.log_metadata(run.dv, "rows", 1)
+        assert proxy.attempts == ATTEMPTS
+        assert "503" in str(info.value)
+    finally:
+        proxy.set_mode("forward")
+        run.t.stop()
+
+
+@pytest.mark.timeout(300)
+def test_the_bound_never_reaches_other_mlflow_clients(proxy, tmp_path, monkeypatch):
+    """lolpop's bound is per client: no environment variable, no module attribute and no entry of
+    MLflow's process-wide artifact-repository cache changes; a plain ``MlflowClient`` in the same
+    process still follows MLflow's own settings."""
+    mlflow_env = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
+    run = _Run(proxy, tmp_path)
+    try:
+        assert Path(run.t.get_artifact(run.dv, "stored")).read_text() == "<html>ok</html>"
+        assert Path(run.t.get_artifact(run.other_dv, "theirs")).read_text() == "<html>ok</html>"
+        assert {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")} == mlflow_env
+
+        plain = MlflowClient(proxy.url)
+        assert type(plain._tracking_client.store) is RestStore
+        for run_id in (run.t.run.info.run_id, run.other_dv.run.info.run_id):
+            plain.log_artifact(run_id, str(run.file), "plain")  # goes through MLflow's cache
+            cached = tracking_utils._artifact_repos_cache[run_id]
+            assert not hasattr(cached, "bound"), "a lolpop repository leaked into MLflow's cache"
+
+        # The user's own MLflow settings still rule the plain client: 2 retries -> 3 attempts,
+        # where lolpop's tracker (max_retries 1) makes 2.
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")
+        proxy.set_mode("silent")
+        with pytest.raises(MlflowException):
+            plain.get_run(run.t.run.info.run_id)
+        assert proxy.attempts == 3
+        proxy.set_mode("silent")
+        with pytest.raises(TrackerUnavailableError):
+            run.t.get_metadata(run.other_dv, "rows")
+        assert proxy.attempts == ATTEMPTS
+    finally:
+        proxy.set_mode("forward")
+        run.t.stop()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -114,6 +114,10 @@ CASES: list[tuple[str, Callable[[Ctx], Any], Any]] = [
     ("resource-no-run", lambda c: c.t.log_metadata(("train", None), "rows", 1), InvalidInputError),
     ("get-resource-bad-experiment-id", lambda c: c.t.get_resource("../x", type="experiment"),
      InvalidResourceIdError),
+    # a NUL in an id never reaches the store (PostgreSQL refuses it in any query)
+    ("id-nul", lambda c: c.t.create_resource("a\x00b", type="dataset_version"), InvalidResourceIdError),
+    ("log-on-id-nul", lambda c: c.t.log_metadata(("a\x00b", c.t.run), "k", 1), InvalidInputError),
+    ("lookup-id-nul", lambda c: c.t.get_prev_resource_version(("a\x00b", c.t.run)), InvalidInputError),
     # keys
     ("key-None", lambda c: c.t.log_metadata(c.dv, None, 1), InvalidKeyError),
     ("key-int", lambda c: c.t.log_metadata(c.dv, 5, 1), InvalidKeyError),
@@ -156,6 +160,15 @@ CASES: list[tuple[str, Callable[[Ctx], Any], Any]] = [
     ("filter-empty", lambda c: c.t.get_prev_resource_version(c.dv, extra_filters=[""]), InvalidFilterError),
     ("filter-not-str", lambda c: c.t.get_prev_resource_version(c.dv, extra_filters=[42]), InvalidFilterError),
     ("filter-not-list", lambda c: c.t.get_prev_resource_version(c.dv, extra_filters={"a": 1}), InvalidFilterError),
+    # hundreds of comparisons: SQLite refuses 200 joins, SQLAlchemy recurses too deep at 500
+    ("filter-500-clauses", lambda c: c.t.get_prev_resource_version(
+        c.dv, extra_filters=[f"tags.k{i} = 'v'" for i in range(500)]), InvalidFilterError),
+    ("filter-500-in-one-clause", lambda c: c.t.get_prev_resource_version(
+        c.dv, extra_filters=[" and ".join(f"tags.k{i} = 'v'" for i in range(500))]), InvalidFilterError),
+    ("filter-nested-too-deep", lambda c: c.t.get_prev_resource_version(
+        c.dv, extra_filters=["(" * 3000 + "tags.a = 'x'" + ")" * 3000]), InvalidFilterError),
+    ("filter-nul", lambda c: c.t.get_prev_resource_version(c.dv, extra_filters=["tags.a = 'x\x00'"]),
+     InvalidFilterError),
     ("num-zero", lambda c: c.t.get_prev_resource_version(c.dv, num=0), InvalidInputError),
     # artifacts
     ("artifact-id-dotdot-slash", lambda c: c.t.log_artifact(c.dv, "../outside", str(c.file)), InvalidKeyError),
@@ -166,6 +179,14 @@ CASES: list[tuple[str, Callable[[Ctx], Any], Any]] = [
     ("artifact-id-None", lambda c: c.t.log_artifact(c.dv, None, str(c.file)), InvalidKeyError),
     ("artifact-id-empty", lambda c: c.t.log_artifact(c.dv, "", str(c.file)), InvalidKeyError),
     ("artifact-missing-file", lambda c: c.t.log_artifact(c.dv, "r", str(c.tmp / "nope.html")), InvalidInputError),
+    # a resource id is a folder of the run's artifacts: "." / ".." / NUL would leave it or break it
+    ("artifact-resource-dotdot", lambda c: c.t.log_artifact(("..", c.t.run), "rep", str(c.file)),
+     InvalidResourceIdError),
+    ("artifact-resource-dot", lambda c: c.t.log_artifact((".", c.t.run), "rep", str(c.file)), InvalidResourceIdError),
+    ("artifact-resource-nul", lambda c: c.t.log_artifact(("a\x00b", c.t.run), "rep", str(c.file)),
+     InvalidResourceIdError),
+    ("get-artifact-resource-dotdot", lambda c: c.t.get_artifact(("..", c.t.run), "rep", dst_path=str(c.tmp)),
+     InvalidResourceIdError),
     ("get-artifact-traversal", lambda c: c.t.get_artifact(c.dv, "../../model", dst_path=str(c.tmp)), InvalidKeyError),
     ("artifact-resource-traversal",
      lambda c: (c.t.log_artifact(("../../escape.csv", c.t.run), "rep", str(c.file)), ("../../escape.csv", c.t.run))[1],

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import math
 import re
+import socket
+import sqlite3
+import ssl
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -15,6 +21,11 @@ from filelock import FileLock
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException, RestException
 
+from lolpop.component.metadata_tracker._bounded_client import (
+    BoundedMlflowClient,
+    RequestBound,
+)
+from lolpop.component.metadata_tracker._bounded_client import artifact_repository as _artifact_repository
 from lolpop.exceptions import (
     AuthenticationError,
     ConfigError,
@@ -23,7 +34,7 @@ from lolpop.exceptions import (
     ResourceNotFoundError,
     TrackerUnavailableError,
 )
-from lolpop.layout.uris import default_artifact_location, is_http, redact, sqlite_path
+from lolpop.layout.uris import default_artifact_location, is_http, plain_path_hint, redact, sqlite_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,22 +42,41 @@ F = TypeVar("F", bound=Callable[..., Any])
 _AUTH_STATUS = re.compile(r"error code 40[13] != \d+")
 
 
-def translate(exc: BaseException, what: str) -> LolpopError:
-    """Map an MLflow / transport error to lolpop's hierarchy (the caller raises ``from exc``)."""
+def translate(exc: BaseException, what: str, uri: str | None = None) -> LolpopError:
+    """Map an MLflow / transport error to lolpop's hierarchy (the caller raises ``from exc``).
+
+    ``uri`` (the tracking URI) is attached, redacted, to a :class:`TrackerUnavailableError`.
+    """
+    uri = redact(uri) if uri is not None else None
     message = redact(str(getattr(exc, "message", None) or exc))
     code = getattr(exc, "error_code", None)
     status = getattr(exc, "get_http_status_code", lambda: None)()
     if code in ("UNAUTHENTICATED", "PERMISSION_DENIED") or status in (401, 403) or _AUTH_STATUS.search(message):
         return AuthenticationError(
             f"{what}: the tracking server rejected the credentials: {message} (lolpop sends what "
-            "MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN hold)"
+            "MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN hold)",
+            uri=uri,
         )
     if code == "RESOURCE_DOES_NOT_EXIST":
         return ResourceNotFoundError(f"{what}: {message}")
     if code == "INVALID_PARAMETER_VALUE" and isinstance(exc, RestException | MlflowException):
         if "API request" not in message:
             return InvalidInputError(f"{what}: {message}")
-    return TrackerUnavailableError(f"{what}: {message}")
+    return TrackerUnavailableError(f"{what}: {message}", uri=uri)
+
+
+# Socket errors that mean "the other side", whatever layer raised them.
+_NETWORK_ERRNOS = {errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTUNREACH, errno.EHOSTDOWN,
+                   errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.ETIMEDOUT, errno.EPIPE}
+
+
+def is_transport_error(exc: OSError) -> bool:
+    """True for an ``OSError`` from talking to a store (connection refused / reset, timeout, DNS,
+    TLS, an HTTP error status); False for a local file-system error (a path under a file,
+    permission denied, disk full), which is not the store's fault."""
+    return (isinstance(exc, (requests.RequestException, ConnectionError, TimeoutError, socket.gaierror,
+                             socket.herror, ssl.SSLError))
+            or exc.errno in _NETWORK_ERRNOS)
 
 
 def scrub_chain(exc: BaseException | None) -> None:
@@ -65,35 +95,69 @@ def scrub_chain(exc: BaseException | None) -> None:
 
 
 def translating(func: F) -> F:
-    """Decorator: MLflow and transport errors leave public methods as lolpop errors."""
+    """Decorator: MLflow and transport errors leave public methods as lolpop errors.
+
+    Errors are mapped by cause (see :mod:`lolpop.exceptions`): the store's failures (MLflow
+    errors, connection refused, timeouts, 5xx) become :class:`TrackerUnavailableError` carrying
+    ``uri`` (the object's ``url``, redacted); a local file-system ``OSError`` passes unchanged.
+    Credentials are scrubbed from the whole exception chain either way.
+    """
 
     @functools.wraps(func)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return func(self, *args, **kwargs)
-        except (LolpopError, TypeError, NotImplementedError):
+        except (LolpopError, TypeError, NotImplementedError) as exc:
+            scrub_chain(exc)
             raise
         except MlflowException as exc:
             scrub_chain(exc)
-            raise translate(exc, f"{type(self).__name__}.{func.__name__}") from exc
+            raise translate(exc, f"{type(self).__name__}.{func.__name__}", getattr(self, "url", None)) from exc
         except OSError as exc:  # requests' ConnectionError is an OSError too
             scrub_chain(exc)
-            raise TrackerUnavailableError(
-                f"{type(self).__name__}.{func.__name__}: {redact(str(exc))}"
-            ) from exc
+            if not is_transport_error(exc):
+                raise
+            raise _unavailable(self, func, exc) from exc
+        except Exception as exc:
+            # MLflow's SQL stores let some SQLAlchemy errors through unwrapped.
+            sql_errors = sys.modules.get("sqlalchemy.exc")
+            if sql_errors is None or not isinstance(exc, sql_errors.SQLAlchemyError):
+                raise
+            scrub_chain(exc)
+            raise _unavailable(self, func, exc) from exc
 
     return wrapper  # type: ignore[return-value]
 
 
-DEFAULT_REQUEST_TIMEOUT = 10.0
-DEFAULT_MAX_RETRIES = 3
+def _unavailable(obj: Any, func: Callable[..., Any], exc: BaseException) -> TrackerUnavailableError:
+    uri = getattr(obj, "url", None)
+    uri = redact(uri) if uri is not None else None
+    what = f"{type(obj).__name__}.{func.__name__}"
+    response = getattr(exc, "response", None)  # an artifact request the server refused
+    if isinstance(exc, requests.HTTPError) and getattr(response, "status_code", None) in (401, 403):
+        return AuthenticationError(f"{what}: the tracking server rejected the credentials: {redact(str(exc))}",
+                                   uri=uri)
+    return TrackerUnavailableError(f"{what}: {redact(str(exc))}", uri=uri)
 
 
-def connection_settings(timeout: Any, max_retries: Any) -> tuple[float, int]:
+#: Seconds one attempt of a request may wait (to connect, and for each answer): generous, since a
+#: loaded server answering a large search, or passing a big artifact on to S3, can take a while.
+DEFAULT_REQUEST_TIMEOUT = 30.0
+#: Retries after a failed attempt, 0, 4, 8, 16, 32 s apart: a server restart of up to about a
+#: minute goes unnoticed. A server that never answers fails a call after about 4 minutes.
+DEFAULT_MAX_RETRIES = 5
+#: MLflow's HTTP client refuses more retries than this (``_MLFLOW_HTTP_REQUEST_MAX_RETRIES_LIMIT``).
+MAX_RETRIES_LIMIT = 10
+#: A live server answers ``GET /health`` at once: no probe attempt waits longer than this.
+PROBE_TIMEOUT_CAP = 10.0
+
+
+def request_bound(timeout: Any = None, max_retries: Any = None) -> RequestBound:
     """Validate the optional ``mlflow_request_timeout`` / ``mlflow_max_retries`` config values.
 
     Raises:
-        ConfigError: a timeout that is not a positive number, or retries that are not an int >= 0.
+        ConfigError: a timeout that is not a positive number, or retries that are not an int
+            from 0 to :data:`MAX_RETRIES_LIMIT`.
     """
     if timeout is None:
         timeout = DEFAULT_REQUEST_TIMEOUT
@@ -102,9 +166,9 @@ def connection_settings(timeout: Any, max_retries: Any) -> tuple[float, int]:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) \
             or timeout <= 0:
         raise ConfigError(f"mlflow_request_timeout must be a positive number of seconds, got {timeout!r}")
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise ConfigError(f"mlflow_max_retries must be an int >= 0, got {max_retries!r}")
-    return float(timeout), max_retries
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or not 0 <= max_retries <= MAX_RETRIES_LIMIT:
+        raise ConfigError(f"mlflow_max_retries must be an int from 0 to {MAX_RETRIES_LIMIT}, got {max_retries!r}")
+    return RequestBound(float(timeout), max_retries)
 
 
 def _tls_options(uri: str) -> dict[str, Any]:
@@ -125,16 +189,18 @@ def _tls_options(uri: str) -> dict[str, Any]:
 def probe_server(uri: str, timeout: float, max_retries: int, sleep: Callable[[float], None] = time.sleep) -> None:
     """Fail fast when an ``http(s)://`` tracking server cannot be reached.
 
-    One ``GET <uri>/health`` with ``timeout`` seconds, retried ``max_retries`` times (0.5 s, 1 s,
-    2 s ... between attempts, at most 5 s). Only this tracker is affected: no environment variable
-    or global MLflow setting is touched. ``/health`` needs no credentials, so an authentication
-    problem surfaces on the first real request as :class:`AuthenticationError`.
+    One ``GET <uri>/health`` with ``timeout`` seconds (at most :data:`PROBE_TIMEOUT_CAP`),
+    retried ``max_retries`` times (0.5 s, 1 s, 2 s ... between attempts, at most 5 s). Only this
+    tracker is affected: no environment variable or global MLflow setting is touched. ``/health``
+    needs no credentials, so an authentication problem surfaces on the first real request as
+    :class:`AuthenticationError`.
 
     Raises:
         TrackerUnavailableError: every attempt failed; names the URI with credentials redacted.
     """
     if not is_http(uri):
         return
+    timeout = min(timeout, PROBE_TIMEOUT_CAP)
     parts = urlsplit(uri)
     netloc = parts.netloc.rsplit("@", 1)[-1]  # the probe never sends credentials from the URI
     health = parts._replace(netloc=netloc).geturl().rstrip("/") + "/health"
@@ -153,30 +219,233 @@ def probe_server(uri: str, timeout: float, max_retries: int, sleep: Callable[[fl
     raise TrackerUnavailableError(
         f"MLflow tracking server at {redact(uri)} is unreachable: {max_retries + 1} attempt(s) with a "
         f"{timeout:g}s timeout failed (last error: {redact(last)[:300]}). Check that the server is "
-        "running, or raise mlflow_request_timeout / mlflow_max_retries"
+        "running, or raise mlflow_request_timeout / mlflow_max_retries",
+        uri=redact(uri),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# checking a store URI before MLflow opens it
+# ---------------------------------------------------------------------------------------------
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_DATABASE_ENGINES = ("postgresql", "mysql", "mssql")
+#: Drivers SQLAlchemy can use for PostgreSQL, as (URI scheme, module).
+_PG_DRIVERS = (("postgresql+psycopg2", "psycopg2"), ("postgresql+psycopg", "psycopg"))
+#: A table every MLflow tracking store has.
+_MLFLOW_TABLE = "experiments"
+# How PostgreSQL / MySQL say that the database is missing, or that the login was refused.
+_MISSING_DATABASE = re.compile(r'database "[^"]*" does not exist|unknown database', re.IGNORECASE)
+_REFUSED_LOGIN = re.compile(r'authentication failed|role "[^"]*" does not exist|no password supplied|access denied',
+                            re.IGNORECASE)
+
+
+def check_store(uri: str, *, create: bool = True, timeout: float = DEFAULT_REQUEST_TIMEOUT) -> None:
+    """Refuse, fast and by name, a tracking URI that cannot be a usable MLflow store.
+
+    MLflow itself reports these cases as raw SQLAlchemy errors, some only after 101 s of retries.
+    ``http(s)://`` URIs pass (:func:`probe_server` checks the server).
+
+    Args:
+        uri: the tracking URI.
+        create: ``True`` for a writer (the tracker): a missing or 0-byte SQLite file, or an empty
+            database, becomes a new store. ``False`` for a reader (the CLI): only an existing
+            MLflow store passes, so reading never creates a schema.
+        timeout: seconds a database server may take to accept the connection.
+
+    Raises:
+        ConfigError: a plain path (``mlflow.db``: the hint says ``sqlite:///mlflow.db``), a
+            missing database driver (the message names the fix), an SQLite path that is a folder
+            or not an SQLite file, a database that does not exist; with ``create=False`` also a
+            missing or empty file, or a database without MLflow's tables. ``err.uri`` holds the
+            redacted URI, ``err.path`` the SQLite file.
+        AuthenticationError: the database server refused the credentials.
+        TrackerUnavailableError: the database server cannot be reached within ``timeout``.
+
+    Example:
+        >>> check_store("sqlite:///mlflow.db", create=False)   # the CLI, before reading
+    """
+    if not isinstance(uri, str) or not uri.strip():
+        raise ConfigError(f"the tracking URI must be a non-empty string, got {uri!r:.100}")
+    from mlflow.environment_variables import MLFLOW_ALLOW_FILE_STORE
+
+    hint = plain_path_hint(uri, allow_file_store=MLFLOW_ALLOW_FILE_STORE.get())
+    if hint is not None:
+        raise ConfigError(hint, uri=redact(uri))
+    if is_http(uri):
+        return
+    scheme = uri.split(":", 1)[0].lower()
+    if scheme == "sqlite":
+        db = sqlite_path(uri)
+        if db is not None:
+            _check_sqlite(uri, db, create)
+    elif scheme.split("+", 1)[0] in _DATABASE_ENGINES:
+        _check_database(uri, create, timeout)
+
+
+def _check_sqlite(uri: str, db: Path, create: bool) -> None:
+    where = f"(tracking URI {redact(uri)})"
+
+    def refuse(problem: str) -> ConfigError:
+        return ConfigError(f"{db} {problem} {where}", uri=redact(uri), path=str(db))
+
+    if db.is_dir():
+        raise refuse(f"is a folder, not an SQLite database file; point the URI at a file, e.g. sqlite:///{db / 'mlflow.db'}")
+    for parent in db.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise refuse(f"cannot be created: {parent} is a file, not a folder")
+            break
+    if not db.exists():
+        if create:
+            return
+        raise refuse("does not exist, so there is no MLflow store to read; run `lolpop quickstart` or check the URI")
+    try:
+        with open(db, "rb") as f:
+            header = f.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise refuse(f"cannot be read: {exc.strerror}") from exc
+    if not header:
+        if create:
+            return  # SQLite treats an empty file as an empty database: MLflow creates the store
+        raise refuse("is empty: it holds no MLflow store yet")
+    if header != _SQLITE_HEADER:
+        raise refuse("is not an SQLite database (its first bytes are not the SQLite header)")
+    try:  # a damaged file passes the header check; reading its table list does not
+        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                 (_MLFLOW_TABLE,)).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        if "locked" in str(exc):  # busy with another writer: a store after all, let MLflow wait for it
+            return
+        raise refuse(f"cannot be read as an SQLite database: {exc}") from exc
+    if found is None and not create:
+        raise refuse("is an SQLite database but holds no MLflow store (no 'experiments' table)")
+
+
+def _check_database(uri: str, create: bool, timeout: float) -> None:
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    shown = redact(uri)
+    if "@" in urlsplit(uri).netloc.rpartition("@")[0]:
+        # SQLAlchemy splits the user:password at the first "@" and would send the rest of the
+        # password as the host name, into error messages.
+        raise ConfigError(f"the user or password in {shown} holds a raw '@'; SQLAlchemy needs it "
+                          "percent-encoded as %40", uri=shown)
+    try:
+        url = sqlalchemy.engine.make_url(uri)
+    except sqlalchemy.exc.ArgumentError as exc:
+        raise ConfigError(f"{shown} is not a database URI SQLAlchemy can read: {redact(str(exc))}", uri=shown) from exc
+    try:
+        url.get_dialect().import_dbapi()
+    except (ImportError, sqlalchemy.exc.NoSuchModuleError) as exc:
+        raise ConfigError(_driver_hint(url, shown, exc), uri=shown) from exc
+    backend = url.get_backend_name()
+    connect_args = {"connect_timeout": max(1, math.ceil(timeout))} if backend in ("postgresql", "mysql") else {}
+    engine = sqlalchemy.create_engine(url, connect_args=connect_args, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            if not create and not sqlalchemy.inspect(conn).has_table(_MLFLOW_TABLE):
+                raise ConfigError(f"database {url.database!r} at {shown} holds no MLflow store "
+                                  f"(no {_MLFLOW_TABLE!r} table)", uri=shown)
+    except sqlalchemy.exc.DBAPIError as exc:
+        detail = redact(str(getattr(exc, "orig", None) or exc)).strip()[:300]
+        if _MISSING_DATABASE.search(detail):
+            raise ConfigError(f"database {url.database!r} does not exist at {shown}; create it (e.g. "
+                              f"createdb {url.database}) or fix the tracking URI ({detail})", uri=shown) from exc
+        if _REFUSED_LOGIN.search(detail):
+            raise AuthenticationError(f"the database at {shown} rejected the credentials: {detail}",
+                                      uri=shown) from exc
+        raise TrackerUnavailableError(f"the database at {shown} cannot be reached (waited at most "
+                                      f"{timeout:g}s to connect): {detail}", uri=shown) from exc
+    finally:
+        engine.dispose()
+
+
+def _driver_hint(url: Any, shown: str, exc: BaseException) -> str:
+    """What to write or install when SQLAlchemy's driver for a database URI is missing."""
+    message = f"{shown}: SQLAlchemy's database driver for {url.drivername!r} is not installed ({exc})."
+    if url.get_backend_name() != "postgresql":
+        return message + " Install it, or name an installed driver in the URI (dialect+driver://)."
+    import importlib.util
+
+    installed = [scheme for scheme, module in _PG_DRIVERS if importlib.util.find_spec(module)]
+    if installed:
+        return message + f" An installed driver works: write {installed[0]}://... instead."
+    return message + " pip install psycopg2-binary and write postgresql+psycopg2://..."
+
+
+# ---------------------------------------------------------------------------------------------
+# clients
+# ---------------------------------------------------------------------------------------------
+def _new_client(uri: str, bound: RequestBound) -> MlflowClient:
+    try:
+        if is_http(uri):
+            return BoundedMlflowClient(uri, bound)
+        return MlflowClient(tracking_uri=uri)
+    except MlflowException as exc:
+        scrub_chain(exc)
+        raise translate(exc, f"opening the MLflow store at {redact(uri)}", uri) from exc
+
+
+def bounded_client(uri: str, timeout: Any = None, max_retries: Any = None, *, create: bool = False) -> MlflowClient:
+    """An ``MlflowClient`` on ``uri`` whose every request to a tracking server is bounded.
+
+    For an ``http(s)://`` URI each request (tracking, model registry, and artifacts through the
+    server's proxy) waits at most ``timeout`` seconds per attempt for ``max_retries + 1``
+    attempts (defaults :data:`DEFAULT_REQUEST_TIMEOUT`, :data:`DEFAULT_MAX_RETRIES`); other
+    MLflow clients in the process keep MLflow's settings. The URI is checked first
+    (:func:`check_store`) and a server probed (:func:`probe_server`), so a bad store fails in
+    seconds with a lolpop error.
+
+    Args:
+        uri: the tracking URI.
+        timeout, max_retries: as the tracker's ``mlflow_request_timeout`` / ``mlflow_max_retries``.
+        create: ``False`` (default, for readers such as the CLI): an SQLite file or database that
+            holds no MLflow store yet is a :class:`ConfigError`, never turned into a new store.
+
+    Raises:
+        ConfigError, AuthenticationError, TrackerUnavailableError: see :func:`check_store`,
+            :func:`probe_server`.
+
+    Example:
+        >>> client = bounded_client("http://127.0.0.1:5000", timeout=10, max_retries=2)
+    """
+    bound = request_bound(timeout, max_retries)
+    check_store(uri, create=create, timeout=bound.timeout)
+    probe_server(uri, bound.timeout, bound.max_retries)
+    return _new_client(uri, bound)
+
+
+def artifact_repository(client: MlflowClient, artifact_uri: str) -> Any:
+    """The artifact repository of a run's ``artifact_uri``, with ``client``'s request bound
+    (MLflow's ``get_artifact_repository`` would use the process-wide settings)."""
+    return _artifact_repository(artifact_uri, client.tracking_uri, getattr(client, "bound", None))
 
 
 def open_store(uri: str, experiment_name: str, artifact_location: str | None,
                timeout: Any = None, max_retries: Any = None) -> tuple[MlflowClient, str]:
     """Create the client and get-or-create the experiment; returns ``(client, experiment_id)``.
 
-    For a tracking server, a quick ``/health`` probe bounded by ``timeout`` and ``max_retries``
-    runs first (see :func:`probe_server`), so a server that is down fails in seconds instead of
-    MLflow's minutes of retries.
+    The client is :func:`bounded_client`'s (with ``create=True``): the URI is checked, a tracking
+    server probed, and every later request bounded by ``timeout`` / ``max_retries``.
 
     A brand-new SQLite file is initialised under a file lock: MLflow's schema creation races
     when several processes open the same new database at once.
     """
-    timeout, max_retries = connection_settings(timeout, max_retries)
-    probe_server(uri, timeout, max_retries)
+    bound = request_bound(timeout, max_retries)
+    check_store(uri, create=True, timeout=bound.timeout)
+    probe_server(uri, bound.timeout, bound.max_retries)
     db = sqlite_path(uri)
     if db is None:
-        client = MlflowClient(tracking_uri=uri)
+        client = _new_client(uri, bound)
         return client, _get_or_create_experiment(client, experiment_name, artifact_location)
     db.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(db) + ".lolpop.lock", timeout=300):
-        client = MlflowClient(tracking_uri=uri)  # builds the store, which runs the migrations
+        client = _new_client(uri, bound)  # builds the store, which runs the migrations
         return client, _get_or_create_experiment(
             client, experiment_name, artifact_location or default_artifact_location(uri)
         )

@@ -32,9 +32,9 @@ import requests
 from mlflow import MlflowClient
 from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, Run, RunData, RunInfo, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
-from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.utils.validation import _validate_tag_name
 
+from lolpop.component.metadata_tracker._connection import artifact_repository
 from lolpop.exceptions import InvalidInputError, InvalidKeyError, ResourceNotFoundError
 from lolpop.layout.keys import (
     MAX_KEY_LENGTH,
@@ -307,7 +307,9 @@ class RunStore:
                         time.monotonic() - state.pending_since >= self.flush_seconds
                 if due:
                     self._flush_locked(run_id, state)
-                else:
+                elif self.batched:
+                    # Immediate mode holds only a new experiment's id tags, which its run tags
+                    # already state: they ride along with the run's next request, never alone.
                     self._start_timer()
                 return
             self._send_with_pending(run_id, state, batch)
@@ -482,10 +484,9 @@ class RunStore:
         state = self._state(run_id)
         if state is None:
             if artifact_uri is not None:
-                return get_artifact_repository(artifact_uri, tracking_uri=self.tracking_uri)
+                return artifact_repository(self.client, artifact_uri)
             return self.client._tracking_client._get_artifact_repo(run_id)
         with state.data_lock:
             if state.artifact_repo is None:
-                state.artifact_repo = get_artifact_repository(state.run.info.artifact_uri,
-                                                              tracking_uri=self.tracking_uri)
+                state.artifact_repo = artifact_repository(self.client, state.run.info.artifact_uri)
             return state.artifact_repo

@@ -73,8 +73,11 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
       entries), and at the latest ``mlflow_flush_seconds`` (default 5) after the oldest held write,
       by a timer: a fraction of the round trips, at the price that a hard kill (SIGKILL, power
       loss) loses the unsent window.
-    * ``mlflow_request_timeout`` (optional, seconds, default 10) and ``mlflow_max_retries``
-      (optional, default 3): bound the requests to an ``http(s)://`` tracking server.
+    * ``mlflow_request_timeout`` (optional, seconds, default 30) and ``mlflow_max_retries``
+      (optional, default 5): bound every request to an ``http(s)://`` tracking server (tracking,
+      registry, proxied artifacts) and the reachability probe at construction: a server that is
+      down or never answers raises ``TrackerUnavailableError`` instead of blocking for MLflow's
+      20 minutes. Other MLflow clients in the process keep MLflow's own settings.
     * ``mlflow_run_name`` (optional): the workflow run's name in the MLflow UI; default
       ``<mlflow_experiment_name>-<UTC yyyymmdd-HHMMSS>``.
 
@@ -178,7 +181,11 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     def _rid(self, resource: Any, what: str = "resource") -> tuple[str, str]:
         """Return ``(resource_id, run_id)`` of a resource, validating both."""
         _, run = self._unpack(resource, what)
-        return self.get_resource_id(resource), run.info.run_id
+        rid = self.get_resource_id(resource)
+        if rid in (".", "..") or "\x00" in rid:  # would name a folder outside its artifacts / reach the store
+            raise InvalidResourceIdError(f"{what} id {rid!r} cannot be used: it is '.', '..' or holds a NUL",
+                                         resource_id=rid)
+        return rid, run.info.run_id
 
     @staticmethod
     def _check_key(key: Any, what: str = "key") -> str:
@@ -263,7 +270,11 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                 key=id, resource_id=rid, run_id=run_id,
             )
         target = dst_path or tempfile.mkdtemp(dir=self._tmp.name)
-        Path(target).mkdir(parents=True, exist_ok=True)
+        try:
+            Path(target).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a local problem, not the store's: name the path
+            raise InvalidInputError(f"get_artifact {id!r}: dst_path {str(target)!r} cannot be a folder: "
+                                    f"{exc.strerror}", path=str(target)) from exc
         local = Path(repo.download_artifacts(f"{rid}/{id}", target))
         if not local.resolve().is_relative_to(Path(target).resolve()):
             raise InvalidKeyError(f"artifact {id!r} would be written outside {target!r}", key=id)
