@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,9 @@ from mlflow.entities import Run
 from lolpop.component.base import ConfLike
 from lolpop.component.metadata_tracker import _lifecycle
 from lolpop.component.metadata_tracker._connection import open_store, redact, translating
+from lolpop.component.metadata_tracker._registry import ModelRegistry
 from lolpop.component.metadata_tracker._run_store import RUN_STATUSES, TERMINAL, Batch, RunStore, check_key
+from lolpop.component.metadata_tracker._status_history import StatusHistory, writer_name
 from lolpop.component.metadata_tracker.base_metadata_tracker import BaseMetadataTracker, Resource
 from lolpop.exceptions import (
     ArtifactNotFoundError,
@@ -43,7 +46,7 @@ from lolpop.exceptions import (
     TrackerStoppedError,
     UnsupportedResourceTypeError,
 )
-from lolpop.layout import filters, keys, versions
+from lolpop.layout import events, filters, keys, versions
 from lolpop.layout import values as _values
 from lolpop.layout.keys import EXPERIMENT, PARENT_RUN_TAG, RUN_ID
 from lolpop.lineage.tracker_hooks import lineage_of, log_lineage_page, used_by_tags
@@ -72,6 +75,10 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
       loss) loses the unsent window.
     * ``mlflow_request_timeout`` (optional, seconds, default 10) and ``mlflow_max_retries``
       (optional, default 3): bound the requests to an ``http(s)://`` tracking server.
+    * ``mlflow_registry`` (optional, default ``True``): model versions enter MLflow's Model
+      Registry at their first status, and each status moves the alias ``lower(status)``
+      (:mod:`~lolpop.component.metadata_tracker._registry`); ``False`` for stores without a
+      registry. Registry errors are warnings, never failures.
 
     Attributes:
         client: the ``MlflowClient`` (always used with explicit run ids).
@@ -104,6 +111,10 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         if not isinstance(flush_seconds, (int, float)) or isinstance(flush_seconds, bool) or flush_seconds < 0:
             raise ConfigError(f"{self.name}: mlflow_flush_seconds must be a number >= 0, not {flush_seconds!r}",
                               key="mlflow_flush_seconds", value=flush_seconds)
+        registry = self._get_config("mlflow_registry", True)
+        if not isinstance(registry, bool):
+            raise ConfigError(f"{self.name}: mlflow_registry must be true or false, not {registry!r}",
+                              key="mlflow_registry", value=registry)
         self._tmp = tempfile.TemporaryDirectory(prefix="lolpop-")
         self._connect(uri, experiment_name, mode == "batched", float(flush_seconds))
         _lifecycle.register(self)
@@ -118,6 +129,10 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         self._store = RunStore(self.client, uri, batched=batched, flush_seconds=flush_seconds,
                                tmp_dir=self._tmp.name)
         self.run: Run = self._store.create_run(self.experiment_id, {PARENT_RUN_TAG: "True"})
+        self._registry = ModelRegistry(self._store, enabled=self._get_config("mlflow_registry", True),
+                                       tmp_dir=self._tmp.name, logger=self.logger)
+        self._statuses = StatusHistory(self._store, self._registry, self.experiment_id, self.run.info.run_id,
+                                       writer_name(self.run.data.tags))
         self.logger.info("Using MLflow experiment %r at %s, workflow run %s",
                          experiment_name, redact(uri), self.run.info.run_id)
 
@@ -196,13 +211,23 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
 
     def _write_metadata(self, rid: str, run_id: str, items: Mapping[str, Any], *,
                         extra: Batch | None = None, defer: bool | None = None) -> None:
+        """Write ``items`` as metadata of ``rid``. A ``status`` of a model version also writes its
+        status event in the same batch, and moves its registry alias after (:mod:`._status_history`)."""
         self._check_open()
+        change = None
+        if "status" in items and not self._is_experiment(rid, run_id):
+            self._encode_items(rid, items, {})  # refuse bad input before the registry hears of it
+            change = self._statuses.prepare(rid, run_id, items)
 
         def build(tags: dict[str, str], params: dict[str, str]) -> Batch:
             batch = self._encode_items(rid, items, tags)
+            if change is not None:
+                batch.tags.update(self._statuses.event_tags(change, tags))
             return batch.merged(extra) if extra is not None else batch
 
         self._store.write(run_id, build, defer=defer)
+        if change is not None:
+            self._statuses.written(change)
 
     # ------------------------------------------------------------------------------------
     # artifacts
@@ -354,7 +379,24 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             return Resource(rid, run)
         rid = self._check_new_id(id)
         self._write_metadata(rid, self.run.info.run_id, meta)
+        if type == keys.PREDICTION_JOB and parent is not None:
+            self._record_model_input(parent_id, parent_run_id)
         return Resource(id, self.run)
+
+    def _record_model_input(self, model_version_id: str, run_id: str) -> None:
+        """A prediction job made from a registered model version records its LoggedModel as an
+        input of the workflow run (MLflow's model lineage; one extra request, never an error)."""
+        if not self._registry.enabled:
+            return
+        try:
+            tags, _ = self._store.data(run_id)
+            if self._value(run_id, keys.key(model_version_id, "type"), tags) != keys.MODEL_VERSION:
+                return
+            winner = self._value(run_id, keys.key(model_version_id, "winning_experiment_id"), tags)
+        except Exception as exc:  # noqa: BLE001 - the job is recorded; its model input is extra
+            self._registry.warn(f"reading model version {model_version_id!r} for its model input", exc)
+            return
+        self._registry.record_model_input(self.run.info.run_id, winner)
 
     @translating
     def get_resource(self, id: str, type: str | None, parent: Resource | None = None,
@@ -493,6 +535,49 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         _, run = self._unpack(model, "model")
         runs = self._versions(pid, 1, before=self._store.get_run(run.info.run_id))
         return Resource(pid, runs[0]) if runs else None
+
+    # ------------------------------------------------------------------------------------
+    # deployment history
+    # ------------------------------------------------------------------------------------
+    def _model_id(self, model: Resource | str) -> str:
+        if isinstance(model, str):
+            if not model:
+                raise InvalidResourceIdError("model id must be a non-empty string", resource_id=model)
+            return keys.resource_id(model)
+        return self.get_resource_id(model)
+
+    @translating
+    def get_status_history(self, model: Resource | str, *args: Any, **kwargs: Any) -> list[events.StatusEvent]:
+        """Every status set on any version of a model, oldest first.
+
+        Args:
+            model: a model version resource, or its id.
+
+        Returns:
+            :class:`lolpop.layout.events.StatusEvent` list (time, model version id, its run id,
+            registry version, old and new status, user, writing workflow run), from every run of
+            this MLflow experiment holding a version of the id, whatever process wrote them.
+
+        Example:
+            >>> [(e.old_status, e.new_status) for e in tracker.get_status_history("churn_model")]
+            [(None, 'PROMOTED'), ('PROMOTED', 'DEPLOYED')]
+        """
+        return self._statuses.history(self._model_id(model))
+
+    @translating
+    def get_deployed_at(self, model: Resource | str, when: datetime, *args: Any,
+                        **kwargs: Any) -> list[events.StatusEvent]:
+        """What was ``DEPLOYED`` at ``when``: the versions of the model whose status at that moment
+        was ``DEPLOYED``, each as the event that deployed it, most recently deployed first (empty
+        when none). A naive ``when`` is taken as UTC.
+
+        Example:
+            >>> tracker.get_deployed_at("churn_model", datetime(2026, 11, 1, 12, 0))[0].run_id
+            '3f2c...'
+        """
+        if not isinstance(when, datetime):
+            raise InvalidInputError(f"when must be a datetime, got {type(when).__name__}", value=when)
+        return events.holding_at(self.get_status_history(model), when, events.DEPLOYED)
 
     @translating
     def get_winning_experiment(self, model_version: Resource, *args: Any, **kwargs: Any) -> Resource:
