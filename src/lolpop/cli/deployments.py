@@ -44,18 +44,24 @@ def show_deployments(settings: Settings, model_id: str, at: str | None = None, f
     if fmt == "json":
         click.echo(to_json(found))
         return
+    moment = f"{when:%Y-%m-%d %H:%M:%S.%f}"[:-3] + " UTC" if when is not None else ""
+    if not found:
+        what = f"nothing was DEPLOYED at {moment}" if when is not None else "no status changes recorded"
+        console().print(_text(f"{model_id}: {what}"))
+        return
     if when is not None:
-        title = (f"{model_id}: DEPLOYED at {when.isoformat()} — " +
-                 (f"{len(found)} version(s), most recently deployed first" if found else "nothing"))
+        title = f"{model_id} at {moment}: {len(found)} version(s) DEPLOYED, most recently deployed first"
     else:
         title = f"Status history of {model_id}: {len(found)} change(s), oldest first"
     table = Table(title=_text(title), title_justify="left")
-    for col in ("time (UTC)", "version run id", "registry", "old → new", "user", "by run"):
+    for col in ("time (UTC)", "version run id", "registry"):
         table.add_column(col, no_wrap=True)
+    table.add_column("old → new", overflow="fold")
+    table.add_column("user", overflow="fold")
     for e in found:
         change = _text(e.old_status if e.old_status is not None else "—")
         change.append(" → ").append_text(_text(e.new_status))
         table.add_row(_text(e.time.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]), _text(e.run_id),
                       _text(f"v{e.registry_version}" if e.registry_version is not None else ""), change,
-                      _text(e.user), _text((e.writer_run_id or "")[:8]))
+                      _text(e.user))
     console().print(table)

@@ -206,4 +206,4 @@ def test_prediction_job_records_the_logged_model_as_its_input(make_tracker, clie
                                 parent=second.get_resource("scored", type="model_version"))
     [logged] = client.search_logged_models([experiment.run.info.experiment_id])
     assert [m.model_id for m in client.get_run(pj.run.info.run_id).inputs.model_inputs] == [logged.model_id]
-    assert Path(logged.name).name == "scored"
+    assert logged.name == "scored"
