@@ -4,8 +4,13 @@ never fails tracking."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sqlite3
+import subprocess
+import sys
+import textwrap
 import uuid
 from pathlib import Path
 
@@ -14,6 +19,7 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
+import lolpop
 from lolpop.components import MLFlowMetadataTracker, SklearnModelTrainer
 from lolpop.exceptions import ConfigError
 from tests.support.data import IRIS_TRANSFORMER, iris_splits
@@ -74,6 +80,7 @@ def test_deployed_alias_serves_what_load_model_predicts(make_tracker, client, ir
     [logged] = client.search_logged_models([experiment.run.info.experiment_id],
                                            filter_string=f"source_run_id = '{experiment.run.info.run_id}'")
     assert version.source == logged.artifact_location
+    assert logged.params == {k: str(v) for k, v in trainer_conf["training_params"].items()}
     outputs = client.get_run(experiment.run.info.run_id).outputs
     assert [o.model_id for o in outputs.model_outputs] == [logged.model_id]
 
@@ -207,3 +214,63 @@ def test_prediction_job_records_the_logged_model_as_its_input(make_tracker, clie
     [logged] = client.search_logged_models([experiment.run.info.experiment_id])
     assert [m.model_id for m in client.get_run(pj.run.info.run_id).inputs.model_inputs] == [logged.model_id]
     assert logged.name == "scored"
+
+
+SETTER = textwrap.dedent("""
+    import json, sys
+    from lolpop.components import MLFlowMetadataTracker
+
+    conf, status = json.loads(sys.argv[1]), sys.argv[2]
+    with MLFlowMetadataTracker(conf=conf) as tracker:
+        tracker.log_tag(tracker.get_resource("raced", type="model_version"), "status", status)
+""")
+
+
+@SERVER_OR_SQLITE
+def test_processes_registering_at_once_settle_on_one_version(make_tracker, conf, client, iris, tmp_path):
+    off = make_tracker(mlflow_registry=False)
+    _train(off, "raced", LOGREG, iris)
+    off.stop()
+    script = tmp_path / "setter.py"
+    script.write_text(SETTER)
+    src, root = str(Path(lolpop.__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[3])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, root, os.environ.get("PYTHONPATH", "")])}
+    procs = [subprocess.Popen([sys.executable, str(script), json.dumps(conf["config"]), status], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for status in ("PROMOTED", "CANARY")]
+    for proc in procs:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+    [version] = _versions(client, "raced")
+    assert set(_aliases(client, "raced").values()) <= {str(version.version)}
+    reader = make_tracker()
+    assert {e.registry_version for e in reader.get_status_history("raced")} == {int(version.version)}
+
+
+def test_registry_requests_of_a_status_change(mlflow_server, iris):
+    """The status and its event are one ``log-batch``; the registry adds what _registry.py lists."""
+    sys.path.insert(0, str(Path(__file__).parents[3] / "benchmarks"))
+    from proxy import CountingProxy
+
+    proxy = CountingProxy(int(mlflow_server.url.rsplit(":", 1)[1])).start()
+    tracker = MLFlowMetadataTracker(conf={"mlflow_tracking_uri": proxy.url,
+                                          "mlflow_experiment_name": f"budget-{uuid.uuid4().hex[:8]}"})
+    api = "/api/2.0/mlflow/"
+    try:
+        mv, _, _ = _train(tracker, "counted", LOGREG, iris)
+
+        def writes(status: str) -> dict[str, int]:
+            proxy.reset()
+            tracker.log_tag(mv, "status", status)
+            return {k: v for k, v in proxy.counts().items() if not k.startswith("GET ") and "/search" not in k}
+
+        first = writes("PROMOTED")
+        assert first[f"POST {api}runs/log-batch"] == 1
+        assert first[f"POST {api}model-versions/create"] == 1
+        assert first[f"POST {api}registered-models/alias"] == 1
+        assert writes("DEPLOYED") == {f"POST {api}runs/log-batch": 1, f"POST {api}registered-models/alias": 1,
+                                      f"DELETE {api}registered-models/alias": 1}
+        assert writes("DEPLOYED") == {f"POST {api}runs/log-batch": 1, f"POST {api}registered-models/alias": 1}
+    finally:
+        tracker.stop()
+        proxy.stop()

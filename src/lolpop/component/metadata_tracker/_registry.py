@@ -3,7 +3,7 @@
 **What.** A model version (resource id ``<id>``) whose winning experiment saved a model becomes a
 version of the registered model ``<id>``: its source is a LoggedModel of the experiment's run
 holding the model MLflow serves (:mod:`._serving_model`: the saved model, or transformer and model
-as one pipeline), ``run_id`` is the experiment's run, and its tags are
+as one pipeline) with the experiment's params, ``run_id`` is the experiment's run, and its tags are
 ``lolpop.workflow_run_id`` (the run holding the model version), ``lolpop.experiment_id`` and
 ``lolpop.model_version_id``. So ``mlflow.pyfunc.load_model("models:/<id>@deployed")`` predicts
 what ``tracker.load_model(None, mv, None).predict`` does. One registry version per winning
@@ -158,7 +158,9 @@ class ModelRegistry:
             folder = _serving_model.build(self.store.artifacts(run_id), winner, Path(tmp))
             if folder is None:
                 return None
-            logged = self.store.create_logged_model(experiment, keys.logged_model_name(model_version_id), run_id, tags)
+            _, params = self.store.data(run_id)  # the experiment's params, shown on the model's page
+            logged = self.store.create_logged_model(experiment, keys.logged_model_name(model_version_id), run_id,
+                                                    tags, params)
             try:
                 self.store.upload_logged_model(logged.model_id, str(folder))
             except BaseException:

@@ -453,9 +453,9 @@ class RunStore:
 
     # -- Model Registry and logged models: one request per method --------------------------------
     def create_logged_model(self, experiment_id: str, name: str, source_run_id: str,
-                            tags: Mapping[str, str]) -> LoggedModel:
+                            tags: Mapping[str, str], params: Mapping[str, str]) -> LoggedModel:
         return self.client.create_logged_model(experiment_id, name=name, source_run_id=source_run_id,
-                                               tags=dict(tags))
+                                               tags=dict(tags), params=dict(params))
 
     def upload_logged_model(self, model_id: str, local_dir: str) -> None:
         """Upload a model folder as a LoggedModel's artifacts (one upload per file)."""
