@@ -274,3 +274,22 @@ def test_registry_requests_of_a_status_change(mlflow_server, iris):
     finally:
         tracker.stop()
         proxy.stop()
+
+
+def test_a_model_lolpop_would_not_load_is_not_registered(tracker, client, iris, tmp_path, caplog):
+    """The trust boundary: the registry serves only what lolpop's own loader accepts."""
+    from mlflow.sklearn import save_model
+    from sklearn.linear_model import LogisticRegression
+
+    mv = tracker.create_resource("pickled", type="model_version")
+    exp = tracker.create_resource("manual", type="experiment", parent=mv)
+    save_model(LogisticRegression(max_iter=500).fit(iris["X_train"], iris["y_train"]), str(tmp_path / "model"),
+               serialization_format="cloudpickle")
+    tracker.log_artifact(exp, "model", str(tmp_path / "model"))
+    tracker.log_metadata(mv, "winning_experiment_id", exp.id)
+    with caplog.at_level(logging.WARNING, logger="lolpop"):
+        tracker.log_tag(mv, "status", "DEPLOYED")
+    assert tracker.get_tag(mv, "status") == "DEPLOYED"
+    assert _versions(client, "pickled") == []
+    assert client.search_logged_models([tracker.experiment_id]) == []
+    assert any("skops" in r.getMessage() and "tracking goes on" in r.getMessage() for r in caplog.records)
