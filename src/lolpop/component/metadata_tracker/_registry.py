@@ -22,9 +22,10 @@ registers them. A winner recorded after registration is registered at the next s
 removed when it still points to it, so ``@promoted`` never names a version that moved on.
 
 **Requests** (beyond the one ``log_batch`` of the status write; MLflow has no batch API for them):
-registering a version costs one search, an artifact listing and download, ``create_logged_model``,
-one upload per model file, ``finalize_logged_model``, ``log_outputs``, ``create_registered_model``
-and ``create_model_version``; afterwards every status set costs ``set_registered_model_alias``
+registering a version costs reads (model-version and LoggedModel searches, the experiment's run,
+an artifact listing and download) and the writes ``create_logged_model``, one upload per model
+file, ``finalize_logged_model``, ``log_outputs``, ``create_registered_model`` and
+``create_model_version``; then, and at every later status set, ``set_registered_model_alias``
 (plus, when it leaves a status, ``get_model_version_by_alias`` and maybe
 ``delete_registered_model_alias``). A prediction job created with a registered model version as
 parent records the LoggedModel as its input (one search, one ``log_inputs``).
@@ -48,6 +49,7 @@ from lolpop.component.metadata_tracker import _serving_model
 from lolpop.component.metadata_tracker._connection import redact
 from lolpop.component.metadata_tracker._run_store import RunStore
 from lolpop.layout import filters, keys
+from lolpop.layout import values as _values
 
 _READY = "READY"
 
@@ -208,15 +210,26 @@ class ModelRegistry:
             self.warn(f"moving alias {new_alias!r} of {version.name!r} to version {version.version}", exc)
 
     # -- prediction jobs ------------------------------------------------------------------------
-    def record_model_input(self, run_id: str, winner: Any) -> None:
-        """Record the LoggedModel serving ``winner`` as an input of run ``run_id`` (when there is one)."""
-        if not self.enabled or not isinstance(winner, str) or not keys.is_experiment_id(winner):
+    def record_model_input(self, run_id: str, model_version_id: str, model_version_run_id: str) -> None:
+        """Record the LoggedModel serving a model version's winner (when it has one, i.e. once
+        the version was registered) as an input of run ``run_id``."""
+        if not self.enabled:
             return
         try:
+            tags, _ = self.store.data(model_version_run_id)
+
+            def value(name: str) -> Any:
+                return _values.decode_tag(tags, keys.key(model_version_id, name),
+                                          lambda path: self.store.big_value(model_version_run_id, path))
+
+            winner = value("winning_experiment_id")
+            if value("type") != keys.MODEL_VERSION or not isinstance(winner, str) or \
+                    not keys.is_experiment_id(winner):
+                return
             exp_run_id, _ = keys.split_experiment_id(winner)
             experiment = self.store.get_run(exp_run_id).info.experiment_id
             logged = self._find_logged(experiment, exp_run_id, winner)
             if logged is not None:
                 self.store.log_model_input(run_id, logged.model_id)
         except Exception as exc:  # noqa: BLE001 - the registry must never fail tracking
-            self.warn(f"recording the model of experiment {winner!r} as an input of run {run_id}", exc)
+            self.warn(f"recording the model of {model_version_id!r} as an input of run {run_id}", exc)

@@ -8,6 +8,9 @@ A status set on a model version (a resource recorded with ``type="model_version"
    same ``log_batch`` — an event is never recorded without its status, nor the reverse;
 3. *after the write*: the alias of the new status moves to the registry version.
 
+In batched mode the status and its event wait together for the next flush; the registry requests
+are made at the call.
+
 Reading: the events of every run holding a version of the model id in the tracker's MLflow
 experiment, whatever the run's state, with this tracker's own not-yet-sent writes included.
 """

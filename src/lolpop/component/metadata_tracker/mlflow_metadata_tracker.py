@@ -380,23 +380,9 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         rid = self._check_new_id(id)
         self._write_metadata(rid, self.run.info.run_id, meta)
         if type == keys.PREDICTION_JOB and parent is not None:
-            self._record_model_input(parent_id, parent_run_id)
+            # MLflow's model lineage: the job's run used the parent's LoggedModel (extra request).
+            self._registry.record_model_input(self.run.info.run_id, parent_id, parent_run_id)
         return Resource(id, self.run)
-
-    def _record_model_input(self, model_version_id: str, run_id: str) -> None:
-        """A prediction job made from a registered model version records its LoggedModel as an
-        input of the workflow run (MLflow's model lineage; one extra request, never an error)."""
-        if not self._registry.enabled:
-            return
-        try:
-            tags, _ = self._store.data(run_id)
-            if self._value(run_id, keys.key(model_version_id, "type"), tags) != keys.MODEL_VERSION:
-                return
-            winner = self._value(run_id, keys.key(model_version_id, "winning_experiment_id"), tags)
-        except Exception as exc:  # noqa: BLE001 - the job is recorded; its model input is extra
-            self._registry.warn(f"reading model version {model_version_id!r} for its model input", exc)
-            return
-        self._registry.record_model_input(self.run.info.run_id, winner)
 
     @translating
     def get_resource(self, id: str, type: str | None, parent: Resource | None = None,
