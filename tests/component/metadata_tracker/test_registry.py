@@ -293,3 +293,16 @@ def test_a_model_lolpop_would_not_load_is_not_registered(tracker, client, iris, 
     assert _versions(client, "pickled") == []
     assert client.search_logged_models([tracker.experiment_id]) == []
     assert any("skops" in r.getMessage() and "tracking goes on" in r.getMessage() for r in caplog.records)
+
+
+def test_files_that_are_not_an_mlflow_model_are_not_registered_and_not_an_error(tracker, client, tmp_path, caplog):
+    mv = tracker.create_resource("files", type="model_version")
+    exp = tracker.create_resource("manual", type="experiment", parent=mv)
+    (tmp_path / "model.pkl").write_text("not a model")
+    tracker.log_artifact(exp, "model", str(tmp_path / "model.pkl"))
+    tracker.log_metadata(mv, "winning_experiment_id", exp.id)
+    with caplog.at_level(logging.WARNING, logger="lolpop"):
+        tracker.log_tag(mv, "status", "DEPLOYED")
+    assert _versions(client, "files") == [] and client.search_logged_models([tracker.experiment_id]) == []
+    assert [r.getMessage() for r in caplog.records if "registry" in r.getMessage()] == []
+    assert [e.registry_version for e in tracker.get_status_history(mv)] == [None]

@@ -28,7 +28,7 @@ from lolpop.component.model_trainer.base_model_trainer import MODEL_ARTIFACT, TR
 
 def build(repo: Any, experiment_id: str, dest: Path) -> Path | None:
     """Write the folder to serve for experiment ``experiment_id`` under ``dest`` and return it;
-    ``None`` when the experiment saved no model.
+    ``None`` when the experiment saved no MLflow model (no ``model`` artifact with an ``MLmodel``).
 
     Args:
         repo: the artifact repository of the experiment's run.
@@ -41,6 +41,8 @@ def build(repo: Any, experiment_id: str, dest: Path) -> Path | None:
     saved = {Path(f.path).name for f in repo.list_artifacts(experiment_id) if f.is_dir}
     if MODEL_ARTIFACT not in saved:
         return None
+    if "MLmodel" not in {Path(f.path).name for f in repo.list_artifacts(f"{experiment_id}/{MODEL_ARTIFACT}")}:
+        return None  # files, but not an MLflow model: nothing MLflow could serve
     model_dir = Path(repo.download_artifacts(f"{experiment_id}/{MODEL_ARTIFACT}", str(_fresh(dest / "model"))))
     # The registry serves only what lolpop's own loader accepts (skops, allow-listed types).
     model = load_sklearn(model_dir)
