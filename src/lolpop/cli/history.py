@@ -24,10 +24,22 @@ def _brief(value: object) -> object:
 @click.argument("resource_id")
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True,
               help="Show at most this many versions, newest first.")
+@click.option("--deployments", is_flag=True,
+              help="Show every status change of the model's versions (oldest first) instead.")
+@click.option("--at", "at", metavar="TIME", default=None,
+              help="With --deployments: what was DEPLOYED at TIME (ISO 8601, UTC unless an offset is given).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="With --deployments: a table, or JSON.")
 @click.pass_obj
-def history(settings: Settings, resource_id: str, limit: int) -> None:
+def history(settings: Settings, resource_id: str, limit: int, deployments: bool, at: str | None,
+            fmt: str) -> None:
     """List the versions of RESOURCE_ID, newest first: run id, start, status, hexsha and key
-    metadata."""
+    metadata. With --deployments: its status changes (who, when, old -> new, registry version)."""
+    if deployments or at is not None:
+        from lolpop.cli.deployments import show_deployments
+
+        show_deployments(settings, resource_id, at, fmt)
+        return
     reader = settings.reader()
     try:
         runs = reader.versions(resource_id, limit=limit)

@@ -34,6 +34,14 @@ def tag_clause(key: str, value: str) -> str:
     return f"tags.`{key}` = {quoted}"
 
 
+def model_version_filter(name: str, run_id: str) -> str:
+    """``search_model_versions`` filter for the versions of registered model ``name`` made from
+    run ``run_id``."""
+    if "'" in name or "'" in run_id:
+        raise InvalidFilterError(f"registered model name {name!r} or run id {run_id!r} contains a quote")
+    return f"name = '{name}' and run_id = '{run_id}'"
+
+
 def _parse(clause: str) -> list[dict]:
     # sqlparse costs ~ms per clause; look-ups repeat the same clauses, so parse each once.
     return copy.deepcopy(_parse_cached(clause))

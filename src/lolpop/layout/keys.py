@@ -153,3 +153,59 @@ def check_namespace(tags: Mapping[str, str], resource_id: str, names: Iterable[s
                 rest = tag[len(prefix):]
                 if rest not in OWN_FLAGS and rest != "exists":
                     raise refuse("exists", tag[: -len(suffix)])
+
+
+# -- model lifecycle: status events and the MLflow Model Registry ------------------------------
+
+#: One run tag per status set on a model version, on the model version's run (never a shared,
+#: rewritten list, so concurrent writers never lose an event):
+#: ``_lolpop.status_event.<µs since the epoch, 16 digits>.<32 hex>`` = the event as JSON
+#: (:mod:`lolpop.layout.events`).
+STATUS_EVENT_PREFIX = "_lolpop.status_event."
+
+#: Tags of a registered model version and of the LoggedModel it serves.
+REGISTRY_WORKFLOW_RUN_TAG = "lolpop.workflow_run_id"
+REGISTRY_EXPERIMENT_TAG = "lolpop.experiment_id"
+REGISTRY_MODEL_VERSION_TAG = "lolpop.model_version_id"
+
+# MLflow's rules for alias names (mlflow.utils.validation); tests/layout/test_keys.py checks them.
+_ALIAS_CHARS = re.compile(r"[^\w\-]+")
+_RESERVED_ALIAS = re.compile(r"^(?:[vV]\d+|latest)$", re.IGNORECASE)
+MAX_ALIAS_LENGTH = 255
+#: Characters MLflow refuses in a registered model name.
+_BAD_MODEL_NAME_CHARS = ("/", ":", "%")
+
+
+def status_event_key(time_us: int, uid: str) -> str:
+    """The tag key of one status event; keys sort by time (fixed-width digits)."""
+    return f"{STATUS_EVENT_PREFIX}{time_us:016d}.{uid}"
+
+
+def status_alias(status: str) -> str | None:
+    """The registry alias a model version with ``status`` holds: ``lower(status)``, with runs of
+    characters MLflow refuses in alias names (anything but letters, digits, ``_`` and ``-``)
+    replaced by ``_``; ``None`` when nothing usable is left or the name is reserved by MLflow
+    (``latest``, ``v<digits>``) or too long.
+
+    Example:
+        >>> status_alias("DEPLOYED"), status_alias("Rolled back"), status_alias("V2")
+        ('deployed', 'rolled_back', None)
+    """
+    alias = _ALIAS_CHARS.sub("_", status.strip().lower()).strip("_")
+    if not alias or _RESERVED_ALIAS.match(alias) or len(alias) > MAX_ALIAS_LENGTH:
+        return None
+    return alias
+
+
+def registered_model_name(resource_id: str) -> str | None:
+    """The registered model a model version ``resource_id`` belongs to: the id itself, or
+    ``None`` when MLflow cannot hold it as a registered model name (``/``, ``:``, ``%``)."""
+    if not resource_id.strip() or any(c in resource_id for c in _BAD_MODEL_NAME_CHARS):
+        return None
+    return resource_id
+
+
+def logged_model_name(resource_id: str) -> str:
+    """The name of the LoggedModel serving model version ``resource_id``: the id with the
+    characters MLflow refuses in LoggedModel names (``/ : . % " '``) replaced by ``_``."""
+    return re.sub(r"[/:.%\"']", "_", resource_id) or "model"

@@ -6,7 +6,9 @@ sends it. It owns, for the runs a tracker opened ("owned runs"):
 * the write-through cache of their tags, params and latest metrics (what the store *accepted*),
 * the pending queue (batched mode, and an experiment's id tags that ride along with its run's
   next request), with a timer so nothing waits longer than ``flush_seconds``,
-* sends, flushes and termination, searches and artifact repositories.
+* sends, flushes and termination, searches and artifact repositories,
+* the Model Registry and LoggedModel requests (one method per request; the tracker's
+  :mod:`~lolpop.component.metadata_tracker._registry` decides when to make them).
 
 One lock discipline: every run has a *write lock*, held from reading the run's state through the
 send to updating the cache, so writers to one run (any number of threads) are one ordered
@@ -30,7 +32,22 @@ from typing import Any
 
 import requests
 from mlflow import MlflowClient
-from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, Run, RunData, RunInfo, RunStatus, RunTag
+from mlflow.entities import (
+    Dataset,
+    DatasetInput,
+    InputTag,
+    LoggedModel,
+    LoggedModelInput,
+    LoggedModelOutput,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+)
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.utils.validation import _validate_tag_name
 
@@ -490,3 +507,77 @@ class RunStore:
             if state.artifact_repo is None:
                 state.artifact_repo = artifact_repository(self.client, state.run.info.artifact_uri)
             return state.artifact_repo
+
+    def search_all(self, experiment_ids: Iterable[str], filter_string: str, page_size: int = 1000) -> list[Run]:
+        """Every run matching ``filter_string`` (one ``runs/search`` request per page), newest first."""
+        out: list[Run] = []
+        token = None
+        while True:
+            page = self.client.search_runs(experiment_ids=list(experiment_ids), filter_string=filter_string,
+                                           order_by=["attributes.start_time DESC"], max_results=page_size,
+                                           page_token=token)
+            out.extend(page)
+            token = page.token
+            if not token:
+                return out
+
+    # -- Model Registry and logged models: one request per method --------------------------------
+    def create_logged_model(self, experiment_id: str, name: str, source_run_id: str,
+                            tags: Mapping[str, str], params: Mapping[str, str]) -> LoggedModel:
+        return self.client.create_logged_model(experiment_id, name=name, source_run_id=source_run_id,
+                                               tags=dict(tags), params=dict(params))
+
+    def upload_logged_model(self, model_id: str, local_dir: str) -> None:
+        """Upload a model folder as a LoggedModel's artifacts (one upload per file)."""
+        self.client.log_model_artifacts(model_id, local_dir)
+
+    def finalize_logged_model(self, model_id: str, ready: bool) -> None:
+        self.client.finalize_logged_model(model_id, "READY" if ready else "FAILED")
+
+    def find_logged_models(self, experiment_id: str, source_run_id: str) -> list[LoggedModel]:
+        """The LoggedModels run ``source_run_id`` produced (one search, up to 100)."""
+        return list(self.client.search_logged_models(
+            [experiment_id], filter_string=f"source_run_id = '{source_run_id}'", max_results=100))
+
+    def log_model_output(self, run_id: str, model_id: str) -> None:
+        """Show the LoggedModel on the page of the run that produced it."""
+        self.client.log_outputs(run_id, [LoggedModelOutput(model_id, step=0)])
+
+    def log_model_input(self, run_id: str, model_id: str) -> None:
+        """Record that run ``run_id`` used the LoggedModel ``model_id``."""
+        self.client.log_inputs(run_id, models=[LoggedModelInput(model_id)])
+
+    def create_registered_model(self, name: str) -> None:
+        """Create registered model ``name``; one that exists already is fine."""
+        try:
+            self.client.create_registered_model(name)
+        except MlflowException as exc:
+            if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+                raise
+
+    def create_model_version(self, name: str, source: str, run_id: str, tags: Mapping[str, str],
+                             model_id: str | None) -> ModelVersion:
+        # await_creation_for=0: OSS registries create versions READY at once; tracking never waits.
+        return self.client.create_model_version(name, source, run_id=run_id, tags=dict(tags), model_id=model_id,
+                                                await_creation_for=0)
+
+    def delete_model_version(self, name: str, version: str) -> None:
+        self.client.delete_model_version(name, version)
+
+    def find_model_versions(self, filter_string: str) -> list[ModelVersion]:
+        return list(self.client.search_model_versions(filter_string, max_results=1000))
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(name, alias, version)
+
+    def alias_version(self, name: str, alias: str) -> str | None:
+        """The version holding ``alias`` of registered model ``name``, or ``None``."""
+        try:
+            return str(self.client.get_model_version_by_alias(name, alias).version)
+        except MlflowException as exc:
+            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"):
+                return None
+            raise
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self.client.delete_registered_model_alias(name, alias)

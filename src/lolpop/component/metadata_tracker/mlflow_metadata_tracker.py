@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,9 @@ from mlflow.entities import Run
 from lolpop.component.base import ConfLike
 from lolpop.component.metadata_tracker import _lifecycle
 from lolpop.component.metadata_tracker._connection import open_store, redact, translating
+from lolpop.component.metadata_tracker._registry import ModelRegistry
 from lolpop.component.metadata_tracker._run_store import RUN_STATUSES, TERMINAL, Batch, RunStore, check_key
+from lolpop.component.metadata_tracker._status_history import StatusHistory, writer_name
 from lolpop.component.metadata_tracker.base_metadata_tracker import BaseMetadataTracker, Resource
 from lolpop.exceptions import (
     ArtifactNotFoundError,
@@ -46,7 +49,7 @@ from lolpop.exceptions import (
     UnsupportedResourceTypeError,
 )
 from lolpop.component.metadata_tracker import _native
-from lolpop.layout import filters, keys, native, versions
+from lolpop.layout import events, filters, keys, native, versions
 from lolpop.layout import values as _values
 from lolpop.layout.keys import EXPERIMENT, PARENT_RUN_TAG, RUN_ID
 from lolpop.lineage.tracker_hooks import lineage_of, log_lineage_page, used_by_tags
@@ -80,6 +83,10 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
       20 minutes. Other MLflow clients in the process keep MLflow's own settings.
     * ``mlflow_run_name`` (optional): the workflow run's name in the MLflow UI; default
       ``<mlflow_experiment_name>-<UTC yyyymmdd-HHMMSS>``.
+    * ``mlflow_registry`` (optional, default ``True``): model versions enter MLflow's Model
+      Registry at their first status, and each status moves the alias ``lower(status)``
+      (:mod:`~lolpop.component.metadata_tracker._registry`); ``False`` for stores without a
+      registry. Registry errors are warnings, never failures.
 
     What MLflow's own UI shows (DESIGN.md, "MLflow-native records"): run names (an experiment's
     nested run is named by the id given to ``create_resource``), the workflow run's description
@@ -128,6 +135,10 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         # Model versions of other (finished) runs that a prediction job of this run links to:
         # their lineage pages are refreshed at stop() (an ordered set of (id, run id)).
         self._linked_model_versions: dict[tuple[str, str], None] = {}
+        registry = self._get_config("mlflow_registry", True)
+        if not isinstance(registry, bool):
+            raise ConfigError(f"{self.name}: mlflow_registry must be true or false, not {registry!r}",
+                              key="mlflow_registry", value=registry)
         self._tmp = tempfile.TemporaryDirectory(prefix="lolpop-")
         self._connect(uri, experiment_name, mode == "batched", float(flush_seconds),
                       run_name or native.workflow_run_name(experiment_name))
@@ -144,6 +155,10 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         self._store = RunStore(self.client, uri, batched=batched, flush_seconds=flush_seconds,
                                tmp_dir=self._tmp.name)
         self.run: Run = self._store.create_run(self.experiment_id, {PARENT_RUN_TAG: "True"}, run_name)
+        self._registry = ModelRegistry(self._store, enabled=self._get_config("mlflow_registry", True),
+                                       tmp_dir=self._tmp.name, logger=self.logger)
+        self._statuses = StatusHistory(self._store, self._registry, self.experiment_id, self.run.info.run_id,
+                                       writer_name(self.run.data.tags))
         self.logger.info("Using MLflow experiment %r at %s, workflow run %s",
                          experiment_name, redact(uri), self.run.info.run_id)
 
@@ -219,15 +234,25 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
 
     def _write_metadata(self, rid: str, run_id: str, items: Mapping[str, Any], *,
                         extra: Batch | None = None, defer: bool | None = None) -> None:
+        """Write ``items`` as metadata of ``rid``. A ``status`` of a model version also writes its
+        status event in the same batch, and moves its registry alias after (:mod:`._status_history`)."""
         self._check_open()
+        change = None
+        if "status" in items and not self._is_experiment(rid, run_id):
+            self._encode_items(rid, run_id, items, {})  # refuse bad input before the registry hears of it
+            change = self._statuses.prepare(rid, run_id, items)
 
         def build(tags: dict[str, str], params: dict[str, str]) -> Batch:
             batch = self._encode_items(rid, run_id, items, tags)
             if keys.METRICS_ID in items:
                 batch.metrics.update(_native.metrics(self, rid, run_id, items[keys.METRICS_ID]))
+            if change is not None:
+                batch.tags.update(self._statuses.event_tags(change, tags))
             return batch.merged(extra) if extra is not None else batch
 
         self._store.write(run_id, build, defer=defer)
+        if change is not None:
+            self._statuses.written(change)
 
     # ------------------------------------------------------------------------------------
     # artifacts
@@ -386,6 +411,9 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         self._write_metadata(rid, self.run.info.run_id, meta)
         if type == keys.PREDICTION_JOB and parent_run_id is not None and not self._store.owns(parent_run_id):
             self._linked_model_versions[(parent_id, parent_run_id)] = None
+        if type == keys.PREDICTION_JOB and parent is not None:
+            # MLflow's model lineage: the job's run used the parent's LoggedModel (extra request).
+            self._registry.record_model_input(self.run.info.run_id, parent_id, parent_run_id)
         return Resource(id, self.run)
 
     @translating
@@ -530,6 +558,49 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         # The model's own run counts: lolpop 0.2.0 pipelines predict in the run that trained.
         runs = self._versions(pid, 1, before=self._store.get_run(run.info.run_id), include_before=True)
         return Resource(pid, runs[0]) if runs else None
+
+    # ------------------------------------------------------------------------------------
+    # deployment history
+    # ------------------------------------------------------------------------------------
+    def _model_id(self, model: Resource | str) -> str:
+        if isinstance(model, str):
+            if not model:
+                raise InvalidResourceIdError("model id must be a non-empty string", resource_id=model)
+            return keys.resource_id(model)
+        return self.get_resource_id(model)
+
+    @translating
+    def get_status_history(self, model: Resource | str, *args: Any, **kwargs: Any) -> list[events.StatusEvent]:
+        """Every status set on any version of a model, oldest first.
+
+        Args:
+            model: a model version resource, or its id.
+
+        Returns:
+            :class:`lolpop.layout.events.StatusEvent` list (time, model version id, its run id,
+            registry version, old and new status, user, writing workflow run), from every run of
+            this MLflow experiment holding a version of the id, whatever process wrote them.
+
+        Example:
+            >>> [(e.old_status, e.new_status) for e in tracker.get_status_history("churn_model")]
+            [(None, 'PROMOTED'), ('PROMOTED', 'DEPLOYED')]
+        """
+        return self._statuses.history(self._model_id(model))
+
+    @translating
+    def get_deployed_at(self, model: Resource | str, when: datetime, *args: Any,
+                        **kwargs: Any) -> list[events.StatusEvent]:
+        """What was ``DEPLOYED`` at ``when``: the versions of the model whose status at that moment
+        was ``DEPLOYED``, each as the event that deployed it, most recently deployed first (empty
+        when none). A naive ``when`` is taken as UTC.
+
+        Example:
+            >>> tracker.get_deployed_at("churn_model", datetime(2026, 11, 1, 12, 0))[0].run_id
+            '3f2c...'
+        """
+        if not isinstance(when, datetime):
+            raise InvalidInputError(f"when must be a datetime, got {type(when).__name__}", value=when)
+        return events.holding_at(self.get_status_history(model), when, events.DEPLOYED)
 
     @translating
     def get_winning_experiment(self, model_version: Resource, *args: Any, **kwargs: Any) -> Resource:

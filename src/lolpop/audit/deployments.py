@@ -1,0 +1,64 @@
+"""Deployment history from a store: the status events of a model's versions, and what was
+deployed when (the reading twin of ``MLFlowMetadataTracker.get_status_history`` /
+``get_deployed_at``, by the same rules of :mod:`lolpop.layout.events`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from lolpop.exceptions import InvalidInputError
+from lolpop.layout import events, filters
+from lolpop.layout.events import StatusEvent
+from lolpop.layout.keys import resource_id
+
+#: Runs read per look-up (MLflow's largest page); a model with more versions reads the newest.
+MAX_RUNS = 50000
+
+
+def status_history(reader: Any, model_id: str) -> list[StatusEvent]:
+    """Every status event of every version of ``model_id`` in the reader's experiments, oldest first.
+
+    Args:
+        reader: a :class:`~lolpop.lineage.store.StoreReader`.
+        model_id: the model (version) resource id.
+
+    Example:
+        >>> [e.new_status for e in status_history(reader, "breast_cancer_model")]
+        ['PROMOTED', 'DEPLOYED', 'PROMOTED', 'DEPLOYED']
+    """
+    if not isinstance(model_id, str) or not model_id:
+        raise InvalidInputError(f"model id must be a non-empty string, got {model_id!r:.100}", value=model_id)
+    rid = resource_id(model_id)
+    runs = reader.search(filters.combine(events.history_clauses(rid), None), max_results=MAX_RUNS)
+    found: list[StatusEvent] = []
+    for run in runs:
+        found.extend(events.events_in(run.data.tags, run.info.run_id, rid))
+    return events.ordered(found)
+
+
+def deployed_at(reader: Any, model_id: str, when: datetime) -> list[StatusEvent]:
+    """The versions of ``model_id`` whose status at ``when`` was ``DEPLOYED``, most recently
+    deployed first, each as the event that deployed it (naive ``when``: UTC)."""
+    return events.holding_at(status_history(reader, model_id), when, events.DEPLOYED)
+
+
+def parse_when(text: str) -> datetime:
+    """An ISO 8601 moment (``2026-11-01T12:00``, ``2026-11-01 12:00:00+01:00``, ``2026-11-01``) as
+    aware UTC; without an offset it is UTC, as the CLI prints times.
+
+    Raises:
+        InvalidInputError: not an ISO 8601 date or time.
+    """
+    try:
+        return events.as_utc(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
+    except (ValueError, AttributeError) as exc:
+        raise InvalidInputError(f"--at {text!r} is not an ISO 8601 time such as 2026-11-01T12:00",
+                                value=text) from exc
+
+
+def to_json(found: Sequence[StatusEvent]) -> str:
+    """The events as a JSON list of :meth:`StatusEvent.to_dict` objects."""
+    return json.dumps([e.to_dict() for e in found], indent=2, ensure_ascii=False, default=str)

@@ -1,0 +1,67 @@
+"""``lolpop history <model> --deployments [--at TIME] [--format json]``: the deployment history.
+
+:func:`show_deployments` does the work; ``lolpop history`` calls it when ``--deployments`` is given.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from lolpop.cli.common import Settings, console
+
+FORMATS = ("table", "json")
+# Stored text is shown as text: no terminal control sequences (rich markup is avoided by Text).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _text(value: Any) -> Text:
+    return Text("" if value is None else _CONTROL.sub("?", str(value)))
+
+
+def show_deployments(settings: Settings, model_id: str, at: str | None = None, fmt: str = "table") -> None:
+    """Print every status change of ``model_id``'s versions, oldest first; with ``at`` (ISO 8601,
+    UTC unless it has an offset), only what was DEPLOYED at that moment.
+
+    Raises:
+        InvalidInputError: a bad ``at`` or ``fmt``.
+    """
+    from lolpop.audit import deployed_at, parse_when, status_history, to_json
+    from lolpop.exceptions import InvalidInputError
+
+    if fmt not in FORMATS:
+        raise InvalidInputError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}", value=fmt)
+    when = parse_when(at) if at is not None else None
+    reader = settings.reader()
+    try:
+        found = status_history(reader, model_id) if when is None else deployed_at(reader, model_id, when)
+    finally:
+        reader.close()
+    if fmt == "json":
+        click.echo(to_json(found))
+        return
+    moment = f"{when:%Y-%m-%d %H:%M:%S.%f}"[:-3] + " UTC" if when is not None else ""
+    if not found:
+        what = f"nothing was DEPLOYED at {moment}" if when is not None else "no status changes recorded"
+        console().print(_text(f"{model_id}: {what}"))
+        return
+    if when is not None:
+        title = f"{model_id} at {moment}: {len(found)} version(s) DEPLOYED, most recently deployed first"
+    else:
+        title = f"Status history of {model_id}: {len(found)} change(s), oldest first"
+    table = Table(title=_text(title), title_justify="left")
+    for col in ("time (UTC)", "version run id", "registry"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("old → new", overflow="fold")
+    table.add_column("user", overflow="fold")
+    for e in found:
+        change = _text(e.old_status if e.old_status is not None else "—")
+        change.append(" → ").append_text(_text(e.new_status))
+        table.add_row(_text(e.time.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]), _text(e.run_id),
+                      _text(f"v{e.registry_version}" if e.registry_version is not None else ""), change,
+                      _text(e.user))
+    console().print(table)

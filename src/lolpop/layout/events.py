@@ -1,0 +1,164 @@
+"""Status events of model versions: how each is stored, and how a sequence of them reads.
+
+Every status set on a model version (``log_metadata``/``log_tag``/``update_resource`` with
+``status``) is one *event*, stored as its own run tag on the model version's run, in the same
+request as the ``<id>.status`` tag::
+
+    _lolpop.status_event.<µs since the epoch, 16 digits>.<32 hex> = {"time_us": ..., "model_version_id": ...,
+        "run_id": ..., "old_status": ..., "new_status": ..., "registry_version": ..., "user": ...,
+        "writer_run_id": ...}
+
+One tag per event, with a key no other writer can produce, means concurrent writers (threads,
+processes, machines) only ever *add* tags: no read-modify-write, so no event is lost. Events are
+ordered by their time (the writer's clock; within one process strictly increasing), then by key.
+
+Re-setting the status a version already has is an event too: a rollback that sets ``DEPLOYED``
+again on an older version is a deployment.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from lolpop.layout import filters
+from lolpop.layout.keys import PARENT_RUN_TAG, STATUS_EVENT_PREFIX, exists_key, status_event_key
+
+#: Status text longer than this is shortened in an event (the ``<id>.status`` tag keeps it whole).
+MAX_STATUS_TEXT = 1000
+DEPLOYED = "DEPLOYED"
+
+_clock_lock = threading.Lock()
+_last_us = 0
+
+
+def _now_us() -> int:
+    """Microseconds since the epoch, strictly increasing within this process (so two events of
+    one process never share a time, whatever the clock's resolution)."""
+    global _last_us
+    with _clock_lock:
+        _last_us = max(time.time_ns() // 1000, _last_us + 1)
+        return _last_us
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    """One status set on a model version.
+
+    Attributes:
+        time: when it was written (UTC, the writer's clock).
+        model_version_id: the model version's resource id (the model id).
+        run_id: the run holding the model version (one version of the model).
+        old_status: its status before (``None`` when it had none).
+        new_status: the status set.
+        registry_version: the MLflow registered model version it maps to, or ``None``.
+        user: who wrote it (the writer's ``mlflow.user``).
+        writer_run_id: the workflow run of the tracker that wrote it.
+        key: the run tag holding the event (unique).
+    """
+
+    time: datetime
+    model_version_id: str
+    run_id: str
+    old_status: Any
+    new_status: Any
+    registry_version: int | None
+    user: str | None
+    writer_run_id: str | None
+    key: str
+
+    @property
+    def time_us(self) -> int:
+        return int(self.key[len(STATUS_EVENT_PREFIX):].split(".", 1)[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``time`` as ISO 8601 UTC text."""
+        return {"time": self.time.isoformat(), "model_version_id": self.model_version_id, "run_id": self.run_id,
+                "registry_version": self.registry_version, "old_status": self.old_status,
+                "new_status": self.new_status, "user": self.user, "writer_run_id": self.writer_run_id}
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_STATUS_TEXT:
+        return value[:MAX_STATUS_TEXT] + "…"
+    if not isinstance(value, (str, int, float, bool, type(None))):
+        text = json.dumps(value, ensure_ascii=False, default=str)
+        return value if len(text) <= MAX_STATUS_TEXT else text[:MAX_STATUS_TEXT] + "…"
+    return value
+
+
+def new_event_tag(model_version_id: str, run_id: str, old_status: Any, new_status: Any, *,
+                  registry_version: int | None, user: str | None, writer_run_id: str | None) -> tuple[str, str]:
+    """``(tag key, tag value)`` recording a status set now."""
+    time_us = _now_us()
+    key = status_event_key(time_us, uuid.uuid4().hex)
+    value = {"time_us": time_us, "model_version_id": model_version_id, "run_id": run_id,
+             "old_status": _short(old_status), "new_status": _short(new_status),
+             "registry_version": registry_version, "user": user, "writer_run_id": writer_run_id}
+    return key, json.dumps(value, ensure_ascii=False)
+
+
+def events_in(tags: Mapping[str, str], run_id: str, model_version_id: str | None = None) -> list[StatusEvent]:
+    """The status events held by a run's ``tags`` (of one model version id, or all), oldest first.
+
+    A tag that does not parse as an event is skipped: readers never fail on a foreign tag.
+    """
+    out = []
+    for key, text in tags.items():
+        if not key.startswith(STATUS_EVENT_PREFIX):
+            continue
+        try:
+            value = json.loads(text)
+            time_us = int(key[len(STATUS_EVENT_PREFIX):].split(".", 1)[0])
+            event = StatusEvent(
+                time=datetime.fromtimestamp(time_us / 1_000_000, tz=timezone.utc),
+                model_version_id=str(value["model_version_id"]), run_id=run_id,
+                old_status=value.get("old_status"), new_status=value.get("new_status"),
+                registry_version=value.get("registry_version"), user=value.get("user"),
+                writer_run_id=value.get("writer_run_id"), key=key,
+            )
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            continue
+        if model_version_id is None or event.model_version_id == model_version_id:
+            out.append(event)
+    return ordered(out)
+
+
+def ordered(events: Iterable[StatusEvent]) -> list[StatusEvent]:
+    """Oldest first: by time, then by tag key (ties across processes in a fixed order)."""
+    return sorted(events, key=lambda e: (e.time_us, e.key))
+
+
+def history_clauses(model_id: str) -> list[str]:
+    """Search clauses for every workflow run holding a version of ``model_id``, whatever the run's
+    state: a status set while a run is still RUNNING (or in a run that later FAILED) happened."""
+    return [filters.tag_clause(PARENT_RUN_TAG, "True"), filters.tag_clause(exists_key(model_id), "True")]
+
+
+def as_utc(when: datetime) -> datetime:
+    """``when`` as an aware UTC datetime; a naive one is taken to be UTC (as the CLI prints times)."""
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+
+
+def holding_at(events: Iterable[StatusEvent], when: datetime, status: Any = DEPLOYED) -> list[StatusEvent]:
+    """The versions whose status at ``when`` was ``status``, each as the event that set it,
+    most recently set first.
+
+    Replays ``events`` up to and including ``when``: a version holds the status of its last event
+    by then. Several versions can hold it at once (lolpop never clears the status of an older
+    version by itself); the first one is the latest to have received it.
+    """
+    limit = as_utc(when)
+    last: dict[tuple[str, str], StatusEvent] = {}
+    for event in ordered(events):
+        if event.time > limit:
+            break
+        last[(event.model_version_id, event.run_id)] = event
+    holding = [e for e in last.values() if e.new_status == status]
+    return sorted(holding, key=lambda e: (e.time_us, e.key), reverse=True)
