@@ -5,6 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
+# lolpop's commands talk to loopback only: MLflow's usage telemetry stays off in everything run here.
+export MLFLOW_DISABLE_TELEMETRY := true
+
 .PHONY: test quickstart bench install clean
 
 $(STAMP): pyproject.toml

@@ -15,6 +15,11 @@ Each test gets a fresh MLflow experiment, so tests never see each other's runs.
 from __future__ import annotations
 
 import os
+
+# No network traffic but loopback: MLflow's usage telemetry would call out to the internet (the
+# servers the tests start inherit this environment too).
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+os.environ["DO_NOT_TRACK"] = "true"
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
