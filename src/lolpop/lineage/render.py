@@ -2,6 +2,10 @@
 
 The HTML page is self-contained: inline CSS and an inline SVG drawn here (a layered left-to-right
 layout computed in Python). It has no script and makes no network request.
+
+Every stored text (ids, labels, metadata) goes through :func:`~lolpop.lineage.safe_text.printable`
+(no control characters) and then the format's own escaping (HTML, DOT, Mermaid); the tree is built
+from rich ``Text`` objects, never parsed as markup.
 """
 
 from __future__ import annotations
@@ -10,11 +14,15 @@ import html
 from collections import defaultdict
 from typing import Any
 
-from rich.text import Text
-from rich.tree import Tree
+from typing import TYPE_CHECKING
 
 from lolpop.exceptions import InvalidInputError
 from lolpop.lineage.graph import LineageGraph, LineageNode, highlight_text
+from lolpop.lineage.safe_text import printable
+
+if TYPE_CHECKING:
+    from rich.text import Text
+    from rich.tree import Tree
 
 FORMATS = ("tree", "json", "mermaid", "dot", "html")
 
@@ -38,11 +46,11 @@ def _short_run(run_id: str) -> str:
 
 def node_lines(node: LineageNode) -> list[str]:
     """The text lines drawn for a node: label, ``type · run``, highlights."""
-    lines = [node.label + ("  ★ winner" if node.winner else "")]
-    lines.append(f"{node.type or 'resource'} · run {_short_run(node.run_id)}")
+    lines = [printable(node.label) + ("  ★ winner" if node.winner else "")]
+    lines.append(printable(f"{node.type or 'resource'} · run {_short_run(node.run_id)}"))
     extra = highlight_text(node)
     if extra:
-        lines.append(extra)
+        lines.append(printable(extra))
     return lines
 
 
@@ -50,21 +58,26 @@ def node_lines(node: LineageNode) -> list[str]:
 # tree (rich)
 # ---------------------------------------------------------------------------------------------
 def _tree_label(node: LineageNode, relation: str | None = None) -> Text:
+    from rich.text import Text
+
     text = Text()
     if relation:
-        text.append(f"[{relation}] ", style="dim")
-    text.append(node.label, style=f"bold {_RICH_STYLE.get(node.type or '', 'white')}")
+        text.append(f"[{printable(relation)}] ", style="dim")
+    text.append(printable(node.label), style=f"bold {_RICH_STYLE.get(node.type or '', 'white')}")
     if node.winner:
         text.append(" ★", style="yellow")
-    text.append(f"  {node.type or 'resource'} · run {node.run_id}", style="dim")
+    text.append(printable(f"  {node.type or 'resource'} · run {node.run_id}"), style="dim")
     extra = highlight_text(node)
     if extra:
-        text.append(f"  {extra}")
+        text.append(f"  {printable(extra)}")
     return text
 
 
 def to_tree(graph: LineageGraph) -> Tree:
     """A rich ``Tree``: the root, then what it was made from and what was made from it."""
+    from rich.text import Text
+    from rich.tree import Tree
+
     root = graph.root_node
     tree = Tree(_tree_label(root))
 
@@ -108,7 +121,7 @@ def to_mermaid(graph: LineageGraph) -> str:
         label = "<br/>".join(esc(line) for line in node_lines(node))
         lines.append(f'    {ids[key]}["{label}"]')
     for edge in graph.edges:
-        lines.append(f"    {ids[edge.source]} -->|{esc(edge.relation)}| {ids[edge.target]}")
+        lines.append(f"    {ids[edge.source]} -->|{esc(printable(edge.relation))}| {ids[edge.target]}")
     for key, node in graph.nodes.items():
         fill, stroke = _COLORS.get(node.type or "", _DEFAULT_COLOR)
         width = "3px" if key == graph.root else "1px"
@@ -120,7 +133,7 @@ def to_dot(graph: LineageGraph) -> str:
     """A Graphviz ``digraph`` (``dot -Tsvg lineage.dot > lineage.svg``)."""
 
     def esc(s: str) -> str:
-        return s.replace("\\", "\\\\").replace('"', '\\"')
+        return printable(s).replace("\\", "\\\\").replace('"', '\\"')
 
     lines = [
         "digraph lineage {",
@@ -187,7 +200,10 @@ def to_svg(graph: LineageGraph) -> str:
     pos = layout(graph)
     width = max((x for x, _ in pos.values()), default=0) + BOX_W + MARGIN
     height = max((y for _, y in pos.values()), default=0) + BOX_H + MARGIN
-    esc = html.escape
+
+    def esc(value: str) -> str:
+        return html.escape(printable(value))
+
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="lineage graph">',
@@ -258,7 +274,10 @@ td code { font-size: 11px; }
 def to_html(graph: LineageGraph, title: str | None = None) -> str:
     """A self-contained HTML page: inline CSS, inline SVG, a table of every node. No scripts,
     no external resources."""
-    esc = html.escape
+
+    def esc(value: str) -> str:
+        return html.escape(printable(value))
+
     root = graph.root_node
     title = title or f"Lineage of {root.label}"
     legend = "".join(
