@@ -26,7 +26,7 @@ def show(settings: Settings, resource_id: str, run_id: str | None) -> None:
         found = reader.locate(resource_id, run_id)
         run = found.run
         tags = run.data.tags
-        experiment = reader.client.get_experiment(run.info.experiment_id)
+        experiment = reader.experiment(run.info.experiment_id)
         header = Table.grid(padding=(0, 2))
         header.add_column(style="bold")
         header.add_column()

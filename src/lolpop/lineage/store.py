@@ -30,7 +30,7 @@ from lolpop.layout.keys import (  # noqa: F401 - re-exported for readers of this
     used_by_key,
 )
 from lolpop.layout.uris import redact, sqlite_path
-from lolpop.lineage.clients.base import DEFAULT_TIMEOUT, Run, StoreClient
+from lolpop.lineage.clients.base import DEFAULT_TIMEOUT, Experiment, Run, StoreClient
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 # With these, MLflow's client does something the REST reader does not (auth plugins, AWS
@@ -139,6 +139,7 @@ class StoreReader:
         self.client: StoreClient = client
         self._experiment_ids = experiment_ids
         self._runs: dict[str, Run] = {}
+        self._experiments: dict[str, Experiment] = {}
         self.requests = 0
 
     @classmethod
@@ -154,6 +155,7 @@ class StoreReader:
             exp = reader.client.get_experiment_by_name(experiment)
             if exp is None:
                 raise ResourceNotFoundError(f"no MLflow experiment named {experiment!r}")
+            reader._experiments[exp.experiment_id] = exp
             reader._experiment_ids = [exp.experiment_id]
         return reader
 
@@ -162,8 +164,17 @@ class StoreReader:
     def experiment_ids(self) -> list[str]:
         if self._experiment_ids is None:
             self.requests += 1
-            self._experiment_ids = [e.experiment_id for e in self.client.search_experiments()]
+            exps = self.client.search_experiments()
+            self._experiments.update((e.experiment_id, e) for e in exps)
+            self._experiment_ids = [e.experiment_id for e in exps]
         return self._experiment_ids
+
+    def experiment(self, experiment_id: str) -> Experiment:
+        """The MLflow experiment ``experiment_id`` (cached; known already after a search)."""
+        if experiment_id not in self._experiments:
+            self.requests += 1
+            self._experiments[experiment_id] = self.client.get_experiment(experiment_id)
+        return self._experiments[experiment_id]
 
     def remember(self, run: Run) -> Run:
         self._runs[run.info.run_id] = run
