@@ -59,6 +59,13 @@ def test_a_server_that_never_answers_is_a_one_line_error(silent_server):
     assert proc.returncode == 1 and "within 1s" in one_error_line(proc.stderr)
 
 
+def test_requests_through_mlflow_client_are_bounded_too(silent_server):
+    # MLFLOW_WORKSPACE (like an auth plugin) makes the command read through MlflowClient.
+    proc = lolpop("--tracking-uri", silent_server, "--timeout", "1", "history", "x",
+                  env={"MLFLOW_WORKSPACE": "default"}, timeout=120)
+    assert proc.returncode == 1 and "Read timed out" in one_error_line(proc.stderr)
+
+
 def test_a_server_that_is_down_is_a_one_line_error():
     url = f"http://127.0.0.1:{free_port()}"
     proc = lolpop("--tracking-uri", url, "lineage", "x", timeout=90)
