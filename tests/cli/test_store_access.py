@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from mlflow import MlflowClient
 
 from lolpop.cli.main import cli
 from lolpop.exceptions import TrackerUnavailableError
@@ -169,22 +170,36 @@ def test_a_plain_path_gets_the_sqlite_uri_hint(tracker, sqlite_uri, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db"]
 
 
+def _pg_tables(db) -> int:
+    from tests.support.stack import _connect
+
+    conn = _connect(db.name, db.user)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
 @pytest.mark.postgres
-def test_an_empty_postgresql_database_stays_empty():
+def test_an_empty_postgresql_database_stays_empty_and_a_store_is_read():
     from tests.conftest import require_postgres
-    from tests.support.stack import PgDatabase, _connect
+    from tests.support.stack import PgDatabase
 
     db = PgDatabase(require_postgres(), prefix="lolpop_cli_empty").create()
     try:
         proc = lolpop("--tracking-uri", db.uri, "history", "x")
         assert proc.returncode == 1 and "the database is empty" in one_error_line(proc.stderr)
-        conn = _connect(db.name, db.user)
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
-                assert cur.fetchone()[0] == 0
-        finally:
-            conn.close()
+        assert _pg_tables(db) == 0
+        db.init_mlflow_schema()  # MLflow's tables, not yet used by MLflow: still nothing to read
+        proc = lolpop("--tracking-uri", db.uri, "history", "x")
+        assert proc.returncode == 1 and "no experiment yet" in one_error_line(proc.stderr)
+        MlflowClient(db.uri).search_experiments()  # first use (a writer) creates the default experiment
+        tables = _pg_tables(db)
+        proc = lolpop("--tracking-uri", db.uri, "history", "x")  # read through MlflowClient
+        assert proc.returncode == 1 and one_error_line(proc.stderr).startswith("Error: no resource 'x' in postgresql")
+        assert _pg_tables(db) == tables
     finally:
         db.drop()
 
@@ -193,6 +208,7 @@ def test_an_empty_postgresql_database_stays_empty():
 IMPORTS = r'''
 import json, sys
 from click.testing import CliRunner
+from mlflow import MlflowClient
 import lolpop.cli.main
 loaded = {m for m in ("mlflow", "sqlalchemy", "alembic", "requests") if m in sys.modules}
 out = {"import": sorted(loaded)}

@@ -33,9 +33,13 @@ from lolpop.layout.uris import redact, sqlite_path
 from lolpop.lineage.clients.base import DEFAULT_TIMEOUT, Experiment, Run, StoreClient
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
-# With these, MLflow's client does something the REST reader does not (auth plugins, AWS
-# signatures, workspace headers): read through MlflowClient then.
-_MLFLOW_HTTP_ENV = ("MLFLOW_TRACKING_AUTH", "MLFLOW_TRACKING_AWS_SIGV4", "MLFLOW_WORKSPACE")
+
+
+def _mlflow_http_only() -> bool:
+    """Whether MLflow's client would do what the REST reader does not: an auth plugin, AWS
+    signatures, a workspace header. Then the store is read through MlflowClient."""
+    sigv4 = os.environ.get("MLFLOW_TRACKING_AWS_SIGV4", "").lower() in ("true", "1")
+    return sigv4 or bool(os.environ.get("MLFLOW_TRACKING_AUTH") or os.environ.get("MLFLOW_WORKSPACE", "").strip())
 
 
 def open_client(tracking_uri: str, timeout: float = DEFAULT_TIMEOUT) -> StoreClient:
@@ -59,7 +63,7 @@ def open_client(tracking_uri: str, timeout: float = DEFAULT_TIMEOUT) -> StoreCli
     match = _SCHEME.match(uri)
     scheme = match.group(1).lower() if match and len(match.group(1)) > 1 else ""
     if scheme in ("http", "https"):
-        if any(os.environ.get(name) for name in _MLFLOW_HTTP_ENV):
+        if _mlflow_http_only():
             return MlflowClientAdapter.open(uri, timeout)
         from lolpop.lineage.clients.rest import RestClient
 

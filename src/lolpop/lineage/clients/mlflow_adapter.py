@@ -252,8 +252,8 @@ def check_sql_store(uri: str, timeout: float = 10.0) -> None:
                 default = conn.execute(sqlalchemy.text(
                     "SELECT 1 FROM experiments WHERE experiment_id = 0")).fetchone()
             if default is None:
-                raise ConfigError(f"{shown} has no default experiment (id 0), which MLflow would create; "
-                                  "reading never writes")
+                raise ConfigError(f"{shown} has MLflow's tables but no experiment yet, not even the default "
+                                  "one MLflow creates on first use; nothing to read (and reading never writes)")
         except sqlalchemy.exc.SQLAlchemyError as exc:
             first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise TrackerUnavailableError(f"cannot read the database at {shown}: {redact(first)[:300]}") from None
