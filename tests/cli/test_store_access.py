@@ -208,7 +208,6 @@ def test_an_empty_postgresql_database_stays_empty_and_a_store_is_read():
 IMPORTS = r'''
 import json, sys
 from click.testing import CliRunner
-from mlflow import MlflowClient
 import lolpop.cli.main
 loaded = {m for m in ("mlflow", "sqlalchemy", "alembic", "requests") if m in sys.modules}
 out = {"import": sorted(loaded)}
