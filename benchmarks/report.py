@@ -6,6 +6,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+import cli_latency
+
 IMPLS = ("ours", "batched", "legacy", "raw")
 OURS = ("ours", "batched")
 NAMES = {"ours": "ours (immediate)", "batched": "ours (batched)", "legacy": "lolpop 0.2.0",
@@ -260,6 +262,13 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
                 vals = [_get(d, s)["median"][lookup] for s in sizes]
                 add(f"| `{lookup}` | {NAMES[impl]} | " + " | ".join(_ms(v) for v in vals) + f" | {vals[-1] / vals[0]:.2f}× |")
         add("")
+
+    if "cli" in results:
+        add("## `lolpop` command latency\n")
+        add("Reading commands import MLflow only when the store needs it: a tracking server is read over "
+            "its REST API with `requests`, an MLflow SQLite file directly with `sqlite3` (read-only, "
+            "known schema revisions; anything else goes through `MlflowClient`).\n")
+        add(cli_latency.render(results["cli"]))
 
     for impl in IMPLS:
         bd = cyc["server"][impl].get("breakdown")

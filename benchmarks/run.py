@@ -1,5 +1,5 @@
 """``make bench``: lolpop's tracker (immediate and batched write mode) vs lolpop 0.2.0 vs a raw
-MlflowClient floor, side by side.
+MlflowClient floor, side by side; then the ``lolpop`` command's latency (``cli_latency.py``).
 
 Writes ``BENCHMARKS.md`` (repo root) and ``benchmarks/lookup_latency.png``; scratch goes to
 ``build/bench``. Every implementation runs in its own process (``driver.py``): ours (both write
@@ -31,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import cli_latency  # noqa: E402
 import history  # noqa: E402
 import legacy_setup  # noqa: E402
 import report  # noqa: E402
@@ -273,6 +274,7 @@ def main() -> None:
     ap.add_argument("--build", type=Path, default=ROOT / "build" / "bench")
     ap.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     ap.add_argument("--plot", type=Path, default=HERE / "lookup_latency.png")
+    ap.add_argument("--cli-runs", type=int, default=7, help="timed runs per `lolpop` command (cli_latency.py)")
     ap.add_argument("--skip-cycles", action="store_true", help="reuse build/bench/results.json cycles")
     ap.add_argument("--render-only", action="store_true", help="re-render from build/bench/results.json")
     args = ap.parse_args()
@@ -301,6 +303,8 @@ def _main(args: argparse.Namespace, r: Runner, t0: float) -> None:
     results["cycles"] = previous["cycles"] if args.skip_cycles and "cycles" in previous else bench_cycles(r, args)
     results_path.write_text(json.dumps(results, indent=1, default=str))
     results["lookups"] = bench_lookups(r, args)
+    log("lolpop command latency (cli_latency.py)")
+    results["cli"] = cli_latency.measure(args.build / "cli", runs=args.cli_runs)
     results["elapsed_s"] = time.time() - t0
     results["machine"]["load_end"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     results["profiles"] = {p.stem: p.read_text() for p in sorted((args.build / "profiles").glob("*.txt"))}

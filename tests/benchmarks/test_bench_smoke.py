@@ -116,3 +116,18 @@ def test_counting_proxy_counts_by_endpoint() -> None:
     finally:
         proxy.stop()
         up.shutdown()
+
+
+def test_cli_latency_table() -> None:
+    import cli_latency
+
+    cur = {"sqlite": {label: {"median": 0.2, "min": 0.1, "max": 0.3} for label, *_ in cli_latency.COMMANDS},
+           "server": {label: {"median": 2.0, "min": 1.0, "max": 3.0}
+                      for label, _, needs_store, _ in cli_latency.COMMANDS if needs_store}}
+    results = {"runs": 3, "impls": {"current": cur, "baseline abc": cur}, "load": [(1, 1, 1), (1, 1, 1)],
+               "python": "3.11", "cpus": 2}
+    table = cli_latency.render(results)
+    rows = [line for line in table.splitlines() if line.startswith("| `lolpop")]
+    assert len(rows) == len(cli_latency.COMMANDS)
+    assert rows[0].endswith("| ≤ 0.3 s | yes |") and rows[2].endswith("| ≤ 1.5 s | **no** |")
+    assert "(reads no store)" in rows[0] and "1.00×" in rows[2]

@@ -262,3 +262,65 @@ def test_edge_labels_clear_of_edges_as_chromium_lays_out_the_text(shape, chromiu
     assert match, proc.stdout[-2000:]
     result = json.loads(match.group(1))
     assert result == {"labels": len(graph.edges), "hits": []}
+
+
+def _hostile_graph():
+    from lolpop.lineage.graph import LineageGraph, LineageNode
+
+    evil = '<script>alert(1)</script>" onload="alert(2)" x=\'<a href="javascript:alert(3)">j</a>\u202e\x1b[2J'
+    nodes = [
+        LineageNode(key=f"{evil}@{'a' * 32}", id=evil, run_id="a" * 32, type=evil, experiment_id="1",
+                    run_status=evil, start_time=evil, label=evil, highlights={"status": evil, evil: 1}),
+        LineageNode(key=f"m@{'b' * 32}", id="m", run_id="b" * 32, type="model_version", experiment_id="1",
+                    run_status="FINISHED", start_time="2024", label="m\nclick n0 href \"javascript:alert(4)\"",
+                    role="downstream", depth=1),
+    ]
+    graph = LineageGraph(root=nodes[0].key, direction="both", depth=None)
+    graph.nodes = {n.key: n for n in nodes}
+    graph.add_edge(nodes[0].key, nodes[1].key, "trained")
+    return graph
+
+
+def test_html_page_escapes_stored_text():
+    from html.parser import HTMLParser
+
+    class Elements(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.attrs, self.text = set(), [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.add(tag)
+            self.attrs += attrs
+
+        def handle_data(self, data):
+            self.text.append(data)
+
+    page = render(_hostile_graph(), "html")
+    parsed = Elements()
+    parsed.feed(page)
+    # stored text made no element and no attribute: no script, no link, no event handler
+    assert parsed.tags <= {"html", "head", "meta", "title", "style", "body", "h1", "p", "code", "span", "i",
+                           "div", "svg", "defs", "marker", "path", "g", "rect", "text", "table", "thead",
+                           "tbody", "tr", "th", "td"}, parsed.tags
+    names = {name for name, _ in parsed.attrs}
+    assert not {n for n in names if n.startswith("on")} and not names & {"href", "src", "xlink:href"}, names
+    # it is all there as text, control characters escaped
+    text = "".join(parsed.text)
+    assert '<script>alert(1)</script>" onload="alert(2)"' in text and 'href="javascript:alert(3)"' in text
+    assert "\u202e" not in page and "\x1b" not in page and "\\u202e" in text
+
+
+def test_mermaid_and_dot_keep_stored_text_inside_labels():
+    graph = _hostile_graph()
+    mermaid = render(graph, "mermaid")
+    assert not any(line.strip().startswith("click") for line in mermaid.splitlines())
+    assert "\x1b" not in mermaid and "\u202e" not in mermaid
+    dot = render(graph, "dot")
+    assert "\x1b" not in dot and "\u202e" not in dot
+    # each node statement is one line and every stored quote is escaped
+    assert len([ln for ln in dot.splitlines() if "fillcolor=" in ln]) == 2
+    console = Console(record=True, width=300, color_system=None)
+    console.print(render(graph, "tree"))
+    tree = console.export_text()
+    assert "\x1b" not in tree and "<script>alert(1)</script>" in tree

@@ -1,4 +1,9 @@
-"""Shared pieces of the CLI: settings, the read-only store, the console, error handling."""
+"""Shared pieces of the CLI: settings, the read-only store, the console, error handling.
+
+Everything read from the store is printed through :func:`lolpop.lineage.safe_text.text` /
+``printable`` (re-exported here): no rich markup is parsed in it and no control character reaches
+the terminal. Only lolpop's own fixed strings carry markup.
+"""
 
 from __future__ import annotations
 
@@ -10,26 +15,41 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import click
-from rich.console import Console
 
 from lolpop.exceptions import LolpopError
+from lolpop.layout.uris import EMBEDDED_URI, redact
+from lolpop.lineage.clients.base import DEFAULT_TIMEOUT
+from lolpop.lineage.safe_text import printable, text
 
-from lolpop.layout.uris import EMBEDDED_URI
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["Settings", "console", "fail", "fmt_time", "printable", "redact", "short", "text"]
+
 
 
 @dataclass
 class Settings:
-    """Group options: ``--tracking-uri`` and ``--experiment`` (``None`` = every experiment)."""
+    """Group options: ``--tracking-uri``, ``--experiment`` (``None`` = every experiment) and
+    ``--timeout`` (seconds per request to the store, retries included)."""
 
     tracking_uri: str
     experiment: str | None
+    timeout: float = DEFAULT_TIMEOUT
 
     def reader(self) -> Any:
         """A read-only :class:`~lolpop.lineage.store.StoreReader` on the store (creates nothing)."""
         from lolpop.lineage.store import StoreReader, open_client
 
-        return StoreReader.for_experiment(open_client(self.tracking_uri), self.experiment)
+        client = open_client(self.tracking_uri, timeout=self.timeout)
+        try:
+            return StoreReader.for_experiment(client, self.experiment)
+        except BaseException:
+            client.close()
+            raise
 
 
 def resolve_tracking_uri(option: str | None) -> str:
@@ -39,6 +59,8 @@ def resolve_tracking_uri(option: str | None) -> str:
 
 def console(stderr: bool = False) -> Console:
     """A rich console; wide enough for tables when the output is not a terminal."""
+    from rich.console import Console
+
     out = Console(stderr=stderr)
     if not out.is_terminal:
         out = Console(stderr=stderr, width=int(os.environ.get("COLUMNS", "140")))
@@ -55,20 +77,20 @@ def quiet_libraries() -> None:
 
 
 def error_message(exc: BaseException) -> str:
-    """One line, no credentials."""
-    from lolpop.layout.uris import redact
-
-    text = str(getattr(exc, "message", None) or exc) or type(exc).__name__
+    """One printable line, no credentials."""
+    message = str(getattr(exc, "message", None) or exc) or type(exc).__name__
     if not isinstance(exc, LolpopError):
-        text = f"{type(exc).__name__}: {text}"
-    line = " ".join(text.split())
+        message = f"{type(exc).__name__}: {message}"
+    line = printable(" ".join(message.split()))
     return redact(line[:600] + ("…" if len(line) > 600 else ""))
 
 
 def fail(exc: BaseException) -> None:
     """Print ``Error: <one line>`` in red on stderr and exit 1."""
-    console(stderr=True).print(f"[bold red]Error:[/] {error_message(exc)}", highlight=False, markup=True,
-                               soft_wrap=True)
+    from rich.text import Text
+
+    console(stderr=True).print(Text.assemble(("Error:", "bold red"), " ", error_message(exc)),
+                               highlight=False, soft_wrap=True)
     sys.exit(1)
 
 
@@ -79,10 +101,11 @@ def fmt_time(ms: int | None) -> str:
 
 
 def short(value: Any, n: int = 24) -> str:
+    """``value`` (JSON unless a string) cut to ``n`` characters, then made printable."""
     import json
 
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= n else text[: n - 1] + "…"
+    raw = value if isinstance(value, str) else json.dumps(value, default=str)
+    return printable(raw if len(raw) <= n else raw[: n - 1] + "…")
 
 
 class LolpopGroup(click.Group):

@@ -5,22 +5,18 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import click
-from rich.table import Table
-from rich.text import Text
 
-from lolpop.cli.common import Settings, console
+from lolpop.cli.common import Settings, console, text
 
 FORMATS = ("table", "json")
-# Stored text is shown as text: no terminal control sequences (rich markup is avoided by Text).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def _text(value: Any) -> Text:
-    return Text("" if value is None else _CONTROL.sub("?", str(value)))
+def _text(value: Any) -> Any:
+    """Stored text as text: the CLI's one sanitizer (no markup parsed, no control characters)."""
+    return text("" if value is None else str(value))
 
 
 def show_deployments(settings: Settings, model_id: str, at: str | None = None, fmt: str = "table") -> None:
@@ -53,6 +49,8 @@ def show_deployments(settings: Settings, model_id: str, at: str | None = None, f
         title = f"{model_id} at {moment}: {len(found)} version(s) DEPLOYED, most recently deployed first"
     else:
         title = f"Status history of {model_id}: {len(found)} change(s), oldest first"
+    from rich.table import Table
+
     table = Table(title=_text(title), title_justify="left")
     for col in ("time (UTC)", "version run id", "registry"):
         table.add_column(col, no_wrap=True)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import click
-from rich.table import Table
 
-from lolpop.cli.common import Settings, console, fmt_time, short
+from lolpop.cli.common import Settings, console, fmt_time, printable, short, text
 from lolpop.exceptions import ResourceNotFoundError
 from lolpop.layout.keys import RUN_ID
 
@@ -40,6 +39,8 @@ def history(settings: Settings, resource_id: str, limit: int, deployments: bool,
 
         show_deployments(settings, resource_id, at, fmt)
         return
+    from rich.table import Table
+
     reader = settings.reader()
     try:
         runs = reader.versions(resource_id, limit=limit)
@@ -49,8 +50,8 @@ def history(settings: Settings, resource_id: str, limit: int, deployments: bool,
                 f" (searched {len(reader.experiment_ids)} experiment(s))"
             )
         rtype = reader.get(resource_id, runs[0], "type")
-        table = Table(title=f"History of {resource_id}{f' ({rtype})' if rtype else ''}: "
-                            f"{len(runs)} version(s), newest first", title_justify="left")
+        table = Table(title=text(f"History of {resource_id}{f' ({rtype})' if rtype else ''}: "
+                                 f"{len(runs)} version(s), newest first"), title_justify="left")
         for col in ("run id", "start (UTC)", "run", "status", "hexsha"):
             table.add_column(col, no_wrap=True)
         table.add_column("key metadata", overflow="fold")
@@ -58,14 +59,14 @@ def history(settings: Settings, resource_id: str, limit: int, deployments: bool,
             meta = reader.metadata(resource_id, run)
             status = meta.get("status")
             hexsha = meta.get("hexsha") or meta.get("train_hexsha")
-            highlights = [
-                f"{k}={short(_brief(v), 40)}" for k, v in meta.items()
+            highlights = [  # each made printable (one line) before they are joined by newlines
+                f"{printable(k)}={short(_brief(v), 40)}" for k, v in meta.items()
                 if k not in _HIDDEN and v is not None and not k.endswith(("_hexsha", "_uri"))
                 and not k.startswith("winning_experiment_feature") and not isinstance(v, (list, dict))
             ][:4]
-            table.add_row(run.info.run_id, fmt_time(run.info.start_time), run.info.status,
-                          "" if status is None else str(status),
-                          str(hexsha)[:10] if hexsha else "", "\n".join(highlights))
+            table.add_row(text(run.info.run_id), fmt_time(run.info.start_time), text(run.info.status),
+                          text("" if status is None else status),
+                          text(str(hexsha)[:10] if hexsha else ""), text("\n").join(text(h) for h in highlights))
     finally:
         reader.close()
     console().print(table)

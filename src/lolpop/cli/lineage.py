@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from lolpop.cli.common import Settings, console
+from lolpop.cli.common import Settings, console, text
 from lolpop.lineage.render import FORMATS
 
 
@@ -46,7 +46,7 @@ def lineage(settings: Settings, resource_id: str, run_id: str | None, fmt: str, 
     if output is None:
         if fmt == "tree":
             console().print(result)
-        else:
+        else:  # stored text in them is printable already (render.py; JSON escapes it itself)
             click.echo(result, nl=False)
         return
     path = Path(output)
@@ -57,5 +57,5 @@ def lineage(settings: Settings, resource_id: str, run_id: str | None, fmt: str, 
             Console(file=fh, width=160, color_system=None).print(result)
     else:
         path.write_text(result, encoding="utf-8")
-    console(stderr=True).print(f"wrote {fmt} lineage of {resource_id} (run {start.run_id}, "
-                               f"{len(graph.nodes)} nodes) to {path}", highlight=False, soft_wrap=True)
+    console(stderr=True).print(text(f"wrote {fmt} lineage of {resource_id} (run {start.run_id}, "
+                                    f"{len(graph.nodes)} nodes) to {path}"), highlight=False, soft_wrap=True)

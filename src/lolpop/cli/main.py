@@ -2,7 +2,9 @@
 
 Every command takes the group options ``--tracking-uri`` (default: ``$MLFLOW_TRACKING_URI``, then
 the embedded ``sqlite:///mlflow.db``) and ``--experiment`` (default: every experiment for reading,
-``lolpop-quickstart`` for the quickstart). Reading commands never write to the store.
+``lolpop-quickstart`` for the quickstart), and ``--timeout`` (seconds per store request). Reading
+commands never write to the store, and import MLflow only when the store needs it (a tracking
+server and an MLflow SQLite file are read directly), so they start fast.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import click
 
 from lolpop import __version__
-from lolpop.cli.common import LolpopGroup, Settings, quiet_libraries, resolve_tracking_uri
+from lolpop.cli.common import DEFAULT_TIMEOUT, LolpopGroup, Settings, quiet_libraries, resolve_tracking_uri
 
 
 @click.group(cls=LolpopGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,9 +20,13 @@ from lolpop.cli.common import LolpopGroup, Settings, quiet_libraries, resolve_tr
               help="MLflow tracking URI. Default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.")
 @click.option("--experiment", metavar="NAME", default=None, envvar="LOLPOP_EXPERIMENT",
               help="MLflow experiment name. Default: all experiments (quickstart: lolpop-quickstart).")
+@click.option("--timeout", metavar="SECONDS", type=click.FloatRange(min=0, min_open=True),
+              default=DEFAULT_TIMEOUT, envvar="LOLPOP_TIMEOUT", show_default=True,
+              help="Give up on a request to the store after this long (retries included). "
+                   "Env: LOLPOP_TIMEOUT.")
 @click.version_option(__version__, prog_name="lolpop")
 @click.pass_context
-def cli(ctx: click.Context, tracking_uri: str | None, experiment: str | None) -> None:
+def cli(ctx: click.Context, tracking_uri: str | None, experiment: str | None, timeout: float) -> None:
     """lolpop: look at what your ML workflows recorded in MLflow — lineage, history, details.
 
     \b
@@ -30,7 +36,7 @@ def cli(ctx: click.Context, tracking_uri: str | None, experiment: str | None) ->
                   lolpop show breast_cancer_model
     """
     quiet_libraries()
-    ctx.obj = Settings(tracking_uri=resolve_tracking_uri(tracking_uri), experiment=experiment)
+    ctx.obj = Settings(tracking_uri=resolve_tracking_uri(tracking_uri), experiment=experiment, timeout=timeout)
 
 
 def _register() -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
-from lolpop.cli.common import Settings, console
+import click
+
+from lolpop.cli.common import Settings, console, redact, text
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @click.command()
@@ -20,12 +23,17 @@ def quickstart(settings: Settings, workdir: str) -> None:
     train (three experiments, the best wins), promote + deploy, and predict, recorded in the
     store (default: sqlite:///mlflow.db). Ends with a summary and the `mlflow ui` command.
     """
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                               TimeElapsedColumn)
+    from rich.text import Text
+
     from lolpop.quickstart import DEFAULT_EXPERIMENT, TOTAL_STEPS, run_quickstart
 
     out = console()
     experiment = settings.experiment or DEFAULT_EXPERIMENT
-    out.print(f"[bold]lolpop quickstart[/] → store [cyan]{settings.tracking_uri}[/], "
-              f"experiment [cyan]{experiment}[/], work dir [cyan]{workdir}[/]", highlight=False)
+    out.print(Text.assemble(("lolpop quickstart", "bold"), " → store ", text(redact(settings.tracking_uri), "cyan"),
+                            ", experiment ", text(experiment, "cyan"), ", work dir ", text(workdir, "cyan")),
+              highlight=False)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=out) as bar:
         task = bar.add_task("starting", total=TOTAL_STEPS)
@@ -40,20 +48,29 @@ def quickstart(settings: Settings, workdir: str) -> None:
         summary = run_quickstart(workdir, tracking_uri=settings.tracking_uri, experiment=experiment,
                                  progress=step)
         bar.update(task, completed=TOTAL_STEPS, description="done")
+    print_summary(out, summary)
+
+
+def print_summary(out: Console, summary: Any) -> None:
+    """The table of what the quickstart recorded and the commands to look at it; every value
+    is read from the store, so it is printed as text."""
+    from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="What the quickstart recorded", title_justify="left")
     for col in ("cycle", "rows", "data hexsha", "winner", "accuracy", "status",
                 "model run", "predict run", "preds"):
         table.add_column(col, no_wrap=True)
     for c in summary.cycles:
-        table.add_row(str(c.cycle), str(c.rows), c.hexsha[:10], c.winner.replace("Classifier", ""),
-                      f"{c.accuracy:.4f}", c.status, c.model_version_run_id[:8], c.prediction_run_id[:8],
-                      str(c.predictions))
+        table.add_row(text(c.cycle), text(c.rows), text(c.hexsha[:10]), text(c.winner.replace("Classifier", "")),
+                      text(f"{c.accuracy:.4f}"), text(c.status), text(c.model_version_run_id[:8]),
+                      text(c.prediction_run_id[:8]), text(c.predictions))
     out.print(table)
-    out.print(f"Lineage page (MLflow UI → run {summary.cycles[-1].model_version_run_id} → Artifacts): "
-              f"[cyan]{summary.lineage_artifact}[/]", highlight=False)
-    out.print("\n[bold]Look at it in the MLflow UI:[/]", highlight=False)
-    out.print(f"  {summary.ui_command}", highlight=False, soft_wrap=True)
-    out.print("[bold]Or here:[/]", highlight=False)
+    if summary.cycles:
+        out.print(Text.assemble(text(f"Lineage page (MLflow UI → run {summary.cycles[-1].model_version_run_id} "
+                                     "→ Artifacts): "), text(summary.lineage_artifact, "cyan")), highlight=False)
+    out.print(Text("\nLook at it in the MLflow UI:", style="bold"), highlight=False)
+    out.print(text(f"  {redact(summary.ui_command)}"), highlight=False, soft_wrap=True)
+    out.print(Text("Or here:", style="bold"), highlight=False)
     for command in summary.next_commands():
-        out.print(f"  {command}", highlight=False, soft_wrap=True)
+        out.print(text(f"  {redact(command)}"), highlight=False, soft_wrap=True)

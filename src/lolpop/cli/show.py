@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import click
-from rich.table import Table
 
-from lolpop.cli.common import Settings, console, fmt_time
+from lolpop.cli.common import Settings, console, fmt_time, redact, text
 from lolpop.layout import values as _values
-from lolpop.lineage.store import is_experiment_id
+from lolpop.layout.keys import is_experiment_id
 
 
 @click.command()
@@ -17,25 +16,27 @@ from lolpop.lineage.store import is_experiment_id
 @click.pass_obj
 def show(settings: Settings, resource_id: str, run_id: str | None) -> None:
     """Show every tag, metadata value and artifact of RESOURCE_ID (newest version, or --run)."""
+    from rich.table import Table
+
     out = console()
     reader = settings.reader()
     try:
         found = reader.locate(resource_id, run_id)
         run = found.run
         tags = run.data.tags
-        experiment = reader.client.get_experiment(run.info.experiment_id)
+        experiment = reader.experiment(run.info.experiment_id)
         header = Table.grid(padding=(0, 2))
         header.add_column(style="bold")
         header.add_column()
-        header.add_row("resource", resource_id)
-        header.add_row("type", str(reader.get(resource_id, run, "type") or ""))
-        header.add_row("run", f"{run.info.run_id} ({run.info.run_name})")
-        header.add_row("experiment", f"{experiment.name} (id {run.info.experiment_id})")
-        header.add_row("run status", run.info.status)
+        header.add_row("resource", text(resource_id))
+        header.add_row("type", text(reader.get(resource_id, run, "type") or ""))
+        header.add_row("run", text(f"{run.info.run_id} ({run.info.run_name})"))
+        header.add_row("experiment", text(f"{experiment.name} (id {run.info.experiment_id})"))
+        header.add_row("run status", text(run.info.status))
         header.add_row("started / ended", f"{fmt_time(run.info.start_time)} / {fmt_time(run.info.end_time)} UTC")
         parent = reader.get(resource_id, run, "parent_id")
         if parent:
-            header.add_row("parent", f"{parent} (run {reader.get(resource_id, run, 'parent_run_id')})")
+            header.add_row("parent", text(f"{parent} (run {reader.get(resource_id, run, 'parent_run_id')})"))
         out.print(header)
 
         meta = reader.metadata(resource_id, run)
@@ -48,12 +49,12 @@ def show(settings: Settings, resource_id: str, run_id: str | None) -> None:
             encoding = _values.describe(_values.type_of(tags, full))
             stored = tags.get(full, "")
             if isinstance(value, str):
-                text = value
+                shown = value
             elif not stored.startswith(_values.POINTER_PREFIX):
-                text = stored  # the tag's own readable text: JSON, ISO dates
+                shown = stored  # the tag's own readable text: JSON, ISO dates
             else:
-                text = _values.encode(full, value)[0]  # a long value kept as an artifact
-            table.add_row(key, text, encoding)
+                shown = _values.encode(full, value)[0]  # a long value kept as an artifact
+            table.add_row(text(key), text(shown), text(encoding))
         out.print(table)
 
         if is_experiment_id(resource_id):  # an experiment owns its run: its params and metrics too
@@ -63,16 +64,16 @@ def show(settings: Settings, resource_id: str, run_id: str | None) -> None:
                     t.add_column("key", style="bold")
                     t.add_column("value", overflow="fold")
                     for key, value in sorted(items.items()):
-                        t.add_row(key, str(value))
+                        t.add_row(text(key), text(value))
                     out.print(t)
 
         files = reader.artifacts(run.info.run_id, resource_id)
-        art = Table(title=f"Artifacts ({len(files)} files under {resource_id}/)", title_justify="left")
+        art = Table(title=text(f"Artifacts ({len(files)} files under {resource_id}/)"), title_justify="left")
         art.add_column("path", overflow="fold")
         art.add_column("bytes", justify="right")
         for path, size in files:
-            art.add_row(path, "" if size is None else str(size))
+            art.add_row(text(path), "" if size is None else str(size))
         out.print(art)
-        out.print(f"artifact root: {run.info.artifact_uri}", highlight=False, soft_wrap=True)
+        out.print(text(f"artifact root: {redact(run.info.artifact_uri)}"), highlight=False, soft_wrap=True)
     finally:
         reader.close()

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from mlflow.entities import Run
+from lolpop.lineage.clients.base import Run
 
 from lolpop.layout import filters as _filters
 from lolpop.exceptions import InvalidInputError

@@ -2,6 +2,10 @@
 
 The HTML page is self-contained: inline CSS and an inline SVG drawn here (a layered left-to-right
 layout computed in Python). It has no script and makes no network request.
+
+Every stored text (ids, labels, metadata) goes through :func:`~lolpop.lineage.safe_text.printable`
+(no control characters) and then the format's own escaping (HTML, DOT, Mermaid); the tree is built
+from rich ``Text`` objects, never parsed as markup.
 """
 
 from __future__ import annotations
@@ -9,13 +13,15 @@ from __future__ import annotations
 import html
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
-
-from rich.text import Text
-from rich.tree import Tree
+from typing import TYPE_CHECKING, Any
 
 from lolpop.exceptions import InvalidInputError
 from lolpop.lineage.graph import LineageEdge, LineageGraph, LineageNode, highlight_text
+from lolpop.lineage.safe_text import printable
+
+if TYPE_CHECKING:
+    from rich.text import Text
+    from rich.tree import Tree
 
 FORMATS = ("tree", "json", "mermaid", "dot", "html")
 
@@ -39,11 +45,11 @@ def _short_run(run_id: str) -> str:
 
 def node_lines(node: LineageNode) -> list[str]:
     """The text lines drawn for a node: label, ``type · run``, highlights."""
-    lines = [node.label + ("  ★ winner" if node.winner else "")]
-    lines.append(f"{node.type or 'resource'} · run {_short_run(node.run_id)}")
+    lines = [printable(node.label) + ("  ★ winner" if node.winner else "")]
+    lines.append(printable(f"{node.type or 'resource'} · run {_short_run(node.run_id)}"))
     extra = highlight_text(node)
     if extra:
-        lines.append(extra)
+        lines.append(printable(extra))
     return lines
 
 
@@ -51,21 +57,26 @@ def node_lines(node: LineageNode) -> list[str]:
 # tree (rich)
 # ---------------------------------------------------------------------------------------------
 def _tree_label(node: LineageNode, relation: str | None = None) -> Text:
+    from rich.text import Text
+
     text = Text()
     if relation:
-        text.append(f"[{relation}] ", style="dim")
-    text.append(node.label, style=f"bold {_RICH_STYLE.get(node.type or '', 'white')}")
+        text.append(f"[{printable(relation)}] ", style="dim")
+    text.append(printable(node.label), style=f"bold {_RICH_STYLE.get(node.type or '', 'white')}")
     if node.winner:
         text.append(" ★", style="yellow")
-    text.append(f"  {node.type or 'resource'} · run {node.run_id}", style="dim")
+    text.append(printable(f"  {node.type or 'resource'} · run {node.run_id}"), style="dim")
     extra = highlight_text(node)
     if extra:
-        text.append(f"  {extra}")
+        text.append(f"  {printable(extra)}")
     return text
 
 
 def to_tree(graph: LineageGraph) -> Tree:
     """A rich ``Tree``: the root, then what it was made from and what was made from it."""
+    from rich.text import Text
+    from rich.tree import Tree
+
     root = graph.root_node
     tree = Tree(_tree_label(root))
 
@@ -109,7 +120,7 @@ def to_mermaid(graph: LineageGraph) -> str:
         label = "<br/>".join(esc(line) for line in node_lines(node))
         lines.append(f'    {ids[key]}["{label}"]')
     for edge in graph.edges:
-        lines.append(f"    {ids[edge.source]} -->|{esc(edge.relation)}| {ids[edge.target]}")
+        lines.append(f"    {ids[edge.source]} -->|{esc(printable(edge.relation))}| {ids[edge.target]}")
     for key, node in graph.nodes.items():
         fill, stroke = _COLORS.get(node.type or "", _DEFAULT_COLOR)
         width = "3px" if key == graph.root else "1px"
@@ -121,7 +132,7 @@ def to_dot(graph: LineageGraph) -> str:
     """A Graphviz ``digraph`` (``dot -Tsvg lineage.dot > lineage.svg``)."""
 
     def esc(s: str) -> str:
-        return s.replace("\\", "\\\\").replace('"', '\\"')
+        return printable(s).replace("\\", "\\\\").replace('"', '\\"')
 
     lines = [
         "digraph lineage {",
@@ -325,7 +336,10 @@ def to_svg(graph: LineageGraph) -> str:
     boxes = [slots[k] for k in graph.nodes]
     width = max((s.x for s in boxes), default=0) + BOX_W + MARGIN
     height = max((s.y + s.height for s in slots.values()), default=0) + MARGIN
-    esc = html.escape
+
+    def esc(value: str) -> str:
+        return html.escape(printable(value))
+
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="lineage graph">',
@@ -393,7 +407,10 @@ td code { font-size: 11px; }
 def to_html(graph: LineageGraph, title: str | None = None) -> str:
     """A self-contained HTML page: inline CSS, inline SVG, a table of every node. No scripts,
     no external resources."""
-    esc = html.escape
+
+    def esc(value: str) -> str:
+        return html.escape(printable(value))
+
     root = graph.root_node
     title = title or f"Lineage of {root.label}"
     legend = "".join(

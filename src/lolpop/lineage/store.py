@@ -1,23 +1,23 @@
 """Read-only access to a lolpop tracking store: find resources, decode their metadata.
 
 Nothing here writes to the store or opens a run, so the CLI can look at a store without adding to
-its history. Values are decoded with the storage format's rules (:mod:`lolpop.layout.values`): plain
+its history. :func:`open_client` picks the fastest reader for a tracking URI (see
+:mod:`lolpop.lineage.clients`): the REST API of a tracking server, an MLflow SQLite file read
+directly, or ``MlflowClient`` for anything else; :class:`StoreReader` works the same over all of
+them. Values are decoded with the storage format's rules (:mod:`lolpop.layout.values`): plain
 strings, typed values named in the run's ``_lolpop.types`` bookkeeping tags (or an older store's
 ``_lolpop.enc.<key>`` markers), and long values kept as artifacts.
 """
 
 from __future__ import annotations
 
+import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlflow import MlflowClient
-from mlflow.entities import Run, ViewType
-from mlflow.exceptions import MlflowException
-
+from lolpop.exceptions import ConfigError, InvalidResourceIdError, ResourceNotFoundError
 from lolpop.layout import values as _values
 from lolpop.layout import versions
 from lolpop.layout.keys import (  # noqa: F401 - re-exported for readers of this module
@@ -31,21 +31,79 @@ from lolpop.layout.keys import (  # noqa: F401 - re-exported for readers of this
     used_by_key,
 )
 from lolpop.layout.uris import redact, sqlite_path
-from lolpop.exceptions import ConfigError, InvalidResourceIdError, ResourceNotFoundError
+from lolpop.lineage.clients.base import DEFAULT_TIMEOUT, Experiment, Run, StoreClient
 
-def open_client(tracking_uri: str) -> MlflowClient:
-    """An ``MlflowClient`` on an *existing* store: a missing SQLite file is an error, not a new store.
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+
+
+def _mlflow_http_only() -> bool:
+    """Whether MLflow's client would do what the REST reader does not: an auth plugin, AWS
+    signatures, a workspace header. Then the store is read through MlflowClient."""
+    sigv4 = os.environ.get("MLFLOW_TRACKING_AWS_SIGV4", "").lower() in ("true", "1")
+    return sigv4 or bool(os.environ.get("MLFLOW_TRACKING_AUTH") or os.environ.get("MLFLOW_WORKSPACE", "").strip())
+
+
+def open_client(tracking_uri: str, timeout: float = DEFAULT_TIMEOUT) -> StoreClient:
+    """A read-only client on an *existing* store; it never creates or changes anything.
+
+    * ``http(s)://``: :class:`~lolpop.lineage.clients.rest.RestClient` (requests bounded by ``timeout``).
+    * ``sqlite:///``: :class:`~lolpop.lineage.clients.sqlite.SqliteClient`, or ``MlflowClient``
+      when the file's schema revision is not one the direct reader knows.
+    * anything else (PostgreSQL, MySQL, a file store folder, Databricks...): ``MlflowClient``,
+      after checking that opening the database creates nothing.
 
     Raises:
-        ConfigError: the SQLite database file does not exist.
+        ConfigError: the URI names no MLflow store (a missing, empty or non-SQLite file, an empty
+            database, a plain file path given instead of ``sqlite:///`` ...); the message says why.
     """
-    db = sqlite_path(tracking_uri)
-    if tracking_uri.startswith("sqlite:") and db is not None and not db.exists():
-        raise ConfigError(
-            f"no MLflow store at {redact(tracking_uri)} ({db} does not exist); "
-            "run `lolpop quickstart` or pass --tracking-uri"
-        )
-    return MlflowClient(tracking_uri=tracking_uri)
+    from lolpop.lineage.clients.mlflow_adapter import MlflowClientAdapter
+
+    uri = tracking_uri.strip()
+    if not uri:
+        raise ConfigError("the tracking URI is empty")
+    match = _SCHEME.match(uri)
+    scheme = match.group(1).lower() if match and len(match.group(1)) > 1 else ""
+    if scheme in ("http", "https"):
+        if _mlflow_http_only():
+            return MlflowClientAdapter.open(uri, timeout)
+        from lolpop.lineage.clients.rest import RestClient
+
+        return RestClient(uri, timeout)
+    if scheme == "sqlite":
+        from lolpop.lineage.clients.sqlite import SqliteClient, UnknownSchema
+
+        db = sqlite_path(uri)
+        if db is None:
+            raise ConfigError(f"{redact(uri)} is an in-memory SQLite store: there is nothing to read")
+        try:
+            return SqliteClient.open(db, uri, timeout)
+        except UnknownSchema:
+            return MlflowClientAdapter.open(uri, timeout)
+    if scheme in ("", "file"):
+        return MlflowClientAdapter.open(_file_store(uri, scheme), timeout)
+    return MlflowClientAdapter.open(uri, timeout)
+
+
+def _file_store(uri: str, scheme: str) -> str:
+    """``uri`` when it names an existing MLflow file-store folder; a plain path to a file gets the
+    ``sqlite:///`` hint.
+
+    Raises:
+        ConfigError: not an existing file store (MLflow would create one).
+    """
+    from lolpop.lineage.clients.sqlite import local_artifact_root
+
+    path = local_artifact_root(uri) if scheme else Path(uri).expanduser()
+    if path is None:
+        raise ConfigError(f"no MLflow store at {redact(uri)}")
+    if not scheme and (path.is_file() or path.suffix.lower() in (".db", ".sqlite", ".sqlite3")):
+        raise ConfigError(f"{uri!r} is a file path, not a tracking URI: an SQLite store is written "
+                          f"sqlite:///{uri}")
+    if not (path / ".trash").is_dir():
+        what = "does not exist" if not path.exists() else "is not an MLflow file store"
+        raise ConfigError(f"no MLflow store at {redact(uri)} ({path} {what}); an SQLite store is "
+                          "written sqlite:///path/to/mlflow.db")
+    return uri
 
 
 @dataclass
@@ -61,51 +119,67 @@ class Located:
 
 
 class StoreReader:
-    """Reads (never writes) resources from an MLflow store through an ``MlflowClient``.
+    """Reads (never writes) resources from an MLflow store through a read-only client.
 
     Runs fetched once are cached for the reader's lifetime, so a graph walk asks the store for each
     run at most once.
 
     Args:
-        client: the ``MlflowClient``.
+        client: a :class:`~lolpop.lineage.clients.base.StoreClient` (see :func:`open_client`), or
+            an ``MlflowClient``, which is wrapped.
         experiment_ids: MLflow experiments searched for resources; ``None`` means every active one.
 
     Example:
-        >>> reader = StoreReader(MlflowClient("sqlite:///mlflow.db"))
+        >>> reader = StoreReader(open_client("sqlite:///mlflow.db"))
         >>> dv = reader.locate("breast_cancer")
         >>> reader.metadata(dv.id, dv.run)["rows"]
         569
     """
 
-    def __init__(self, client: MlflowClient, experiment_ids: list[str] | None = None) -> None:
-        self.client = client
+    def __init__(self, client: Any, experiment_ids: list[str] | None = None) -> None:
+        if not isinstance(client, StoreClient):
+            from lolpop.lineage.clients.mlflow_adapter import MlflowClientAdapter
+
+            client = MlflowClientAdapter(client)
+        self.client: StoreClient = client
         self._experiment_ids = experiment_ids
         self._runs: dict[str, Run] = {}
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._experiments: dict[str, Experiment] = {}
         self.requests = 0
 
     @classmethod
-    def for_experiment(cls, client: MlflowClient, experiment: str | None) -> StoreReader:
+    def for_experiment(cls, client: Any, experiment: str | None) -> StoreReader:
         """A reader limited to the MLflow experiment named ``experiment`` (all when ``None``).
 
         Raises:
             ResourceNotFoundError: no experiment has that name.
         """
-        if experiment is None:
-            return cls(client)
-        exp = client.get_experiment_by_name(experiment)
-        if exp is None:
-            raise ResourceNotFoundError(f"no MLflow experiment named {experiment!r}")
-        return cls(client, [exp.experiment_id])
+        reader = cls(client)
+        if experiment is not None:
+            reader.requests += 1
+            exp = reader.client.get_experiment_by_name(experiment)
+            if exp is None:
+                raise ResourceNotFoundError(f"no MLflow experiment named {experiment!r}")
+            reader._experiments[exp.experiment_id] = exp
+            reader._experiment_ids = [exp.experiment_id]
+        return reader
 
     # -- runs --------------------------------------------------------------------------------
     @property
     def experiment_ids(self) -> list[str]:
         if self._experiment_ids is None:
             self.requests += 1
-            exps = self.client.search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=50000)
+            exps = self.client.search_experiments()
+            self._experiments.update((e.experiment_id, e) for e in exps)
             self._experiment_ids = [e.experiment_id for e in exps]
         return self._experiment_ids
+
+    def experiment(self, experiment_id: str) -> Experiment:
+        """The MLflow experiment ``experiment_id`` (cached; known already after a search)."""
+        if experiment_id not in self._experiments:
+            self.requests += 1
+            self._experiments[experiment_id] = self.client.get_experiment(experiment_id)
+        return self._experiments[experiment_id]
 
     def remember(self, run: Run) -> Run:
         self._runs[run.info.run_id] = run
@@ -122,13 +196,7 @@ class StoreReader:
         if not isinstance(run_id, str) or not RUN_ID.match(run_id):
             raise ResourceNotFoundError(f"{run_id!r} is not an MLflow run id (32 hex digits)")
         self.requests += 1
-        try:
-            run = self.client.get_run(run_id)
-        except MlflowException as exc:
-            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-                raise ResourceNotFoundError(f"no MLflow run {run_id!r}") from exc
-            raise
-        return self.remember(run)
+        return self.remember(self.client.get_run(run_id))
 
     def search(self, filter_string: str, max_results: int = 1000, experiment_ids: list[str] | None = None) -> list[Run]:
         """One ``search_runs`` request over the reader's experiments, newest first."""
@@ -136,13 +204,9 @@ class StoreReader:
         if not ids:
             return []
         self.requests += 1
-        runs = self.client.search_runs(
-            experiment_ids=ids, filter_string=filter_string, run_view_type=ViewType.ACTIVE_ONLY,
-            order_by=["attributes.start_time DESC"], max_results=max_results,
-        )
+        runs = self.client.search_runs(ids, filter_string, max_results=max_results, order_by=versions.ORDER_BY)
         return [self.remember(r) for r in runs]
 
-    # -- resources ---------------------------------------------------------------------------
     def has_resource(self, resource_id: str, run: Run) -> bool:
         return run.data.tags.get(exists_key(resource_id)) == "True"
 
@@ -166,7 +230,7 @@ class StoreReader:
         runs = self.versions(resource_id, limit=1)
         if not runs:
             raise ResourceNotFoundError(
-                f"no resource {resource_id!r} in {redact(str(self.client.tracking_uri))}"
+                f"no resource {resource_id!r} in {redact(self.client.tracking_uri)}"
                 f" (searched {len(self.experiment_ids)} experiment(s))"
             )
         return Located(resource_id, runs[0])
@@ -188,11 +252,8 @@ class StoreReader:
         """The decoded value of tag ``full_key`` in ``run`` (``None`` when absent)."""
 
         def fetch(path: str) -> str:
-            if self._tmp is None:
-                self._tmp = tempfile.TemporaryDirectory(prefix="lolpop-read-")
             self.requests += 1
-            local = self.client.download_artifacts(run.info.run_id, path, tempfile.mkdtemp(dir=self._tmp.name))
-            return Path(local).read_text(encoding="utf-8")
+            return self.client.read_artifact(run.info.run_id, path).decode("utf-8")
 
         return _values.decode_tag(run.data.tags, full_key, fetch)
 
@@ -247,9 +308,7 @@ class StoreReader:
         return sorted(out)
 
     def close(self) -> None:
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        self.client.close()
 
 
 def _exists_prefixes(tags: dict[str, str]) -> list[str]:
