@@ -9,6 +9,8 @@ server and an MLflow SQLite file are read directly), so they start fast.
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from lolpop import __version__
@@ -36,6 +38,9 @@ def cli(ctx: click.Context, tracking_uri: str | None, experiment: str | None, ti
                   lolpop show breast_cancer_model
     """
     quiet_libraries()
+    # The lolpop command talks to the store it is given and nothing else: MLflow's usage
+    # telemetry (an internet request) stays off in this process unless the user asked for it.
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     ctx.obj = Settings(tracking_uri=resolve_tracking_uri(tracking_uri), experiment=experiment, timeout=timeout)
 
 
