@@ -141,3 +141,24 @@ def test_lineage_history_show_on_quickstart_store(quickstart_dir, tmp_path):
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines() == [missing.stderr.strip()] and missing.stderr.startswith("Error: ")
     assert "Traceback" not in missing.stderr
+
+
+def test_printed_commands_work_as_printed_without_an_activated_venv(quickstart_dir):
+    """The closing commands name this environment's scripts by path when the shell would not
+    find them (a user who ran `make quickstart` has not activated .venv)."""
+    import shlex
+    import shutil
+
+    cwd, proc = quickstart_dir
+    lines = [line.strip() for line in proc.stdout.splitlines()]
+    ui = lines[lines.index("Look at it in the MLflow UI:") + 1]
+    commands = lines[lines.index("Or here:") + 1:lines.index("Or here:") + 5]
+    bare_path = "/usr/bin:/bin"
+    assert shutil.which(shlex.split(ui)[0], path=bare_path) or Path(shlex.split(ui)[0]).is_file()
+    env = {"PATH": bare_path, "HOME": os.environ.get("HOME", "/root"), "COLUMNS": "200",
+           "MLFLOW_DISABLE_TELEMETRY": "true"}
+    for command in (commands[0], commands[2]):  # lineage, history
+        run = subprocess.run(["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True,
+                             timeout=300)
+        assert run.returncode == 0, (command, run.stderr[-2000:])
+        assert "breast_cancer" in run.stdout

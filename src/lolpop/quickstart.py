@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,17 +77,32 @@ class QuickstartSummary:
     @property
     def ui_command(self) -> str:
         if self.tracking_uri.startswith("sqlite:"):
-            return f"mlflow ui --backend-store-uri {self.tracking_uri}"
+            return f"{command('mlflow')} ui --backend-store-uri {self.tracking_uri}"
         return f"open {self.tracking_uri}"
 
     def next_commands(self) -> list[str]:
+        lolpop = command("lolpop")
         uri = "" if self.tracking_uri == default_tracking_uri() else f"--tracking-uri {self.tracking_uri} "
         return [
-            f"lolpop {uri}lineage {MODEL_ID}",
-            f"lolpop {uri}lineage {DATASET_ID} --run {self.cycles[0].dataset_run_id} --format html -o lineage.html",
-            f"lolpop {uri}history {MODEL_ID}",
-            f"lolpop {uri}show {MODEL_ID}",
+            f"{lolpop} {uri}lineage {MODEL_ID}",
+            f"{lolpop} {uri}lineage {DATASET_ID} --run {self.cycles[0].dataset_run_id} --format html -o lineage.html",
+            f"{lolpop} {uri}history {MODEL_ID}",
+            f"{lolpop} {uri}show {MODEL_ID}",
         ]
+
+
+def command(name: str) -> str:
+    """How to call console script ``name`` of this environment from the current folder: its bare
+    name when the shell finds this very script, else its path (``.venv/bin/lolpop``), so the
+    printed commands work as printed in a shell that has not activated the virtualenv."""
+    here = Path(sys.executable).parent / name
+    found = shutil.which(name)
+    if not here.exists() or (found is not None and Path(found).resolve() == here.resolve()):
+        return name
+    try:
+        return str(here.relative_to(Path.cwd()))
+    except ValueError:
+        return str(here)
 
 
 def default_tracking_uri() -> str:
