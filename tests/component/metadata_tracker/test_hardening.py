@@ -152,8 +152,9 @@ def _wait_line(proc: subprocess.Popen, want: str, timeout: float = 120) -> list[
     raise AssertionError(f"never printed {want!r}: {lines} {proc.stderr.read()[-2000:]}")
 
 
-def test_batched_window_is_bounded_by_time_even_when_killed(conf, client, tmp_path):
-    cfg = dict(conf["config"], mlflow_write_mode="batched", mlflow_flush_seconds=1)
+def _batched_writer(tmp_path: Path, conf: dict, flush_seconds: float) -> tuple[subprocess.Popen, str]:
+    """A process that writes 20 values in batched mode, then idles; returns it and its run id."""
+    cfg = dict(conf["config"], mlflow_write_mode="batched", mlflow_flush_seconds=flush_seconds)
     script = _script(tmp_path, cfg, """
         for i in range(20):
             t.log_metadata(dv, f"v{i}", i)
@@ -162,8 +163,12 @@ def test_batched_window_is_bounded_by_time_even_when_killed(conf, client, tmp_pa
     """)
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=_env())
+    return proc, _wait_line(proc, "written")[0]
+
+
+def test_batched_window_is_bounded_by_time_even_when_killed(conf, client, tmp_path):
+    proc, run_id = _batched_writer(tmp_path, conf, flush_seconds=1)
     try:
-        run_id = _wait_line(proc, "written")[0]
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # the timer sends the window without any new call
             if "d.v19" in client.get_run(run_id).data.tags:
@@ -178,17 +183,8 @@ def test_batched_window_is_bounded_by_time_even_when_killed(conf, client, tmp_pa
 
 
 def test_sigterm_flushes_and_ends_the_run_killed(conf, client, tmp_path):
-    cfg = dict(conf["config"], mlflow_write_mode="batched", mlflow_flush_seconds=3600)
-    script = _script(tmp_path, cfg, """
-        for i in range(20):
-            t.log_metadata(dv, f"v{i}", i)
-        print("written", flush=True)
-        time.sleep(600)
-    """)
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=_env())
+    proc, run_id = _batched_writer(tmp_path, conf, flush_seconds=3600)
     try:
-        run_id = _wait_line(proc, "written")[0]
         assert "d.v0" not in client.get_run(run_id).data.tags  # still held
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=120) == -signal.SIGTERM  # still dies of SIGTERM, as without lolpop
