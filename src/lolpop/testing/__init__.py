@@ -32,9 +32,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from lolpop.testing._checks import CHECKS
+from lolpop.testing._checks import CHECKS, cycle
 
-__all__ = ["CHECKS", "parametrize_with_checks", "tracker_checks"]
+__all__ = ["CHECKS", "cycle", "parametrize_with_checks", "tracker_checks"]
 
 
 def tracker_checks() -> Iterator[tuple[str, Callable[[Callable[[], Any]], None]]]:

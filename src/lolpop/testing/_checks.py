@@ -36,8 +36,10 @@ def _expect(exc_type: type[BaseException], call: Callable[[], Any], what: str) -
     raise AssertionError  # unreachable
 
 
-def _cycle(make_tracker: Factory, rid: str, type: str = "dataset_version", stop: bool = True,
-           **meta: Any) -> tuple[Any, Any]:
+def cycle(make_tracker: Factory, rid: str, type: str = "dataset_version", stop: bool = True,
+          **meta: Any) -> tuple[Any, Any]:
+    """One workflow run: a new tracker records resource ``rid`` with ``meta`` and (by default)
+    stops; returns ``(tracker, resource)``."""
     tracker = make_tracker()
     res = tracker.create_resource(rid, type=type)
     for key, value in meta.items():
@@ -100,9 +102,9 @@ def check_bad_input_writes_nothing(make_tracker: Factory) -> None:
 
 def check_prev_version_is_newest_earlier_finished(make_tracker: Factory) -> None:
     for n in range(3):
-        _cycle(make_tracker, "ds", n=n)
-    _cycle(make_tracker, "ds", stop=False, n=99)  # RUNNING: never a previous version
-    current, res = _cycle(make_tracker, "ds", stop=False)
+        cycle(make_tracker, "ds", n=n)
+    cycle(make_tracker, "ds", stop=False, n=99)  # RUNNING: never a previous version
+    current, res = cycle(make_tracker, "ds", stop=False)
     prev = current.get_prev_resource_version(res)
     if prev is None or current.get_metadata(prev, "n") != 2:
         _fail("get_prev_resource_version must return the newest earlier FINISHED version")
@@ -122,9 +124,9 @@ def check_no_prev_version_is_none(make_tracker: Factory) -> None:
 
 
 def check_extra_filters(make_tracker: Factory) -> None:
-    _cycle(make_tracker, "ds", source="it's quoted", n=0)
-    _cycle(make_tracker, "ds", source="plain", n=1)
-    current, res = _cycle(make_tracker, "ds", stop=False)
+    cycle(make_tracker, "ds", source="it's quoted", n=0)
+    cycle(make_tracker, "ds", source="plain", n=1)
+    current, res = cycle(make_tracker, "ds", stop=False)
     prev = current.get_prev_resource_version(res, extra_filters=['tags.`ds.source` = "it\'s quoted"'])
     if prev is None or current.get_metadata(prev, "n") != 0:
         _fail("extra_filters must narrow the search")
@@ -135,11 +137,11 @@ def check_extra_filters(make_tracker: Factory) -> None:
 
 def check_deployed_is_strict(make_tracker: Factory) -> None:
     for n, status in enumerate(["DEPLOYED", "PROMOTED", None]):
-        tracker, mv = _cycle(make_tracker, "m", type="model_version", stop=False, n=n)
+        tracker, mv = cycle(make_tracker, "m", type="model_version", stop=False, n=n)
         if status:
             tracker.log_metadata(mv, "status", status)
         tracker.stop()
-    current, mv = _cycle(make_tracker, "m", type="model_version", stop=False)
+    current, mv = cycle(make_tracker, "m", type="model_version", stop=False)
     deployed = current.get_currently_deployed_model_version(mv)
     if deployed is None or current.get_metadata(deployed, "n") != 0:
         _fail("the deployed version is the newest earlier one whose status is DEPLOYED (no fallback)")

@@ -5,16 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lolpop.exceptions import InvalidFilterError, MetadataNotFoundError, UnsupportedResourceTypeError
-
-
-def _cycle(make_tracker, rid, type="dataset_version", stop=True, **meta):
-    tracker = make_tracker()
-    res = tracker.create_resource(rid, type=type)
-    for key, value in meta.items():
-        tracker.log_metadata(res, key, value)
-    if stop:
-        tracker.stop()
-    return tracker, res
+from lolpop.testing import cycle as _cycle  # one workflow run recording one resource
 
 
 @pytest.mark.parametrize("rid", ["plain", "with-dash", "with space", "dotted.v1.id", "dir/file.v2.csv", "colon:id"])
