@@ -162,3 +162,18 @@ def test_printed_commands_work_as_printed_without_an_activated_venv(quickstart_d
                              timeout=300)
         assert run.returncode == 0, (command, run.stderr[-2000:])
         assert "breast_cancer" in run.stdout
+
+
+def test_audit_commands_on_quickstart_store(quickstart_dir):
+    """The closing text names ``lolpop diff`` / ``lolpop impact``, and both answer on its store."""
+    cwd, proc = quickstart_dir
+    assert "lolpop diff breast_cancer_model" in proc.stdout
+    assert "lolpop impact breast_cancer" in proc.stdout
+    diff = lolpop(cwd, "diff", "breast_cancer_model", "--format", "json")
+    assert diff.returncode == 0, diff.stderr[-2000:]
+    rows = {(r["section"], r["field"]): r for r in json.loads(diff.stdout)["rows"]}
+    assert (rows[("data breast_cancer", "rows")]["a"], rows[("data breast_cancer", "rows")]["b"]) == (350, 469)
+    assert rows[("winner", "trainer")]["b"] == "SklearnModelTrainer"
+    impact = lolpop(cwd, "impact", "breast_cancer")
+    assert impact.returncode == 0, impact.stderr[-2000:]
+    assert "1 model version(s), 1 prediction job(s), 1 deployed now" in impact.stdout

@@ -90,6 +90,11 @@ class QuickstartSummary:
             f"{lolpop} {uri}show {MODEL_ID}",
         ]
 
+    def audit_commands(self) -> list[str]:
+        lolpop = command("lolpop")
+        uri = "" if self.tracking_uri == default_tracking_uri() else f"--tracking-uri {self.tracking_uri} "
+        return [f"{lolpop} {uri}diff {MODEL_ID}", f"{lolpop} {uri}impact {DATASET_ID}"]
+
 
 def command(name: str) -> str:
     """How to call console script ``name`` of this environment from the current folder: its bare

@@ -14,8 +14,9 @@ from lolpop.lineage.render import FORMATS
 @click.argument("resource_id")
 @click.option("--run", "run_id", metavar="RUN_ID", default=None,
               help="The run holding the version to start from. Default: the newest version.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="tree", show_default=True,
-              help="tree (terminal), json, mermaid, dot (Graphviz) or html (self-contained page).")
+@click.option("--format", "fmt", type=click.Choice((*FORMATS, "openlineage")), default="tree", show_default=True,
+              help="tree (terminal), json, mermaid, dot (Graphviz), html (self-contained page) or "
+                   "openlineage (OpenLineage 2-0-2 run events, one JSON event per line).")
 @click.option("--direction", type=click.Choice(["both", "upstream", "downstream"]), default="both",
               show_default=True, help="Follow what it was made from, what was made from it, or both.")
 @click.option("--depth", type=click.IntRange(min=0), default=None, help="Maximum hops (default: no limit).")
@@ -40,9 +41,14 @@ def lineage(settings: Settings, resource_id: str, run_id: str | None, fmt: str, 
     try:
         start = reader.locate(resource_id, run_id)
         graph = build_lineage(reader, start, direction, depth)
+        if fmt == "openlineage":
+            from lolpop.audit.openlineage import graph_ndjson
+
+            result = graph_ndjson(graph, reader)
     finally:
         reader.close()
-    result = render(graph, fmt)
+    if fmt != "openlineage":
+        result = render(graph, fmt)
     if output is None:
         if fmt == "tree":
             console().print(result)

@@ -45,12 +45,14 @@ def cli(ctx: click.Context, tracking_uri: str | None, experiment: str | None, ti
 
 
 def _register() -> None:
+    from lolpop.cli.diff import diff
     from lolpop.cli.history import history
+    from lolpop.cli.impact import impact
     from lolpop.cli.lineage import lineage
     from lolpop.cli.quickstart import quickstart
     from lolpop.cli.show import show
 
-    for command in (quickstart, lineage, history, show):
+    for command in (quickstart, lineage, history, show, diff, impact):
         cli.add_command(command)
 
 

@@ -74,3 +74,7 @@ def print_summary(out: Console, summary: Any) -> None:
     out.print(Text("Or here:", style="bold"), highlight=False)
     for command in summary.next_commands():
         out.print(text(f"  {redact(command)}"), highlight=False, soft_wrap=True)
+    out.print(Text.assemble(("Audit questions:", "bold"), " what changed between the two model versions, and "
+                            "what a bad dataset version would touch:"), highlight=False)
+    for command in summary.audit_commands():
+        out.print(text(f"  {redact(command)}"), highlight=False, soft_wrap=True)

@@ -52,6 +52,7 @@ from lolpop.component.metadata_tracker import _native
 from lolpop.layout import events, filters, keys, native, versions
 from lolpop.layout import values as _values
 from lolpop.layout.keys import EXPERIMENT, PARENT_RUN_TAG, RUN_ID
+from lolpop.audit.tracker_hooks import end_openlineage, openlineage_url, start_openlineage
 from lolpop.lineage.tracker_hooks import lineage_of, log_lineage_page, used_by_tags
 
 _RUN_KEYS = ("status", "end_time", "name")
@@ -83,6 +84,10 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
       20 minutes. Other MLflow clients in the process keep MLflow's own settings.
     * ``mlflow_run_name`` (optional): the workflow run's name in the MLflow UI; default
       ``<mlflow_experiment_name>-<UTC yyyymmdd-HHMMSS>``.
+    * ``openlineage_url`` (optional; default ``$OPENLINEAGE_URL``): an OpenLineage HTTP endpoint
+      (``http(s)://host:port``) that receives the workflow run's START at construction and its
+      COMPLETE / FAIL / ABORT at ``stop()`` (:mod:`lolpop.audit.openlineage`); an endpoint that is
+      down is logged and retried at the next event, never a failure.
     * ``mlflow_registry`` (optional, default ``True``): model versions enter MLflow's Model
       Registry at their first status, and each status moves the alias ``lower(status)``
       (:mod:`~lolpop.component.metadata_tracker._registry`); ``False`` for stores without a
@@ -139,10 +144,13 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         if not isinstance(registry, bool):
             raise ConfigError(f"{self.name}: mlflow_registry must be true or false, not {registry!r}",
                               key="mlflow_registry", value=registry)
+        self._openlineage: Any = None
+        lineage_url = openlineage_url(self.name, self._get_config("openlineage_url"))
         self._tmp = tempfile.TemporaryDirectory(prefix="lolpop-")
         self._connect(uri, experiment_name, mode == "batched", float(flush_seconds),
                       run_name or native.workflow_run_name(experiment_name))
         _lifecycle.register(self)
+        self._openlineage = start_openlineage(self, lineage_url)
 
     @translating
     def _connect(self, uri: str, experiment_name: str, batched: bool, flush_seconds: float,
@@ -665,6 +673,25 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         (``direction`` ``"both"``/``"upstream"``/``"downstream"``, ``depth`` hops or ``None``)."""
         return lineage_of(self, resource, direction, depth)
 
+    @translating
+    def diff(self, a: Resource, b: Resource, *args: Any, **kwargs: Any) -> Any:
+        """What changed from model version ``a`` to ``b``: a :class:`lolpop.audit.diff.VersionDiff`
+        (rows of section, field, A, B, changed: dataset versions, data artifacts, the winning
+        trainer and its params, metrics, vc info, status; ``to_dict()`` is JSON-serialisable)."""
+        from lolpop.audit.tracker_hooks import diff_of
+
+        return diff_of(self, a, b)
+
+    @translating
+    def get_impact(self, dataset_version: Resource, *args: Any, **kwargs: Any) -> Any:
+        """The blast radius of ``dataset_version``: a :class:`lolpop.audit.impact.Impact` with every
+        model version built from it (through every hop the lineage records), every prediction job
+        that used them, and which model versions are deployed now (the newest version of their id
+        whose status is ``DEPLOYED``)."""
+        from lolpop.audit.tracker_hooks import impact_of_resource
+
+        return impact_of_resource(self, dataset_version)
+
     def get_resource_id(self, resource: Resource, *args: Any, **kwargs: Any) -> str:
         if not isinstance(resource, (tuple, list)) or len(resource) != 2:
             raise InvalidInputError(f"resource must be an (id, run) pair, got {resource!r:.200}")
@@ -784,6 +811,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             self._store.terminate(run_id, status)
         self._stopped = True
         self._store.close()
+        end_openlineage(self, self._openlineage, status)
 
     def load_model(self, model_obj: Any, model_version: Resource, ref_model: Any,
                    pipeline_config: dict[str, Any] | None = None, *args: Any, **kwargs: Any) -> Any:

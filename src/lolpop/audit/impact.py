@@ -1,0 +1,158 @@
+"""The blast radius of a dataset version: every model version built from it (through any number
+of hops the lineage records), every prediction job that used those, and which are deployed now.
+
+The walk goes downstream from the dataset version:
+
+* the lineage graph's own hops (:func:`lolpop.lineage.graph.build_lineage`, one hop at a time):
+  dataset version -> model versions trained on it (the used-by index), model version ->
+  prediction jobs (their recorded parent);
+* and, for model versions and prediction jobs, the same used-by index: a model version or a
+  prediction job that another pipeline passed to ``build_model_lineage`` as a dataset counts as
+  the data of what was trained on it.
+
+"Deployed now" (one rule, the tracker's ``get_currently_deployed_model_version``): a model version
+is deployed now when it is the *newest* version of its id (:mod:`lolpop.layout.versions`) whose
+``status`` is ``DEPLOYED``. An older version still tagged ``DEPLOYED`` was replaced by a newer
+deployment and is not. One search per model id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from lolpop.exceptions import InvalidInputError
+from lolpop.layout import filters, versions
+from lolpop.layout.events import DEPLOYED
+from lolpop.layout.keys import exists_key, is_experiment_id, key, used_by_key
+
+MODEL_VERSION = "model_version"
+PREDICTION_JOB = "prediction_job"
+#: The rule :func:`impact_of` applies for ``deployed_now`` (also in the JSON output).
+DEPLOYED_RULE = "newest finished version of the model id whose status is DEPLOYED"
+
+
+@dataclass
+class Affected:
+    """One resource version downstream of the dataset version."""
+
+    id: str
+    run_id: str
+    type: str | None
+    hops: int
+    via: str  # node key (``<id>@<run id>``) it was reached from
+    status: str | None = None
+    deployed_now: bool | None = None  # model versions only
+
+
+@dataclass
+class Impact:
+    """What :func:`impact_of` found; ``to_dict()`` / ``to_json()`` for machines."""
+
+    dataset: dict[str, Any]
+    model_versions: list[Affected] = field(default_factory=list)
+    prediction_jobs: list[Affected] = field(default_factory=list)
+    other: list[Affected] = field(default_factory=list)
+    deployed_rule: str = DEPLOYED_RULE
+
+    @property
+    def deployed_now(self) -> list[Affected]:
+        return [m for m in self.model_versions if m.deployed_now]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "model_versions": [asdict(m) for m in self.model_versions],
+            "prediction_jobs": [asdict(p) for p in self.prediction_jobs],
+            "other": [asdict(o) for o in self.other],
+            "deployed_now": [asdict(m) for m in self.deployed_now],
+            "deployed_rule": self.deployed_rule,
+        }
+
+    def to_json(self) -> str:
+        # ASCII only: control characters a store may hold come out as \u escapes, never raw.
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=True, default=str)
+
+
+def _users(reader: Any, rid: str, run_id: str) -> list[tuple[str, Any]]:
+    """Model versions whose recorded lineage names ``rid`` in ``run_id`` (the used-by index)."""
+    index = used_by_key(run_id, rid)
+    out: list[tuple[str, Any]] = []
+    if "`" in index:  # not searchable; build_model_lineage never indexes such an id either
+        return out
+    for mrun in reader.search(f"tags.`{index}` LIKE '%'"):
+        try:
+            names = json.loads(mrun.data.tags.get(index, "[]"))
+        except json.JSONDecodeError:
+            names = []
+        for mv_id in names if isinstance(names, list) else []:
+            lineage = reader.get(str(mv_id), mrun, "dataset_versions")
+            if isinstance(lineage, list) and any(
+                isinstance(i, dict) and i.get("id") == rid and i.get("run_id") == run_id for i in lineage
+            ):
+                out.append((str(mv_id), mrun))
+    return out
+
+
+def _next(reader: Any, rid: str, run: Any) -> list[tuple[str, Any]]:
+    """One hop downstream of ``rid`` in ``run``: the lineage graph's hop plus the used-by index."""
+    from lolpop.lineage.graph import build_lineage
+    from lolpop.lineage.store import Located
+
+    graph = build_lineage(reader, Located(rid, run), "downstream", depth=1)
+    found = [(n.id, reader.get_run(n.run_id)) for n in graph.nodes.values() if n.key != graph.root]
+    found += _users(reader, rid, run.info.run_id)  # the graph follows it only from datasets
+    return found
+
+
+def _deployed_run(reader: Any, model_id: str, cache: dict[str, str | None]) -> str | None:
+    if model_id not in cache:
+        clauses = versions.clauses(model_id) + [filters.tag_clause(key(model_id, "status"), DEPLOYED)]
+        runs = reader.search(" and ".join(clauses), max_results=1)
+        cache[model_id] = runs[0].info.run_id if runs else None
+    return cache[model_id]
+
+
+def impact_of(reader: Any, dataset: Any, max_nodes: int = 10000) -> Impact:
+    """Everything built downstream of ``dataset`` (a :class:`~lolpop.lineage.store.Located`).
+
+    Args:
+        reader: a :class:`~lolpop.lineage.store.StoreReader`.
+        dataset: the dataset version (any resource version works: its downstream is followed).
+        max_nodes: stop after this many resource versions (a guard against runaway stores).
+
+    Raises:
+        InvalidInputError: ``dataset`` is an experiment.
+    """
+    if is_experiment_id(dataset.id):
+        raise InvalidInputError(f"{dataset.id!r} is an experiment; impact starts from a dataset version")
+    reader.remember(dataset.run)
+    start = f"{dataset.id}@{dataset.run_id}"
+    result = Impact(dataset={"id": dataset.id, "run_id": dataset.run_id,
+                             "hexsha": reader.get(dataset.id, dataset.run, "hexsha")})
+    seen = {start}
+    queue: deque[tuple[str, Any, int]] = deque([(dataset.id, dataset.run, 0)])
+    deployed: dict[str, str | None] = {}
+    while queue and len(seen) < max_nodes:
+        rid, run, hops = queue.popleft()
+        for nid, nrun in _next(reader, rid, run):
+            node = f"{nid}@{nrun.info.run_id}"
+            if node in seen or is_experiment_id(nid) or nrun.data.tags.get(exists_key(nid)) != "True":
+                continue
+            seen.add(node)
+            ntype = reader.get(nid, nrun, "type")
+            status = reader.get(nid, nrun, "status")
+            found = Affected(id=nid, run_id=nrun.info.run_id, type=None if ntype is None else str(ntype),
+                             hops=hops + 1, via=f"{rid}@{run.info.run_id}",
+                             status=None if status is None else str(status))
+            if found.type == MODEL_VERSION or reader.get(nid, nrun, "dataset_versions") is not None:
+                found.deployed_now = _deployed_run(reader, nid, deployed) == found.run_id
+                result.model_versions.append(found)
+            elif found.type == PREDICTION_JOB:
+                result.prediction_jobs.append(found)
+            else:
+                result.other.append(found)
+            queue.append((nid, nrun, hops + 1))
+    return result

@@ -1,0 +1,67 @@
+"""``lolpop impact <dataset id> [--run R] [--format json]``: the blast radius of a dataset version."""
+
+from __future__ import annotations
+
+import click
+
+from lolpop.cli.common import Settings, console
+
+FORMATS = ("table", "json")
+
+
+@click.command()
+@click.argument("dataset_id")
+@click.option("--run", "run_id", metavar="RUN_ID", default=None,
+              help="The run holding the dataset version. Default: its newest version.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="A table, or JSON.")
+@click.pass_obj
+def impact(settings: Settings, dataset_id: str, run_id: str | None, fmt: str) -> None:
+    """What a bad DATASET_ID version would touch: every model version built from it (through every
+    hop the lineage records), every prediction job that used them, and which are deployed now
+    (the newest version of the model whose status is DEPLOYED).
+
+    \b
+    Examples:
+      lolpop impact breast_cancer
+      lolpop impact breast_cancer --run 4d5976b9... --format json
+    """
+    from lolpop.audit.impact import impact_of
+
+    reader = settings.reader()
+    try:
+        result = impact_of(reader, reader.locate(dataset_id, run_id))
+    finally:
+        reader.close()
+    if fmt == "json":
+        click.echo(result.to_json())
+        return
+    render_table(result)
+
+
+def render_table(result: object) -> None:
+    """Print a :class:`~lolpop.audit.impact.Impact`: one row per affected resource version."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from lolpop.cli.safe import text
+
+    ds = result.dataset  # type: ignore[attr-defined]
+    rows = result.model_versions + result.prediction_jobs + result.other  # type: ignore[attr-defined]
+    deployed = result.deployed_now  # type: ignore[attr-defined]
+    title = Text("Impact of ")
+    title.append_text(text(ds["id"], "bold")).append(" (run ").append_text(text(ds["run_id"][:8]))
+    if ds.get("hexsha"):
+        title.append(", hexsha ").append_text(text(str(ds["hexsha"])[:10]))
+    title.append(f"): {len(result.model_versions)} model version(s), "  # type: ignore[attr-defined]
+                 f"{len(result.prediction_jobs)} prediction job(s), {len(deployed)} deployed now")  # type: ignore[attr-defined]
+    table = Table(title=title, title_justify="left")
+    for col in ("hops", "type", "resource", "run id", "status", "deployed", "via"):
+        table.add_column(col, no_wrap=col != "via", overflow="fold")
+    for item in sorted(rows, key=lambda r: (r.hops, r.type or "", r.id, r.run_id)):
+        now = {True: Text("● yes", style="bold red"), False: Text("no"), None: Text("")}[item.deployed_now]
+        table.add_row(str(item.hops), text(item.type), text(item.id, "bold"), text(item.run_id[:10]),
+                      text(item.status), now, text(item.via.split("@")[0] + "@" + item.via.split("@")[-1][:8]))
+    out = console()
+    out.print(table)
+    out.print(Text(f"deployed now = {result.deployed_rule}", style="dim"))  # type: ignore[attr-defined]
