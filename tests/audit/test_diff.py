@@ -77,6 +77,7 @@ def test_diff_rejects_non_resources(two_cycles, make_tracker):
 
 
 def test_winner_keys_match_the_winner_record():
+    """One spelling: the audit reader and the winner record take the keys from lolpop.layout."""
     for name in ("WINNER_KEY", "TRAINER_KEY", "TRAINER_CONFIG_KEY", "PARAMS_KEY", "TRANSFORMER_KEY",
                  "TRANSFORMER_CONFIG_KEY", "LEGACY_TRAINER_KEY"):
         assert getattr(audit_diff, name) == getattr(_winner, name)

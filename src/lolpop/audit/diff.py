@@ -20,17 +20,18 @@ from datetime import datetime, timezone
 from typing import Any
 
 from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
-from lolpop.layout.keys import STRUCTURAL, is_experiment_id
-
-#: The winner record's keys (:mod:`lolpop.component.model_trainer._winner`; ``audit`` does not
-#: import components, so the names are repeated here and checked by a test).
-WINNER_KEY = "winning_experiment_id"
-TRAINER_KEY = "model_trainer"
-TRAINER_CONFIG_KEY = "model_trainer_config"
-PARAMS_KEY = "training_params"
-TRANSFORMER_KEY = "feature_transformer"
-TRANSFORMER_CONFIG_KEY = "feature_transformer_config"
-LEGACY_TRAINER_KEY = "winning_experiment_model_trainer"
+# The winner record's keys: the storage format's, as the trainers' winner record writes them.
+from lolpop.layout.keys import (
+    LEGACY_TRAINER_KEY,
+    PARAMS_KEY,
+    STRUCTURAL,
+    TRAINER_CONFIG_KEY,
+    TRAINER_KEY,
+    TRANSFORMER_CONFIG_KEY,
+    TRANSFORMER_KEY,
+    WINNER_KEY,
+    is_experiment_id,
+)
 
 #: Model version metadata shown in their own sections (or not at all: the lineage itself).
 _SHOWN_ELSEWHERE = {"status", "metrics", "dataset_versions", "dataset_versions.exists", WINNER_KEY}

@@ -50,6 +50,20 @@ PREDICTION_JOB = "prediction_job"
 RESERVED_PREFIX = "_lolpop"
 BOOKKEEPING_PREFIXES = ("_lolpop", "lolpop.")
 
+# -- the winner record (written and read by lolpop.component.model_trainer._winner) ------------
+#: On the model version: the id of the winning experiment.
+WINNER_KEY = "winning_experiment_id"
+#: On each experiment: what rebuilding it takes.
+TRAINER_KEY = "model_trainer"
+TRAINER_CONFIG_KEY = "model_trainer_config"
+PARAMS_KEY = "training_params"
+TRANSFORMER_KEY = "feature_transformer"
+TRANSFORMER_CONFIG_KEY = "feature_transformer_config"
+#: On the model version, written by lolpop 0.2.0 and earlier lolpop: read only as a fallback.
+LEGACY_TRAINER_KEY = "winning_experiment_model_trainer"
+LEGACY_TRANSFORMER_KEY = "winning_experiment_feature_transformer"
+LEGACY_TRANSFORMER_CONFIG_KEY = "winning_experiment_feature_transformer_config"
+
 #: Keys of a resource that describe its place in the graph rather than user metadata.
 STRUCTURAL = ("exists", "type", "parent_id", "parent_run_id")
 

@@ -26,6 +26,7 @@ from typing import Any
 from lolpop.lineage.clients.base import Run
 
 from lolpop.layout import filters as _filters
+from lolpop.layout.keys import WINNER_KEY
 from lolpop.exceptions import InvalidInputError
 from lolpop.lineage.store import (
     MLFLOW_PARENT,
@@ -193,7 +194,7 @@ class LineageBuilder:
                     drun = self.reader.get_run(str(item["run_id"]))
                     out.append((str(item["id"]), drun, "trained", "in"))
         if node.type == MODEL_VERSION or lineage is not None:
-            winner = self.reader.get(node.id, run, "winning_experiment_id")
+            winner = self.reader.get(node.id, run, WINNER_KEY)
             for erun in self.reader.search(
                 _filters.tag_clause(MLFLOW_PARENT, node.run_id), experiment_ids=[node.experiment_id]
             ):
@@ -217,7 +218,7 @@ class LineageBuilder:
             parent_run_id = self.reader.get(node.id, run, "parent_run_id") or run.data.tags.get(MLFLOW_PARENT)
             if parent_id and parent_run_id:
                 mv_run = self.reader.get_run(str(parent_run_id))
-                winner = self.reader.get(str(parent_id), mv_run, "winning_experiment_id")
+                winner = self.reader.get(str(parent_id), mv_run, WINNER_KEY)
                 out.append((str(parent_id), mv_run, "winner" if winner == node.id else "candidate", "out"))
             return out
         if node.type == PREDICTION_JOB:

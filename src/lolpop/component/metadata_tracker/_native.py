@@ -138,7 +138,7 @@ def summary(tracker: MLFlowMetadataTracker, statuses: Mapping[str, str]) -> _run
         status = value(rid, "status")
         if status is not None:
             details.append(f"status **{md(str(status))}**")
-        winner = value(rid, "winning_experiment_id")
+        winner = value(rid, keys.WINNER_KEY)
         if isinstance(winner, str) and keys.is_experiment_id(winner):
             winners.add(winner)
             wrun = keys.split_experiment_id(winner)[0]

@@ -222,7 +222,7 @@ class ModelRegistry:
                 return _values.decode_tag(tags, keys.key(model_version_id, name),
                                           lambda path: self.store.big_value(model_version_run_id, path))
 
-            winner = value("winning_experiment_id")
+            winner = value(keys.WINNER_KEY)
             if value("type") != keys.MODEL_VERSION or not isinstance(winner, str) or \
                     not keys.is_experiment_id(winner):
                 return

@@ -82,7 +82,7 @@ class StatusHistory:
         rtype = items["type"] if "type" in items else self._decoded(run_id, tags, keys.key(resource_id, "type"))
         if rtype != keys.MODEL_VERSION:
             return None
-        winner_key = "winning_experiment_id"
+        winner_key = keys.WINNER_KEY
         winner = items[winner_key] if winner_key in items else \
             self._decoded(run_id, tags, keys.key(resource_id, winner_key))
         version = self.registry.version_for(resource_id, run_id, winner)

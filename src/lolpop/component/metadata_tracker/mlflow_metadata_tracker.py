@@ -612,11 +612,11 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
 
     @translating
     def get_winning_experiment(self, model_version: Resource, *args: Any, **kwargs: Any) -> Resource:
-        exp_id = self.get_metadata(model_version, "winning_experiment_id")
+        exp_id = self.get_metadata(model_version, keys.WINNER_KEY)
         if not exp_id:
             rid = self.get_resource_id(model_version)
-            raise MetadataNotFoundError(f"model version {rid!r} has no winning_experiment_id",
-                                        resource_id=rid, key="winning_experiment_id")
+            raise MetadataNotFoundError(f"model version {rid!r} has no {keys.WINNER_KEY}",
+                                        resource_id=rid, key=keys.WINNER_KEY)
         return self.get_resource(str(exp_id), type=EXPERIMENT)
 
     @translating

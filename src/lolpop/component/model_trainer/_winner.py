@@ -23,18 +23,18 @@ from typing import Any
 
 from lolpop.exceptions import InvalidInputError
 
-#: On the model version: the id of the winning experiment.
-WINNER_KEY = "winning_experiment_id"
-#: On each experiment: what rebuilding it takes.
-TRAINER_KEY = "model_trainer"
-TRAINER_CONFIG_KEY = "model_trainer_config"
-PARAMS_KEY = "training_params"
-TRANSFORMER_KEY = "feature_transformer"
-TRANSFORMER_CONFIG_KEY = "feature_transformer_config"
-#: On the model version, written by lolpop 0.2.0 and earlier lolpop: read only as a fallback.
-LEGACY_TRAINER_KEY = "winning_experiment_model_trainer"
-LEGACY_TRANSFORMER_KEY = "winning_experiment_feature_transformer"
-LEGACY_TRANSFORMER_CONFIG_KEY = "winning_experiment_feature_transformer_config"
+# The record's keys are part of the storage format (the audit reader needs them too).
+from lolpop.layout.keys import (  # noqa: F401 - re-exported: this module owns the record
+    LEGACY_TRAINER_KEY,
+    LEGACY_TRANSFORMER_CONFIG_KEY,
+    LEGACY_TRANSFORMER_KEY,
+    PARAMS_KEY,
+    TRAINER_CONFIG_KEY,
+    TRAINER_KEY,
+    TRANSFORMER_CONFIG_KEY,
+    TRANSFORMER_KEY,
+    WINNER_KEY,
+)
 
 
 @dataclass(frozen=True)
