@@ -19,6 +19,7 @@ from mlflow import MlflowClient
 from lolpop.components import MLFlowMetadataTracker
 from tests.scale._load_worker import N_EXPERIMENTS
 from tests.scale._verify import Count, s3_reader, start_worker, verify_runs, worker_cmd
+from tests.support.version_index import without_index
 
 PROCESSES = 8
 CYCLES = 5
@@ -57,7 +58,7 @@ def test_8_processes_x_5_cycles_lose_nothing(pg_stack, tmp_path: Path, record_pr
     manifests = [json.loads((tmp_path / f"manifest-{p}.json").read_text()) for p in range(PROCESSES)]
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name(experiment)
-    stored = client.search_runs([exp.experiment_id], max_results=5000)  # with all tags and params
+    stored = without_index(client.search_runs([exp.experiment_id], max_results=5000))  # with all tags and params
     fetched = {r.info.run_id: r for r in stored}
     read_s3 = s3_reader(pg_stack.s3, exp.experiment_id)  # artifacts as they landed in the S3 store
     count = Count()

@@ -10,5 +10,7 @@ starts fast). Modules:
   ``_lolpop.types`` bookkeeping tags per run, and come back unchanged.
 * :mod:`lolpop.layout.filters`: MLflow search clauses built from ids, and checks of user clauses.
 * :mod:`lolpop.layout.versions`: the one rule for which runs are versions of a resource.
+* :mod:`lolpop.layout.index`: the version index (newest and DEPLOYED version per id) that lets
+  look-ups skip the search.
 * :mod:`lolpop.layout.uris`: tracking-URI helpers (redaction, SQLite paths, the embedded default).
 """

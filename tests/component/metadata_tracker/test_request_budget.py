@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lolpop.components import MLFlowMetadataTracker
+from tests.support.version_index import build_index
 
 sys.path.insert(0, str(Path(__file__).parents[3] / "benchmarks"))
 from proxy import CountingProxy  # noqa: E402
@@ -27,17 +28,20 @@ DOCUMENTED = {
     "build_model_lineage": {LOG_BATCH: 1, LOG_INPUTS: 2, UPLOAD: 1},
     # The run's description (mlflow.note.content) rides with what is still held back in one
     # log_batch (runs/update, which ends the run, cannot carry tags); the model version's lineage
-    # page is drawn again with the final state (one upload); then the run ends.
-    "stop": {LOG_BATCH: 1, UPLOAD: 1, UPDATE: 1},
+    # page is drawn again with the final state (one upload); the run's versions go into the
+    # version index (one log_batch to the index run, lolpop.layout.index); then the run ends.
+    "stop": {LOG_BATCH: 2, UPLOAD: 1, UPDATE: 1},
 }
+CREATE, SET_EXPERIMENT_TAG = "POST /api/2.0/mlflow/runs/create", "POST /api/2.0/mlflow/experiments/set-experiment-tag"
 
 
 @pytest.fixture
 def counted(mlflow_server):
     port = int(mlflow_server.url.rsplit(":", 1)[1])
     proxy = CountingProxy(port).start()
-    tracker = MLFlowMetadataTracker(conf={"mlflow_tracking_uri": proxy.url,
-                                          "mlflow_experiment_name": f"budget-{uuid.uuid4().hex[:8]}"})
+    conf = {"mlflow_tracking_uri": proxy.url, "mlflow_experiment_name": f"budget-{uuid.uuid4().hex[:8]}"}
+    build_index(conf)  # as any earlier workflow run would have
+    tracker = MLFlowMetadataTracker(conf=conf)
     try:
         yield tracker, proxy
     finally:
@@ -87,3 +91,24 @@ def test_each_seed_write_call_is_at_most_one_write_request(counted, tmp_path):
         if name == "log_metadata(identical again)" and writes:
             over[name] = writes  # re-logging what the run holds sends nothing
     assert over == {}
+
+
+def test_the_first_stop_of_an_experiment_builds_its_index_once(mlflow_server):
+    """The index run is created once per experiment: one run created and ended, the experiment
+    tag naming it, its ``since`` tag; every later stop adds one log_batch (DOCUMENTED)."""
+    port = int(mlflow_server.url.rsplit(":", 1)[1])
+    proxy = CountingProxy(port).start()
+    try:
+        conf = {"mlflow_tracking_uri": proxy.url, "mlflow_experiment_name": f"budget-{uuid.uuid4().hex[:8]}"}
+        first = MLFlowMetadataTracker(conf=conf)
+        first.create_resource("train", type="dataset_version")
+        proxy.reset()
+        first.stop()
+        assert _writes(proxy) == {CREATE: 1, UPDATE: 2, SET_EXPERIMENT_TAG: 1, LOG_BATCH: 3}
+        second = MLFlowMetadataTracker(conf=conf)
+        second.create_resource("train", type="dataset_version")
+        proxy.reset()
+        second.stop()
+        assert _writes(proxy) == {LOG_BATCH: 2, UPDATE: 1}
+    finally:
+        proxy.stop()

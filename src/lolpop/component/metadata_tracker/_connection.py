@@ -427,8 +427,9 @@ def artifact_repository(client: MlflowClient, artifact_uri: str) -> Any:
 
 
 def open_store(uri: str, experiment_name: str, artifact_location: str | None,
-               timeout: Any = None, max_retries: Any = None) -> tuple[MlflowClient, str]:
-    """Create the client and get-or-create the experiment; returns ``(client, experiment_id)``.
+               timeout: Any = None, max_retries: Any = None) -> tuple[MlflowClient, str, dict[str, str]]:
+    """Create the client and get-or-create the experiment; returns ``(client, experiment_id,
+    experiment tags)``.
 
     The client is :func:`bounded_client`'s (with ``create=True``): the URI is checked, a tracking
     server probed, and every later request bounded by ``timeout`` / ``max_retries``.
@@ -442,20 +443,21 @@ def open_store(uri: str, experiment_name: str, artifact_location: str | None,
     db = sqlite_path(uri)
     if db is None:
         client = _new_client(uri, bound)
-        return client, _get_or_create_experiment(client, experiment_name, artifact_location)
+        return (client, *_get_or_create_experiment(client, experiment_name, artifact_location))
     db.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(db) + ".lolpop.lock", timeout=300):
         client = _new_client(uri, bound)  # builds the store, which runs the migrations
-        return client, _get_or_create_experiment(
+        return (client, *_get_or_create_experiment(
             client, experiment_name, artifact_location or default_artifact_location(uri)
-        )
+        ))
 
 
-def _get_or_create_experiment(client: MlflowClient, name: str, artifact_location: str | None) -> str:
+def _get_or_create_experiment(client: MlflowClient, name: str, artifact_location: str | None
+                              ) -> tuple[str, dict[str, str]]:
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
         try:
-            return client.create_experiment(name, artifact_location=artifact_location)
+            return client.create_experiment(name, artifact_location=artifact_location), {}
         except MlflowException as exc:
             # Another process created it between our read and our create: use theirs.
             if exc.error_code != "RESOURCE_ALREADY_EXISTS" and "already exists" not in str(exc).lower():
@@ -468,4 +470,4 @@ def _get_or_create_experiment(client: MlflowClient, name: str, artifact_location
             f"MLflow experiment {name!r} is deleted; restore it (mlflow experiments restore "
             f"--experiment-id {experiment.experiment_id}) or choose another mlflow_experiment_name"
         )
-    return experiment.experiment_id
+    return experiment.experiment_id, dict(experiment.tags)

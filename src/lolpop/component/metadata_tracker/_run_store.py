@@ -65,6 +65,9 @@ from lolpop.layout.native import DatasetRecord
 TERMINAL = frozenset({"FINISHED", "FAILED", "KILLED"})
 RUN_STATUSES = tuple(RunStatus.to_string(s) for s in RunStatus.all_status())
 
+#: MLflow accepts 1000 metrics in one log_batch; 900 leaves room for the tags riding along.
+_MAX_METRICS_PER_BATCH = 900
+
 logger = logging.getLogger("lolpop.run_store")
 
 
@@ -200,11 +203,12 @@ class RunStore:
         self._closing = threading.Event()
 
     # -- owned runs ---------------------------------------------------------------------------
-    def create_run(self, experiment_id: str, tags: Mapping[str, str], run_name: str | None = None) -> Run:
+    def create_run(self, experiment_id: str, tags: Mapping[str, str], run_name: str | None = None,
+                   start_time: int | None = None) -> Run:
         """Open a run (one request) and own it."""
         batch = Batch(tags=dict(tags))
         _check_batch(batch)
-        run = self.client.create_run(experiment_id, tags=dict(tags), run_name=run_name)
+        run = self.client.create_run(experiment_id, tags=dict(tags), run_name=run_name, start_time=start_time)
         with self._lock:
             self._owned[run.info.run_id] = _RunState(run, dict(run.data.tags), dict(run.data.params))
         return run
@@ -520,6 +524,43 @@ class RunStore:
             token = page.token
             if not token:
                 return out
+
+    # -- runs and experiments this tracker does not own (the version index) ---------------------
+    def fetch_run(self, run_id: str) -> Run | None:
+        """One ``runs/get``, never from the cache; ``None`` when the store has no such run."""
+        try:
+            return self.client.get_run(run_id)
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+
+    def experiment_tags(self, experiment_id: str) -> dict[str, str]:
+        """One ``experiments/get``: the experiment's tags."""
+        return dict(self.client.get_experiment(experiment_id).tags)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        self.client.set_experiment_tag(experiment_id, key, value)
+
+    def create_finished_run(self, experiment_id: str, tags: Mapping[str, str], run_name: str) -> Run:
+        """A run this tracker does not own, created and set FINISHED at once (two requests)."""
+        run = self.client.create_run(experiment_id, tags=dict(tags), run_name=run_name)
+        self.client._tracking_client.store.update_run_info(
+            run.info.run_id, RunStatus.FINISHED, int(time.time() * 1000), None)
+        return run
+
+    def delete_run(self, run_id: str) -> None:
+        self.client.delete_run(run_id)
+
+    def log_unowned(self, run_id: str, metrics: Iterable[tuple[str, float, int]] = (),
+                    tags: Mapping[str, str] | None = None) -> None:
+        """One ``log_batch`` to a run this tracker does not own; metrics are ``(key, value, step)``
+        with the step as timestamp too."""
+        entries = [Metric(k, v, step, step) for k, v, step in metrics]
+        tag_entries = [RunTag(k, v) for k, v in (tags or {}).items()]
+        for start in range(0, max(len(entries), 1), _MAX_METRICS_PER_BATCH):
+            self.client.log_batch(run_id, metrics=entries[start : start + _MAX_METRICS_PER_BATCH],
+                                  tags=tag_entries if start == 0 else [], synchronous=True)
 
     # -- Model Registry and logged models: one request per method --------------------------------
     def create_logged_model(self, experiment_id: str, name: str, source_run_id: str,

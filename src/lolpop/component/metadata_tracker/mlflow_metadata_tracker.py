@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -32,9 +33,11 @@ from mlflow.entities import Run
 from lolpop.component.base import ConfLike
 from lolpop.component.metadata_tracker import _lifecycle
 from lolpop.component.metadata_tracker._connection import open_store, redact, translating
+from lolpop.component.metadata_tracker._lookups import DEPLOYED, Lookups
 from lolpop.component.metadata_tracker._registry import ModelRegistry
 from lolpop.component.metadata_tracker._run_store import RUN_STATUSES, TERMINAL, Batch, RunStore, check_key
 from lolpop.component.metadata_tracker._status_history import StatusHistory, writer_name
+from lolpop.component.metadata_tracker._version_index import VersionIndex
 from lolpop.component.metadata_tracker.base_metadata_tracker import BaseMetadataTracker, Resource
 from lolpop.exceptions import (
     ArtifactNotFoundError,
@@ -49,7 +52,7 @@ from lolpop.exceptions import (
     UnsupportedResourceTypeError,
 )
 from lolpop.component.metadata_tracker import _native
-from lolpop.layout import events, filters, keys, native, versions
+from lolpop.layout import events, filters, index, keys, native
 from lolpop.layout import values as _values
 from lolpop.layout.keys import EXPERIMENT, PARENT_RUN_TAG, RUN_ID
 from lolpop.audit.tracker_hooks import end_openlineage, openlineage_url, start_openlineage
@@ -155,14 +158,19 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     @translating
     def _connect(self, uri: str, experiment_name: str, batched: bool, flush_seconds: float,
                  run_name: str) -> None:
-        self.client, self.experiment_id = open_store(
+        # The run starts before the experiment's index tag is read (lolpop.layout.index, "Since").
+        start_time = int(time.time() * 1000)
+        self.client, self.experiment_id, experiment_tags = open_store(
             uri, experiment_name, self._get_config("mlflow_artifact_location"),
             timeout=self._get_config("mlflow_request_timeout"),
             max_retries=self._get_config("mlflow_max_retries"),
         )
         self._store = RunStore(self.client, uri, batched=batched, flush_seconds=flush_seconds,
                                tmp_dir=self._tmp.name)
-        self.run: Run = self._store.create_run(self.experiment_id, {PARENT_RUN_TAG: "True"}, run_name)
+        self.run: Run = self._store.create_run(self.experiment_id, {PARENT_RUN_TAG: "True"}, run_name,
+                                               start_time=start_time)
+        self._index = VersionIndex(self._store, self.experiment_id, experiment_tags, seen_at=start_time)
+        self._lookups = Lookups(self._store, self.experiment_id, self._index)
         self._registry = ModelRegistry(self._store, enabled=self._get_config("mlflow_registry", True),
                                        tmp_dir=self._tmp.name, logger=self.logger)
         self._statuses = StatusHistory(self._store, self._registry, self.experiment_id, self.run.info.run_id,
@@ -249,6 +257,9 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         if "status" in items and not self._is_experiment(rid, run_id):
             self._encode_items(rid, run_id, items, {})  # refuse bad input before the registry hears of it
             change = self._statuses.prepare(rid, run_id, items)
+            if items["status"] == DEPLOYED:
+                # Indexed before the tag is written: a DEPLOYED version is never missing from the index.
+                self._index.record(index.DEPLOYED, [(rid, run_id, self._store.get_run(run_id).info.start_time)])
 
         def build(tags: dict[str, str], params: dict[str, str]) -> Batch:
             batch = self._encode_items(rid, run_id, items, tags)
@@ -445,13 +456,13 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             _, prun = self._unpack(parent, "parent")
             if self._store.data(prun.info.run_id)[0].get(key) == "True":
                 return Resource(id, prun)
-        runs = self._versions(rid, 1)
-        if not runs:
+        newest = self._lookups.newest(rid)
+        if newest is None:
             raise ResourceNotFoundError(
                 f"resource {id!r} is not recorded in experiment {self.experiment_id} (type={type!r}); "
                 "create it with create_resource", resource_id=id,
             )
-        return Resource(id, runs[0])
+        return Resource(id, newest)
 
     @translating
     def update_resource(self, resource: Resource, updates: dict[str, Any], *args: Any, **kwargs: Any) -> None:
@@ -499,20 +510,6 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     # ------------------------------------------------------------------------------------
     # look-ups
     # ------------------------------------------------------------------------------------
-    def _versions(self, rid: str, num: int, extra: Sequence[str] | str | None = None,
-                  before: Run | None = None, include_before: bool = False) -> list[Run]:
-        """Versions of ``rid`` (:mod:`lolpop.layout.versions`), newest first, that started no later
-        than ``before`` (``before`` itself only with ``include_before``)."""
-        clauses = versions.clauses(rid)
-        if before is not None:
-            clauses.append(versions.before_clause(before.info.start_time))
-        runs = self._store.search(
-            [before.info.experiment_id if before is not None else self.experiment_id],
-            filters.combine(clauses, extra), versions.ORDER_BY, num + (1 if before is not None else 0),
-        )
-        exclude = before.info.run_id if before is not None and not include_before else None
-        return [r for r in runs if r.info.run_id != exclude][:num]
-
     @translating
     def get_prev_resource_version(self, resource: Resource, extra_filters: Sequence[str] | None = None,
                                   num: int = 1, *args: Any, **kwargs: Any) -> Any:
@@ -522,7 +519,11 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         rid = self.get_resource_id(resource)
         if not isinstance(num, int) or isinstance(num, bool) or num < 1:
             raise InvalidInputError(f"num must be a positive int, got {num!r}", value=num)
-        runs = self._versions(rid, num, extra_filters, before=self._store.get_run(run.info.run_id))
+        before = self._store.get_run(run.info.run_id)
+        if num == 1 and not extra_filters:
+            newest = self._lookups.newest(rid, before=before)
+            return Resource(resource[0], newest) if newest is not None else None
+        runs = self._lookups.search(rid, num, extra_filters, before=before)
         if not runs:
             return None
         return Resource(resource[0], runs[0]) if num == 1 else (resource[0], runs)
@@ -531,10 +532,10 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     def get_currently_deployed_model_version(self, model_version: Resource, *args: Any,
                                              **kwargs: Any) -> Resource | None:
         """The newest earlier version whose ``status`` is ``DEPLOYED`` (strictly), or ``None``."""
+        _, run = self._unpack(model_version, "model_version")
         rid = self.get_resource_id(model_version)
-        return self.get_prev_resource_version(
-            model_version, extra_filters=[filters.tag_clause(keys.key(rid, "status"), "DEPLOYED")]
-        )
+        found = self._lookups.newest(rid, before=self._store.get_run(run.info.run_id), deployed=True)
+        return Resource(model_version[0], found) if found is not None else None
 
     @translating
     def get_prediction_job_model_version(self, prediction_job: Resource | str, *args: Any, **kwargs: Any) -> Resource:
@@ -564,8 +565,8 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         pid = f"{rid}_predictions"
         _, run = self._unpack(model, "model")
         # The model's own run counts: lolpop 0.2.0 pipelines predict in the run that trained.
-        runs = self._versions(pid, 1, before=self._store.get_run(run.info.run_id), include_before=True)
-        return Resource(pid, runs[0]) if runs else None
+        found = self._lookups.newest(pid, before=self._store.get_run(run.info.run_id), include_before=True)
+        return Resource(pid, found) if found is not None else None
 
     # ------------------------------------------------------------------------------------
     # deployment history
@@ -807,6 +808,11 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         pages = _native.write_note(self, final)
         self._store.flush()
         _native.refresh_lineage_pages(self, pages, final)
+        if status == "FINISHED":
+            # Indexed before the run is FINISHED: a version is never missing from the index. If
+            # this fails, no run ends and stop() can be called again.
+            self._index.record(index.NEWEST, [(rid, workflow, self.run.info.start_time)
+                                              for rid in index.indexed_resource_ids(self._store.data(workflow)[0])])
         for run_id in open_runs + [workflow]:
             self._store.terminate(run_id, status)
         self._stopped = True

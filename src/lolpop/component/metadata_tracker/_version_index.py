@@ -1,0 +1,140 @@
+"""The tracker's side of the version index (:mod:`lolpop.layout.index` explains the format and
+why it is safe): writing entries, and reading the index's candidate for a look-up.
+
+Every request goes through the run store. The index run's id is cached with the time just
+before it was read (``seen_at``); an entry for a run that started later is written only after
+reading the experiment's tag again, which is what keeps the ``since`` rule sound.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Mapping
+
+from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
+
+from lolpop.component.metadata_tracker._run_store import RunStore
+from lolpop.exceptions import ResourceNotFoundError
+from lolpop.layout import index
+from lolpop.layout.keys import MLFLOW_NOTE, RUN_ID
+
+logger = logging.getLogger("lolpop.version_index")
+
+#: Error codes a log_batch to a deleted run (or to no run at all) gets.
+_GONE = frozenset({"INVALID_PARAMETER_VALUE", "INVALID_STATE", "RESOURCE_DOES_NOT_EXIST"})
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def _index_id(tags: Mapping[str, str]) -> str | None:
+    value = tags.get(index.EXPERIMENT_TAG)
+    return value if isinstance(value, str) and RUN_ID.match(value) else None
+
+
+class VersionIndex:
+    """The version index of one experiment, for one tracker (thread-safe).
+
+    Args:
+        store: the tracker's run store.
+        experiment_id: the tracker's experiment.
+        experiment_tags: its tags, read no earlier than ``seen_at``.
+        seen_at: ms since epoch, taken before ``experiment_tags`` were read.
+    """
+
+    def __init__(self, store: RunStore, experiment_id: str, experiment_tags: Mapping[str, str],
+                 seen_at: int) -> None:
+        self.store = store
+        self.experiment_id = experiment_id
+        self._index_id = _index_id(experiment_tags)
+        self._seen_at = seen_at
+        self._lock = threading.Lock()
+
+    # -- writing -----------------------------------------------------------------------------
+    def record(self, kind: str, runs: Iterable[tuple[str, str, int]]) -> None:
+        """Index each ``(resource id, run id, start time)`` as ``kind``: one ``log_batch`` (plus,
+        rarely, a read of the experiment's tag or the creation of the index run). Raises what
+        the store raises: the caller must not let the indexed change happen then."""
+        metrics = [e for rid, run_id, start in runs for e in index.entries(kind, rid, run_id, start)]
+        if not metrics:
+            return
+        newest = max(step for _, _, step in metrics)
+        with self._lock:
+            if self._index_id is None or newest > self._seen_at:
+                self._refresh()
+            if self._index_id is None:
+                self._create()
+            try:
+                self.store.log_unowned(self._index_id, metrics)
+            except MlflowException as exc:
+                if exc.error_code not in _GONE or self._alive(self._index_id):
+                    raise
+                logger.info("version index run %s is gone (%s); starting a new one", self._index_id,
+                            exc.error_code)
+                self._create()
+                self.store.log_unowned(self._index_id, metrics)
+
+    def _alive(self, run_id: str) -> bool:
+        run = self.store.fetch_run(run_id)
+        return run is not None and run.info.lifecycle_stage == "active"
+
+    def _refresh(self) -> None:
+        seen_at = _now()
+        self._index_id = _index_id(self.store.experiment_tags(self.experiment_id))
+        self._seen_at = seen_at
+
+    def _create(self) -> None:
+        run = self.store.create_finished_run(
+            self.experiment_id, {index.INDEX_RUN_TAG: "True", MLFLOW_NOTE: index.INDEX_RUN_NOTE},
+            index.INDEX_RUN_NAME,
+        )
+        seen_at = _now()
+        self.store.set_experiment_tag(self.experiment_id, index.EXPERIMENT_TAG, run.info.run_id)
+        # Written after the tag took effect: whoever read the tag before still saw the old index,
+        # and their versions started before this time (module docstring of lolpop.layout.index).
+        self.store.log_unowned(run.info.run_id, tags={index.SINCE_TAG: str(_now() + 1)})
+        self._index_id, self._seen_at = run.info.run_id, seen_at
+        # Another writer may have named its own index at the same time; the last name stands.
+        # A loser deletes its run (nothing in it is needed: ``since`` covers what it would hold).
+        seen_at = _now()
+        current = _index_id(self.store.experiment_tags(self.experiment_id))
+        if current is not None and current != run.info.run_id:
+            self.store.delete_run(run.info.run_id)
+            self._index_id, self._seen_at = current, seen_at
+
+    # -- reading -----------------------------------------------------------------------------
+    def candidate(self, kind: str, resource_id: str, experiment_id: str) -> tuple[Run, int] | None:
+        """The run the index of ``experiment_id`` names as ``kind`` of ``resource_id``, with the
+        index's ``since``; ``None`` when the index has no usable answer. Three reads: the
+        experiment, the index run and the candidate. The caller checks the candidate."""
+        if index.metric_keys(kind, resource_id) is None:
+            return None
+        seen_at = _now()
+        index_id = _index_id(self.store.experiment_tags(experiment_id))
+        if experiment_id == self.experiment_id:
+            with self._lock:
+                if seen_at > self._seen_at:
+                    self._index_id, self._seen_at = index_id, seen_at
+        if index_id is None:
+            return None
+        run = self.store.fetch_run(index_id)
+        if run is None or run.info.experiment_id != experiment_id or run.info.lifecycle_stage != "active" \
+                or run.data.tags.get(index.INDEX_RUN_TAG) != "True":
+            return None
+        since = index.since(run.data.tags)
+        if since is None:
+            # Its creator stopped between naming it and writing ``since``: any time from now on
+            # is safe (the tag was read before), so write it; this look-up searches.
+            self.store.log_unowned(index_id, tags={index.SINCE_TAG: str(_now() + 1)})
+            return None
+        run_id = index.pointer(kind, resource_id, run.data.metrics)
+        if run_id is None or self.store.owns(run_id):  # this tracker's runs are still open: no versions
+            return None
+        try:
+            return self.store.get_run(run_id), since
+        except ResourceNotFoundError:
+            return None

@@ -1,0 +1,137 @@
+"""The version index: "newest version" answers that do not grow with history (README, footnote ¹
+of "The tracker, method by method").
+
+MLflow's run search reads every run of an experiment, so a look-up by search grows with history.
+The index holds, per resource id, the *newest* run that finished as one of its versions (and the
+newest run whose ``status`` became ``DEPLOYED``), so a look-up reads three small records:
+the experiment, the index run, and the candidate run. Every answer it gives is checked against
+:mod:`lolpop.layout.versions`; anything it cannot vouch for falls back to the search.
+
+Where. One *index run* per MLflow experiment, named by the experiment tag :data:`EXPERIMENT_TAG`.
+It is an ordinary FINISHED run (not a workflow run, so never a version) named ``lolpop-index``.
+
+What. Per resource id and kind (:data:`NEWEST`, :data:`DEPLOYED`) three MLflow *metrics*
+``lolpop.<kind>.<id>.0|1|2``. MLflow keeps, per metric key, the entry with the greatest
+``(step, timestamp, value)`` under a row lock: a max-register that concurrent writers cannot move
+backwards, unlike a tag (last writer wins). Each entry has ``step`` = ``timestamp`` = the
+version's start time, and ``value`` = one 43-bit chunk of its run id, inverted so that between
+runs that started in the same millisecond the smallest run id wins, as in MLflow's search order.
+Different start times: all three keys hold the same run. Equal ones: the chunks may come from
+different runs, the id then names no run of the experiment, and the look-up searches.
+
+When. A workflow run's ``newest`` entries are written by ``stop()`` *before* the run is set
+FINISHED; a ``DEPLOYED`` entry before the status tag is written. So a run can be indexed and not
+(yet) a version — the check refuses it — but never a version and unindexed.
+
+Since. Runs that finished before the index existed, or into an index that was replaced (deleted
+by a user, or two writers creating one at once), are not in it. The index run's tag
+:data:`SINCE_TAG` holds a time written *after* the index became the experiment's; a writer only
+writes into an index it read after its version started. So every version missing from the index
+started before ``since``, and an indexed answer is used only when it started at or after
+``since`` (else: search). Times are the writers' clocks, as MLflow's own start times are.
+
+Trust. Everything read here is checked: a candidate must pass the version rule, so a tampered
+index can only make a look-up search, or name an older real version — which anyone able to write
+the index could also get by editing the runs' own tags.
+
+A writer of an earlier lolpop on the same experiment does not index what it finishes: keep every
+writer of an experiment on one lolpop version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lolpop.layout.keys import MAX_KEY_LENGTH, RUN_ID
+
+#: Experiment tag naming the index run.
+EXPERIMENT_TAG = "lolpop.index_run_id"
+#: Run tag marking the index run itself.
+INDEX_RUN_TAG = "lolpop.index"
+#: Index-run tag: ms since epoch; indexed answers that started earlier are not used.
+SINCE_TAG = "lolpop.index.since"
+INDEX_RUN_NAME = "lolpop-index"
+INDEX_RUN_NOTE = (
+    "lolpop's version index: for each resource, the newest run that finished as one of its "
+    "versions (and the newest DEPLOYED one), as metrics whose step is that run's start time. "
+    "Look-ups read it instead of searching every run. Deleting this run is safe: look-ups search "
+    "until the next finished run builds a new one."
+)
+
+NEWEST = "newest"
+DEPLOYED = "deployed"
+KINDS = (NEWEST, DEPLOYED)
+
+_CHUNK_BITS = 43  # 3 chunks cover a 128-bit run id; 2**43 is well inside a float's exact range
+_CHUNKS = 3
+_CHUNK_MAX = (1 << _CHUNK_BITS) - 1
+
+
+def metric_keys(kind: str, resource_id: str) -> list[str] | None:
+    """The index's metric keys of ``resource_id``; ``None`` when they would exceed MLflow's key
+    length (such ids are never indexed, so their look-ups always search)."""
+    if kind not in KINDS:
+        raise ValueError(f"index kind must be one of {KINDS}, not {kind!r}")
+    keys = [f"lolpop.{kind}.{resource_id}.{i}" for i in range(_CHUNKS)]
+    return keys if len(keys[-1]) <= MAX_KEY_LENGTH else None
+
+
+def encode(run_id: str) -> list[float] | None:
+    """The chunk values of ``run_id`` (smaller id → greater values); ``None`` for ids not of
+    MLflow's 32-hex form."""
+    if not isinstance(run_id, str) or not RUN_ID.match(run_id):
+        return None
+    number = int(run_id, 16) << (_CHUNKS * _CHUNK_BITS - 128)
+    chunks = [(number >> (_CHUNK_BITS * (_CHUNKS - 1 - i))) & _CHUNK_MAX for i in range(_CHUNKS)]
+    return [float(_CHUNK_MAX - chunk) for chunk in chunks]
+
+
+def decode(values: Sequence[Any]) -> str | None:
+    """The run id held by chunk ``values`` (read from the store: untrusted), or ``None``."""
+    if len(values) != _CHUNKS:
+        return None
+    number = 0
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            return None
+        if not float(value).is_integer() or not 0 <= value <= _CHUNK_MAX:
+            return None
+        number = (number << _CHUNK_BITS) | (_CHUNK_MAX - int(value))
+    if number & ((1 << (_CHUNKS * _CHUNK_BITS - 128)) - 1):
+        return None
+    return f"{number >> (_CHUNKS * _CHUNK_BITS - 128):032x}"
+
+
+def entries(kind: str, resource_id: str, run_id: str, start_time: int) -> list[tuple[str, float, int]]:
+    """``(key, value, step)`` metric entries indexing ``run_id`` (started at ``start_time`` ms) as
+    ``kind`` of ``resource_id``; empty when the id cannot be indexed."""
+    keys = metric_keys(kind, resource_id)
+    values = encode(run_id)
+    if keys is None or values is None:
+        return []
+    return [(key, value, int(start_time)) for key, value in zip(keys, values)]
+
+
+def pointer(kind: str, resource_id: str, metrics: Mapping[str, Any]) -> str | None:
+    """The run id the index run's latest ``metrics`` hold for ``resource_id``, or ``None``."""
+    keys = metric_keys(kind, resource_id)
+    if keys is None or any(key not in metrics for key in keys):
+        return None
+    return decode([metrics[key] for key in keys])
+
+
+def since(tags: Mapping[str, str]) -> int | None:
+    """The index run's ``since`` (ms), or ``None`` when absent or not a plain integer."""
+    text = tags.get(SINCE_TAG)
+    if not isinstance(text, str) or not text.isascii() or not text.isdigit() or len(text) > 15:
+        return None
+    return int(text)
+
+
+def indexed_resource_ids(tags: Mapping[str, str]) -> list[str]:
+    """Every id a workflow run holding ``tags`` is a version of by the version rule's tag
+    (``<id>.exists = True``), so finishing it indexes each one."""
+    suffix = ".exists"
+    return sorted(k[: -len(suffix)] for k, v in tags.items()
+                  if v == "True" and k.endswith(suffix) and len(k) > len(suffix))
