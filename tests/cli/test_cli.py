@@ -90,6 +90,21 @@ def test_history_lists_versions(store):
     assert "cccccccccc" in result.output and "rows=1234" in result.output
 
 
+def test_history_prints_metadata_highlights_one_per_line(make_tracker, conf):
+    tracker = make_tracker()
+    dv = tracker.create_resource("sales", type="dataset_version")
+    for key, value in (("rows", 10), ("cols", 3), ("source", "warehouse")):
+        tracker.log_metadata(dv, key, value)
+    tracker.stop()
+    result = invoke({"uri": conf["config"]["mlflow_tracking_uri"],
+                     "experiment": conf["config"]["mlflow_experiment_name"]}, "history", "sales")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    for highlight in ("rows=10", "cols=3", "source=warehouse"):
+        assert any(highlight in line for line in lines), highlight
+    assert "\\n" not in result.output  # joined by line breaks, not by a printed backslash-n
+
+
 def test_show_every_tag_metadata_and_artifact(store):
     result = invoke(store, "show", "churn_model")
     assert result.exit_code == 0, result.output

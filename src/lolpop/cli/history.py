@@ -40,6 +40,7 @@ def history(settings: Settings, resource_id: str, limit: int, deployments: bool,
         show_deployments(settings, resource_id, at, fmt)
         return
     from rich.table import Table
+    from rich.text import Text
 
     reader = settings.reader()
     try:
@@ -66,7 +67,7 @@ def history(settings: Settings, resource_id: str, limit: int, deployments: bool,
             ][:4]
             table.add_row(text(run.info.run_id), fmt_time(run.info.start_time), text(run.info.status),
                           text("" if status is None else status),
-                          text(str(hexsha)[:10] if hexsha else ""), text("\n").join(text(h) for h in highlights))
+                          text(str(hexsha)[:10] if hexsha else ""), Text("\n").join(text(h) for h in highlights))
     finally:
         reader.close()
     console().print(table)
