@@ -123,34 +123,98 @@ def mode_cycles(cfg: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+LOOKUPS = ("get_prev_resource_version", "get_currently_deployed_model_version", "get_latest_model_resource")
+PREDICTIONS = f"{W.MODEL_VERSION}_predictions"
+
+
+def _found(res: Any) -> Any:
+    """The run a look-up answered (``None`` for no answer): ``(id, run)`` pairs, 0.2.0's
+    ``get_latest_model_resource`` nesting one in the other, or a bare run (the raw floor)."""
+    while isinstance(res, tuple):
+        res = res[1]
+    return res
+
+
+class _Counter:
+    """Replaces ``obj.<name>`` with a wrapper that counts calls and still calls the real method."""
+
+    def __init__(self, obj: Any, name: str) -> None:
+        self.n = 0
+        real = getattr(obj, name)
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            self.n += 1
+            return real(*args, **kwargs)
+
+        setattr(obj, name, counting)
+
+
 def mode_lookups(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Time the two look-ups into history from a fresh workflow run (median of ``reps``)."""
+    """Time the three look-ups into history from a fresh workflow run (median of ``reps``).
+
+    For ours it also counts, during the timed calls, the tracker's ``runs/search`` calls
+    (``RunStore.search``: 0 = answered from the version index) and its client's reads, and checks
+    each answer against the search the look-up replaces (``Lookups.search``: ``same_as_search``).
+    """
     reps = cfg.get("reps", 7)
     tracker = make_tracker(cfg)
-    times: dict[str, list[float]] = {"get_prev_resource_version": [], "get_currently_deployed_model_version": []}
+    times: dict[str, list[float]] = {name: [] for name in LOOKUPS}
     found: dict[str, Any] = {}
+    dv_id, mv_id = W.DATASET_VERSION, W.MODEL_VERSION
+    ours = cfg["impl"] in ("ours", "batched")
     if cfg["impl"] == "raw":
         # the raw floor: exactly the one search each look-up needs, timed on its own
         from raw_floor import _search
 
         st, eid = tracker.run.info.start_time, tracker.experiment_id
-        dv, mv = W.DATASET_VERSION, W.MODEL_VERSION
-        calls = {"get_prev_resource_version": lambda: _search(tracker.client, eid, st, [f"tags.`{dv}.exists` = 'True'"]),
+        calls = {"get_prev_resource_version": lambda: _search(tracker.client, eid, st, [f"tags.`{dv_id}.exists` = 'True'"]),
                  "get_currently_deployed_model_version": lambda: _search(
-                     tracker.client, eid, st, [f"tags.`{mv}.exists` = 'True'", f"tags.`{mv}.status` = 'DEPLOYED'"])}
+                     tracker.client, eid, st, [f"tags.`{mv_id}.exists` = 'True'", f"tags.`{mv_id}.status` = 'DEPLOYED'"]),
+                 "get_latest_model_resource": lambda: _search(
+                     tracker.client, eid, st, [f"tags.`{PREDICTIONS}.exists` = 'True'"])}
     else:
-        dv = tracker.create_resource(W.DATASET_VERSION, type="dataset_version")
-        mv = tracker.create_resource(W.MODEL_VERSION, type="model_version")
+        dv = tracker.create_resource(dv_id, type="dataset_version")
+        mv = tracker.create_resource(mv_id, type="model_version")
         calls = {"get_prev_resource_version": lambda: tracker.get_prev_resource_version(dv),
-                 "get_currently_deployed_model_version": lambda: tracker.get_currently_deployed_model_version(mv)}
+                 "get_currently_deployed_model_version": lambda: tracker.get_currently_deployed_model_version(mv),
+                 "get_latest_model_resource": lambda: tracker.get_latest_model_resource(mv, "prediction_job")}
+    counters: dict[str, Any] = {}
+    if ours:
+        counters = {"search": _Counter(tracker._store, "search"),
+                    "client.search_runs": _Counter(tracker._store.client, "search_runs"),
+                    "client.get_experiment": _Counter(tracker._store.client, "get_experiment"),
+                    "client.get_run": _Counter(tracker._store.client, "get_run")}
+    counts: dict[str, dict[str, int]] = {}
     for name, call in calls.items():
         call()  # warm-up
+        before = {k: c.n for k, c in counters.items()}
         for _ in range(reps):
             t0 = time.perf_counter()
             res = call()
             times[name].append(time.perf_counter() - t0)
-        run = res[1] if isinstance(res, tuple) else res
-        found[name] = None if run is None else {"run_id": run.info.run_id, "start_time": run.info.start_time}
+        if ours:
+            counts[name] = {k: c.n - before[k] for k, c in counters.items()}
+        run = _found(res)
+        found[name] = None if run is None else {"run_id": run.info.run_id, "start_time": run.info.start_time,
+                                                "run_name": run.info.run_name}
+    result: dict[str, Any] = {"median": {k: statistics.median(v) for k, v in times.items()}, "times": times,
+                              "found": found, "reps": reps}
+    if ours:
+        # What the search each look-up replaces answers (outside the counted, timed calls).
+        from lolpop.component.metadata_tracker._lookups import deployed_clause
+
+        lk = tracker._lookups
+        before_run = tracker._store.get_run(tracker.run.info.run_id)
+        searched = {
+            "get_prev_resource_version": lk.search(dv_id, 1, before=before_run),
+            "get_currently_deployed_model_version": lk.search(mv_id, 1, [deployed_clause(mv_id)], before=before_run),
+            "get_latest_model_resource": lk.search(PREDICTIONS, 1, before=before_run, include_before=True),
+        }
+        result["searches"] = {name: counts[name]["search"] for name in LOOKUPS}
+        result["client_calls"] = counts
+        result["search_answer"] = {name: runs[0].info.run_id if runs else None for name, runs in searched.items()}
+        result["same_as_search"] = {name: (found[name] or {}).get("run_id") == result["search_answer"][name]
+                                    for name in LOOKUPS}
     if cfg.get("profile"):
         from pyinstrument import Profiler
 
@@ -161,11 +225,16 @@ def mode_lookups(cfg: dict[str, Any]) -> dict[str, Any]:
                 call()
         profiler.stop()
         Path(cfg["profile"]).write_text(profiler.output_text(unicode=False, color=False))
-    tracker.stop()
+    if ours:
+        # KILLED: a FINISHED stop() would index this run, which is deleted next; the index would
+        # then name a deleted run and every later look-up on this store would search.
+        tracker.stop(status="KILLED")
+    else:
+        tracker.stop()
     if cfg.get("delete_own_run"):
         # keep the generated history pure for the next implementation / size
         tracker.client.delete_run(tracker.run.info.run_id)
-    return {"median": {k: statistics.median(v) for k, v in times.items()}, "times": times, "found": found}
+    return result
 
 
 RESULT = "@@RESULT@@ "

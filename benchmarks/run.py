@@ -6,7 +6,12 @@ Writes ``BENCHMARKS.md`` (repo root) and ``benchmarks/lookup_latency.png``; scra
 modes) and the raw floor under this interpreter with the worktree's ``src`` first on the path, lolpop 0.2.0 under
 the throwaway venv from ``legacy_setup.py``.
 
-    python benchmarks/run.py [--cycles 5] [--sizes 100,1000,10000] [--quick]
+    python benchmarks/run.py [--cycles 5] [--rounds 3] [--reps 3] [--sizes 100,1000,10000,100000] [--quick]
+
+``--quick`` (a check that everything runs, a few minutes): 2 cycles, 2 rounds of 2 timed calls
+per look-up, histories of 100 and 1000 cycles, 2 runs per command; it writes ``build/bench-quick/BENCHMARKS.md`` and
+``build/bench-quick/lookup_latency.png`` unless ``--out`` / ``--plot`` say otherwise, so the
+committed report is only ever written by a full run.
 """
 
 from __future__ import annotations
@@ -106,7 +111,8 @@ class Runner:
 
 
 class Server:
-    """``mlflow server`` (SQLite backend, 1 worker) on loopback, in its own process group."""
+    """``mlflow server`` (SQLite backend, 1 worker, no job runner) on loopback, in its own process
+    group."""
 
     def __init__(self, db: Path, artifacts: Path, log_path: Path) -> None:
         self.port = free_port()
@@ -116,6 +122,10 @@ class Server:
                "--artifacts-destination", artifacts.as_uri(), "--serve-artifacts",
                "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+        # No job runner: by default the server also starts MLflow's job runner (8 more processes
+        # polling the store for GenAI scoring / trace archival jobs), which tracking never uses and
+        # whose start-up and polling would load the machine while we time.
+        env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True, cwd=db.parent)
         deadline = time.time() + 120
@@ -130,6 +140,13 @@ class Server:
                 time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"mlflow server did not come up; see {log_path}")
+
+    def warm_up(self, experiment: str, n: int = 5) -> None:
+        """A few cheap requests, so the first timed ones do not pay the server's lazy start-up."""
+        for _ in range(n):
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/2.0/mlflow/experiments/get-by-name"
+                                        f"?experiment_name={experiment}", timeout=60) as r:
+                r.read()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -223,26 +240,62 @@ def bench_lookups(r: Runner, args: argparse.Namespace) -> dict[str, Any]:
     work.unlink()
 
     def run_all(backend: str, uri_of: Any) -> None:
-        for n, size in enumerate(args.sizes):
-            for impl in rotated(LOOKUP_IMPLS, n):
-                cfg = {"mode": "lookups", "uri": uri_of(size), "experiment": "lookup", "reps": args.reps,
-                       "delete_own_run": True}
-                if impl == "ours" and size == max(args.sizes):
-                    cfg["profile"] = str(r.build / "profiles" / f"ours-lookups-{backend}-{size}.txt")
-                res[backend].setdefault(impl, {})[size] = r.driver(impl, cfg)
-            log(f"  {backend}, {size} cycles: get_prev_resource_version " + ", ".join(
-                f"{i} {res[backend][i][size]['median']['get_prev_resource_version'] * 1000:.0f} ms" for i in LOOKUP_IMPLS))
+        # Rounds: every round visits every size and implementation (orders rotated), ``args.reps``
+        # timed calls per look-up each, so a fluctuating machine load hits all sizes alike.
+        for rnd in range(args.rounds):
+            for n, size in enumerate(rotated(tuple(args.sizes), rnd)):
+                for impl in rotated(LOOKUP_IMPLS, rnd + n):
+                    cfg = {"mode": "lookups", "uri": uri_of(size), "experiment": "lookup", "reps": args.reps,
+                           "delete_own_run": True}
+                    if impl == "ours" and size == max(args.sizes) and rnd == args.rounds - 1:
+                        cfg["profile"] = str(r.build / "profiles" / f"ours-lookups-{backend}-{size}.txt")
+                    _merge(res[backend].setdefault(impl, {}).setdefault(size, {}), r.driver(impl, cfg))
+            log(f"  {backend}: round {rnd + 1}/{args.rounds} done")
+        for size in args.sizes:
+            for lookup in report.LOOKUPS:
+                ours = res[backend]["ours"][size]
+                log(f"  {backend}, {size} cycles, {lookup}: " + ", ".join(
+                    f"{i} {res[backend][i][size]['median'][lookup] * 1000:.1f} ms" for i in LOOKUP_IMPLS)
+                    + f" (ours: {ours['searches'][lookup]} searches in {ours['reps']} calls, "
+                      f"same as search: {ours['same_as_search'][lookup]})")
 
     run_all("sqlite", lambda size: f"sqlite:///{dbs[size]}")
     servers = {}
     try:
         for size in args.sizes:
             servers[size] = Server(dbs[size], d / str(size) / "artifacts", d / str(size) / "server.log")
+        for server in servers.values():
+            server.warm_up("lookup")
         run_all("server", lambda size: f"http://127.0.0.1:{servers[size].port}")
     finally:
         for server in servers.values():
             server.stop()
     return res
+
+
+def _merge(acc: dict[str, Any], out: dict[str, Any]) -> None:
+    """Add one round's look-up result ``out`` to ``acc``: times pooled (median over all rounds),
+    counts summed, ``same_as_search`` true only if it held in every round, ``found`` the last
+    round's with ``found_varies`` set when rounds found different runs."""
+    if not acc:
+        acc.update({"times": {k: [] for k in out["times"]}, "reps": 0, "rounds": 0, "found_varies": {}})
+    for k, v in out["times"].items():
+        acc["times"][k] += v
+    acc["median"] = {k: statistics.median(v) for k, v in acc["times"].items()}
+    acc["reps"] += out["reps"]
+    acc["rounds"] += 1
+    for k, v in out["found"].items():
+        before = acc.get("found", {}).get(k, v)
+        acc["found_varies"][k] = acc["found_varies"].get(k, False) or (before or {}).get("run_id") != (v or {}).get("run_id")
+    acc["found"] = out["found"]
+    if "searches" in out:
+        acc["searches"] = {k: acc.get("searches", {}).get(k, 0) + v for k, v in out["searches"].items()}
+        calls = acc.setdefault("client_calls", {})
+        for k, per in out["client_calls"].items():
+            calls[k] = {c: calls.get(k, {}).get(c, 0) + n for c, n in per.items()}
+        acc["same_as_search"] = {k: acc.get("same_as_search", {}).get(k, True) and v
+                                 for k, v in out["same_as_search"].items()}
+        acc["search_answer"] = out["search_answer"]
 
 
 def machine() -> dict[str, str]:
@@ -266,28 +319,50 @@ def machine() -> dict[str, str]:
             "sqlalchemy": version("sqlalchemy")}
 
 
+def _link(plot: Path, out: Path) -> Path:
+    """The plot's path as the report links it (relative to the report's folder)."""
+    return Path(os.path.relpath(plot, out.parent))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cycles", type=int, default=5)
-    ap.add_argument("--reps", type=int, default=7, help="timed repetitions per look-up")
-    ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[100, 1000, 10000])
-    ap.add_argument("--build", type=Path, default=ROOT / "build" / "bench")
-    ap.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
-    ap.add_argument("--plot", type=Path, default=HERE / "lookup_latency.png")
-    ap.add_argument("--cli-runs", type=int, default=7, help="timed runs per `lolpop` command (cli_latency.py)")
+    ap.add_argument("--cycles", type=int, default=None, help="timed training cycles per implementation (5)")
+    ap.add_argument("--reps", type=int, default=None, help="timed calls per look-up and round (3)")
+    ap.add_argument("--rounds", type=int, default=None, help="look-up rounds over all sizes (3)")
+    ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=None,
+                    help="history sizes, cumulative (100,1000,10000,100000)")
+    ap.add_argument("--build", type=Path, default=None, help="scratch directory (build/bench)")
+    ap.add_argument("--out", type=Path, default=None, help="report (BENCHMARKS.md)")
+    ap.add_argument("--plot", type=Path, default=None, help="plot (benchmarks/lookup_latency.png)")
+    ap.add_argument("--cli-runs", type=int, default=None, help="timed runs per `lolpop` command (7)")
+    ap.add_argument("--quick", action="store_true",
+                    help="small run to check everything works: --cycles 2 --reps 2 --rounds 2 --sizes 100,1000 "
+                         "--cli-runs 2, "
+                         "output under build/bench-quick")
     ap.add_argument("--skip-cycles", action="store_true", help="reuse build/bench/results.json cycles")
     ap.add_argument("--render-only", action="store_true", help="re-render from build/bench/results.json")
     args = ap.parse_args()
+    quick = ROOT / "build" / "bench-quick"
+    defaults = ({"cycles": 2, "reps": 2, "rounds": 2, "sizes": [100, 1000], "cli_runs": 2, "build": quick,
+                 "out": quick / "BENCHMARKS.md", "plot": quick / "lookup_latency.png"} if args.quick else
+                {"cycles": 5, "reps": 3, "rounds": 3, "sizes": [100, 1000, 10000, 100000], "cli_runs": 7,
+                 "build": ROOT / "build" / "bench", "out": ROOT / "BENCHMARKS.md", "plot": HERE / "lookup_latency.png"})
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if sorted(args.sizes) != args.sizes or len(set(args.sizes)) != len(args.sizes):
+        ap.error("--sizes must increase (the history is generated cumulatively)")
     args.build, args.out, args.plot = args.build.resolve(), args.out.resolve(), args.plot.resolve()
     if args.render_only:
         results = json.loads((args.build / "results.json").read_text())
         report.plot(results, args.plot)
-        args.out.write_text(report.render(results, args.plot.relative_to(ROOT)))
+        args.out.write_text(report.render(results, _link(args.plot, args.out)))
         return
     t0 = time.time()
     args.build.mkdir(parents=True, exist_ok=True)
     (args.build / "profiles").mkdir(exist_ok=True)
-    legacy_python = legacy_setup.ensure(args.build)
+    # 0.2.0's venv is shared by quick and full runs (building it is the slow part of a first run)
+    legacy_python = legacy_setup.ensure(ROOT / "build" / "bench" if args.quick else args.build)
     r = Runner(args.build, legacy_python)
     try:
         _main(args, r, t0)
@@ -299,7 +374,9 @@ def _main(args: argparse.Namespace, r: Runner, t0: float) -> None:
     results_path = args.build / "results.json"
     previous = json.loads(results_path.read_text()) if results_path.exists() else {}
     results: dict[str, Any] = {"machine": machine(), "args": {"cycles": args.cycles, "reps": args.reps,
-                                                              "sizes": args.sizes}}
+                                                              "rounds": args.rounds,
+                                                              "sizes": args.sizes, "quick": args.quick,
+                                                              "cli_runs": args.cli_runs}}
     results["cycles"] = previous["cycles"] if args.skip_cycles and "cycles" in previous else bench_cycles(r, args)
     results_path.write_text(json.dumps(results, indent=1, default=str))
     results["lookups"] = bench_lookups(r, args)
@@ -310,8 +387,7 @@ def _main(args: argparse.Namespace, r: Runner, t0: float) -> None:
     results["profiles"] = {p.stem: p.read_text() for p in sorted((args.build / "profiles").glob("*.txt"))}
     results_path.write_text(json.dumps(results, indent=1, default=str))
     report.plot(results, args.plot)
-    args.out.write_text(report.render(results, args.plot.relative_to(ROOT) if args.plot.is_relative_to(ROOT)
-                                      else args.plot))
+    args.out.write_text(report.render(results, _link(args.plot, args.out)))
     log(f"wrote {args.out} and {args.plot} in {results['elapsed_s']:.0f}s")
 
 
