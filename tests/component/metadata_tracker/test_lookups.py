@@ -64,10 +64,12 @@ def test_malformed_filters_raise_before_anything_is_sent(tracker, bad):
         tracker.get_prev_resource_version(res, extra_filters=[bad])
 
 
-def test_filters_must_be_a_list(tracker):
+@pytest.mark.parametrize("bad", [42, 0, False, {}, "", set()])
+def test_filters_must_be_a_list(tracker, bad):
+    """Falsy ones too: they must not slip through to the index look-up as "no filters"."""
     res = tracker.create_resource("ds", type="dataset_version")
     with pytest.raises(InvalidFilterError):
-        tracker.get_prev_resource_version(res, extra_filters=42)
+        tracker.get_prev_resource_version(res, extra_filters=bad)
 
 
 def test_quote_in_a_filter_cannot_swallow_the_query(make_tracker):

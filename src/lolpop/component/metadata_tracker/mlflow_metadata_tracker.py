@@ -520,7 +520,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         if not isinstance(num, int) or isinstance(num, bool) or num < 1:
             raise InvalidInputError(f"num must be a positive int, got {num!r}", value=num)
         before = self._store.get_run(run.info.run_id)
-        if num == 1 and not extra_filters:
+        if num == 1 and (extra_filters is None or isinstance(extra_filters, (list, tuple)) and not extra_filters):
             newest = self._lookups.newest(rid, before=before)
             return Resource(resource[0], newest) if newest is not None else None
         runs = self._lookups.search(rid, num, extra_filters, before=before)
