@@ -43,7 +43,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lolpop.layout.keys import MAX_KEY_LENGTH, RUN_ID
+from lolpop.layout import versions
+from lolpop.layout.keys import MAX_KEY_LENGTH, RUN_ID, key
+
+#: The status the ``deployed`` entries are about (matched exactly, as the search's clause does).
+DEPLOYED_STATUS = "DEPLOYED"
 
 #: Experiment tag naming the index run.
 EXPERIMENT_TAG = "lolpop.index_run_id"
@@ -110,15 +114,15 @@ def entries(kind: str, resource_id: str, run_id: str, start_time: int) -> list[t
     values = encode(run_id)
     if keys is None or values is None:
         return []
-    return [(key, value, int(start_time)) for key, value in zip(keys, values)]
+    return [(k, value, int(start_time)) for k, value in zip(keys, values)]
 
 
 def pointer(kind: str, resource_id: str, metrics: Mapping[str, Any]) -> str | None:
     """The run id the index run's latest ``metrics`` hold for ``resource_id``, or ``None``."""
     keys = metric_keys(kind, resource_id)
-    if keys is None or any(key not in metrics for key in keys):
+    if keys is None or any(k not in metrics for k in keys):
         return None
-    return decode([metrics[key] for key in keys])
+    return decode([metrics[k] for k in keys])
 
 
 def since(tags: Mapping[str, str]) -> int | None:
@@ -135,3 +139,41 @@ def indexed_resource_ids(tags: Mapping[str, str]) -> list[str]:
     suffix = ".exists"
     return sorted(k[: -len(suffix)] for k, v in tags.items()
                   if v == "True" and k.endswith(suffix) and len(k) > len(suffix))
+
+
+def index_run_id(experiment_tags: Mapping[str, str]) -> str | None:
+    """The index run named by an experiment's tags (read from the store: checked), or ``None``."""
+    value = experiment_tags.get(EXPERIMENT_TAG)
+    return value if isinstance(value, str) and RUN_ID.match(value) else None
+
+
+def is_index_run(run: Any, experiment_id: str) -> bool:
+    """Whether a fetched ``run`` is an index run of experiment ``experiment_id`` that may be read."""
+    info = run.info
+    return (info.experiment_id == experiment_id and info.lifecycle_stage == "active"
+            and run.data.tags.get(INDEX_RUN_TAG) == "True")
+
+
+def answers(run: Any, since_ms: int, resource_id: str, experiment_id: str, *, before: Any = None,
+            include_before: bool = False, deployed: bool = False) -> bool:
+    """Whether the index's candidate ``run`` is what the search it replaces would return first:
+    the newest version of ``resource_id`` in ``experiment_id`` (:mod:`lolpop.layout.versions`;
+    ``deployed``: whose status is exactly DEPLOYED) that started no later than run ``before``
+    (not ``before`` itself unless ``include_before``).
+
+    The index names the newest run ever indexed, and every version missing from it started
+    before ``since``; so a candidate meeting the search's conditions is also the newest that does.
+    """
+    info = run.info
+    if info.experiment_id != experiment_id or info.lifecycle_stage != "active" or info.start_time is None:
+        return False
+    if not versions.is_version(run, resource_id) or info.start_time < since_ms:
+        return False
+    if deployed and run.data.tags.get(key(resource_id, "status")) != DEPLOYED_STATUS:
+        return False
+    if before is not None:
+        if info.start_time > before.info.start_time:
+            return False
+        if info.run_id == before.info.run_id and not include_before:
+            return False
+    return True

@@ -19,7 +19,7 @@ from lolpop.component.metadata_tracker._version_index import VersionIndex
 from lolpop.layout import filters, index, versions
 from lolpop.layout.keys import key
 
-DEPLOYED = "DEPLOYED"
+DEPLOYED = index.DEPLOYED_STATUS
 
 
 def deployed_clause(resource_id: str) -> str:
@@ -57,28 +57,9 @@ class Lookups:
         found = self.index.candidate(index.DEPLOYED if deployed else index.NEWEST, resource_id, experiment_id)
         if found is not None:
             run, since = found
-            if self._answers(run, since, resource_id, experiment_id, before, include_before, deployed):
+            if index.answers(run, since, resource_id, experiment_id, before=before,
+                             include_before=include_before, deployed=deployed):
                 return run
         runs = self.search(resource_id, 1, [deployed_clause(resource_id)] if deployed else None,
                            before, include_before)
         return runs[0] if runs else None
-
-    @staticmethod
-    def _answers(run: Run, since: int, resource_id: str, experiment_id: str, before: Run | None,
-                 include_before: bool, deployed: bool) -> bool:
-        """Whether the index's ``run`` is the search's answer. The index names the newest run ever
-        indexed, and every version missing from it started before ``since``; so a run meeting the
-        search's conditions is also the newest that does."""
-        info = run.info
-        if info.experiment_id != experiment_id or info.lifecycle_stage != "active" or info.start_time is None:
-            return False
-        if not versions.is_version(run, resource_id) or info.start_time < since:
-            return False
-        if deployed and run.data.tags.get(key(resource_id, "status")) != DEPLOYED:
-            return False
-        if before is not None:
-            if info.start_time > before.info.start_time:
-                return False
-            if info.run_id == before.info.run_id and not include_before:
-                return False
-        return True

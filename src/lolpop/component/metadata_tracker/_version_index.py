@@ -19,7 +19,7 @@ from mlflow.exceptions import MlflowException
 from lolpop.component.metadata_tracker._run_store import RunStore
 from lolpop.exceptions import ResourceNotFoundError
 from lolpop.layout import index
-from lolpop.layout.keys import MLFLOW_NOTE, RUN_ID
+from lolpop.layout.keys import MLFLOW_NOTE
 
 logger = logging.getLogger("lolpop.version_index")
 
@@ -29,11 +29,6 @@ _GONE = frozenset({"INVALID_PARAMETER_VALUE", "INVALID_STATE", "RESOURCE_DOES_NO
 
 def _now() -> int:
     return int(time.time() * 1000)
-
-
-def _index_id(tags: Mapping[str, str]) -> str | None:
-    value = tags.get(index.EXPERIMENT_TAG)
-    return value if isinstance(value, str) and RUN_ID.match(value) else None
 
 
 class VersionIndex:
@@ -50,7 +45,7 @@ class VersionIndex:
                  seen_at: int) -> None:
         self.store = store
         self.experiment_id = experiment_id
-        self._index_id = _index_id(experiment_tags)
+        self._index_id = index.index_run_id(experiment_tags)
         self._seen_at = seen_at
         self._lock = threading.Lock()
 
@@ -84,7 +79,7 @@ class VersionIndex:
 
     def _refresh(self) -> None:
         seen_at = _now()
-        self._index_id = _index_id(self.store.experiment_tags(self.experiment_id))
+        self._index_id = index.index_run_id(self.store.experiment_tags(self.experiment_id))
         self._seen_at = seen_at
 
     def _create(self) -> None:
@@ -101,7 +96,7 @@ class VersionIndex:
         # Another writer may have named its own index at the same time; the last name stands.
         # A loser deletes its run (nothing in it is needed: ``since`` covers what it would hold).
         seen_at = _now()
-        current = _index_id(self.store.experiment_tags(self.experiment_id))
+        current = index.index_run_id(self.store.experiment_tags(self.experiment_id))
         if current is not None and current != run.info.run_id:
             self.store.delete_run(run.info.run_id)
             self._index_id, self._seen_at = current, seen_at
@@ -114,7 +109,7 @@ class VersionIndex:
         if index.metric_keys(kind, resource_id) is None:
             return None
         seen_at = _now()
-        index_id = _index_id(self.store.experiment_tags(experiment_id))
+        index_id = index.index_run_id(self.store.experiment_tags(experiment_id))
         if experiment_id == self.experiment_id:
             with self._lock:
                 if seen_at > self._seen_at:
@@ -122,8 +117,7 @@ class VersionIndex:
         if index_id is None:
             return None
         run = self.store.fetch_run(index_id)
-        if run is None or run.info.experiment_id != experiment_id or run.info.lifecycle_stage != "active" \
-                or run.data.tags.get(index.INDEX_RUN_TAG) != "True":
+        if run is None or not index.is_index_run(run, experiment_id):
             return None
         since = index.since(run.data.tags)
         if since is None:
