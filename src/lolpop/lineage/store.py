@@ -19,7 +19,7 @@ from typing import Any
 
 from lolpop.exceptions import ConfigError, InvalidResourceIdError, ResourceNotFoundError
 from lolpop.layout import values as _values
-from lolpop.layout import versions
+from lolpop.layout import index, versions
 from lolpop.layout.keys import (  # noqa: F401 - re-exported for readers of this module
     MLFLOW_PARENT,
     PARENT_RUN_TAG,
@@ -116,6 +116,10 @@ class Located:
     @property
     def run_id(self) -> str:
         return self.run.info.run_id
+
+
+#: Above this many experiments with a version index, one search is cheaper than reading each index.
+MAX_INDEXED_EXPERIMENTS = 4
 
 
 class StoreReader:
@@ -227,13 +231,49 @@ class StoreReader:
             if not self.has_resource(resource_id, run):
                 raise ResourceNotFoundError(f"run {run_id} does not record resource {resource_id!r}")
             return Located(resource_id, run)
-        runs = self.versions(resource_id, limit=1)
-        if not runs:
+        newest = self.newest(resource_id)
+        if newest is None:
             raise ResourceNotFoundError(
                 f"no resource {resource_id!r} in {redact(self.client.tracking_uri)}"
                 f" (searched {len(self.experiment_ids)} experiment(s))"
             )
-        return Located(resource_id, runs[0])
+        return Located(resource_id, newest)
+
+    def newest(self, resource_id: str) -> Run | None:
+        """The newest version of ``resource_id`` in the reader's experiments, as
+        ``versions(resource_id, 1)`` finds it: from an experiment's version index where it vouches
+        for the answer (:mod:`lolpop.layout.index`; two ``runs/get``), by one search over the rest."""
+        ids = self.experiment_ids
+        indexed = {}
+        if not is_experiment_id(resource_id) and index.metric_keys(index.NEWEST, resource_id) is not None:
+            indexed = {e: i for e in ids if (i := index.index_run_id(self.experiment(e).tags)) is not None}
+        if not indexed or len(indexed) > MAX_INDEXED_EXPERIMENTS:
+            runs = self.versions(resource_id, limit=1)
+            return runs[0] if runs else None
+        found = [run for e, i in indexed.items() if (run := self._indexed(resource_id, e, i)) is not None]
+        rest = [e for e in ids if e not in {r.info.experiment_id for r in found}]
+        if rest:
+            if "`" in resource_id:
+                raise InvalidResourceIdError(f"resource id {resource_id!r} contains a backtick")
+            found += self.search(" and ".join(versions.clauses(resource_id)), max_results=1, experiment_ids=rest)
+        # The search's order: newest start first, then the smallest run id.
+        return min(found, key=lambda r: (-(r.info.start_time or 0), r.info.run_id), default=None)
+
+    def _indexed(self, resource_id: str, experiment_id: str, index_run_id: str) -> Run | None:
+        """The version the index of ``experiment_id`` vouches for as the newest, or ``None``."""
+        try:
+            index_run = self.get_run(index_run_id)
+        except ResourceNotFoundError:
+            return None
+        since = index.since(index_run.data.tags)
+        run_id = index.pointer(index.NEWEST, resource_id, index_run.data.metrics)
+        if not index.is_index_run(index_run, experiment_id) or since is None or run_id is None:
+            return None
+        try:
+            run = self.get_run(run_id)
+        except ResourceNotFoundError:
+            return None
+        return run if index.answers(run, since, resource_id, experiment_id) else None
 
     def versions(self, resource_id: str, limit: int = 1000) -> list[Run]:
         """The versions of ``resource_id`` (:mod:`lolpop.layout.versions`), newest first (one search)."""

@@ -59,6 +59,7 @@ class Experiment:
     name: str
     artifact_location: str | None = None
     lifecycle_stage: str = ACTIVE
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,8 @@ def _run(run: Any) -> Run:
 
 
 def _experiment(exp: Any) -> Experiment:
-    return Experiment(str(exp.experiment_id), exp.name, exp.artifact_location, exp.lifecycle_stage)
+    return Experiment(str(exp.experiment_id), exp.name, exp.artifact_location, exp.lifecycle_stage,
+                      dict(exp.tags or {}))
 
 
 def _file(info: Any) -> FileInfo:

@@ -335,4 +335,4 @@ def _run(data: dict[str, Any]) -> Run:
 
 def _experiment(data: dict[str, Any]) -> Experiment:
     return Experiment(str(data["experiment_id"]), str(data.get("name", "")), data.get("artifact_location"),
-                      str(data.get("lifecycle_stage", "active")))
+                      str(data.get("lifecycle_stage", "active")), _pairs(data.get("tags")))

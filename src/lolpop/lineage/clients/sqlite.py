@@ -42,7 +42,7 @@ from lolpop.lineage.clients.base import (
 
 #: Alembic revisions of MLflow's schema this reader was checked against: MLflow 3.17's chain from
 #: ``1b5f0d9ad7c1`` (workspace column on experiments) to its head. None of them changes the
-#: columns read here (experiments, runs, tags, params, latest_metrics). A newer MLflow adds a
+#: columns read here (experiments, experiment_tags, runs, tags, params, latest_metrics). A newer MLflow adds a
 #: revision: until it is checked and listed here, such stores are read through MlflowClient.
 SUPPORTED_REVISIONS = frozenset({
     "1b5f0d9ad7c1", "e1f2a3b4c5d6", "76601a5f987d", "c3d6457b6d8a", "a5b4c3d2e1f0", "ae8bbe7743c9",
@@ -50,7 +50,7 @@ SUPPORTED_REVISIONS = frozenset({
     "c3d9e7f1a2b4", "6f8d9c3b2a1e", "1971f2d9a75b", "17e22815139b", "b7e2c1a4d9f3", "75868b020152",
     "dc11669786a5",
 })
-_MLFLOW_TABLES = ("experiments", "runs", "tags", "params", "latest_metrics")
+_MLFLOW_TABLES = ("experiments", "experiment_tags", "runs", "tags", "params", "latest_metrics")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _CHUNK = 500  # ids per IN (...) list, below SQLite's variable limit
 _RUN_COLUMNS = "r.run_uuid, r.experiment_id, r.status, r.start_time, r.end_time, r.artifact_uri, " \
@@ -187,20 +187,29 @@ class SqliteClient(StoreClient):
     # -- experiments -------------------------------------------------------------------------
     _EXP = "SELECT experiment_id, name, artifact_location, lifecycle_stage FROM experiments"
 
+    def _experiments(self, rows: list[tuple[Any, ...]]) -> list[Experiment]:
+        tags: dict[str, dict[str, str]] = {}
+        ids = [r[0] for r in rows]
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i:i + _CHUNK]
+            for exp_id, key, value in self._query(
+                    "SELECT experiment_id, key, value FROM experiment_tags "
+                    f"WHERE experiment_id IN ({','.join('?' * len(chunk))})", chunk):
+                tags.setdefault(exp_id, {})[key] = value
+        return [Experiment(str(r[0]), r[1], r[2], r[3], tags.get(r[0], {})) for r in rows]
+
     def search_experiments(self) -> list[Experiment]:
-        rows = self._query(f"{self._EXP} WHERE lifecycle_stage = 'active' ORDER BY experiment_id")
-        return [Experiment(str(r[0]), r[1], r[2], r[3]) for r in rows]
+        return self._experiments(self._query(f"{self._EXP} WHERE lifecycle_stage = 'active' ORDER BY experiment_id"))
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         rows = self._query(f"{self._EXP} WHERE experiment_id = ?", (experiment_id,))
         if not rows:
             raise ResourceNotFoundError(f"no MLflow experiment with id {experiment_id!r}")
-        r = rows[0]
-        return Experiment(str(r[0]), r[1], r[2], r[3])
+        return self._experiments(rows)[0]
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         rows = self._query(f"{self._EXP} WHERE name = ?", (name,))
-        return Experiment(str(rows[0][0]), rows[0][1], rows[0][2], rows[0][3]) if rows else None
+        return self._experiments(rows)[0] if rows else None
 
     # -- artifacts ---------------------------------------------------------------------------
     def _root(self, run_id: str) -> tuple[str, Path | None]:
