@@ -122,8 +122,11 @@ class VersionIndex:
         since = index.since(run.data.tags)
         if since is None:
             # Its creator stopped between naming it and writing ``since``: any time from now on
-            # is safe (the tag was read before), so write it; this look-up searches.
-            self.store.log_unowned(index_id, tags={index.SINCE_TAG: str(_now() + 1)})
+            # is safe (the tag was read before), so write it; this look-up searches either way.
+            try:
+                self.store.log_unowned(index_id, tags={index.SINCE_TAG: str(_now() + 1)})
+            except MlflowException as exc:
+                logger.info("could not write the missing since of version index %s: %s", index_id, exc)
             return None
         run_id = index.pointer(kind, resource_id, run.data.metrics)
         if run_id is None or self.store.owns(run_id):  # this tracker's runs are still open: no versions
