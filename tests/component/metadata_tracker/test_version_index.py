@@ -94,7 +94,7 @@ def _check(make_tracker, expect_index: bool | None = None) -> dict[str, str | No
 def _cycle(make_tracker, *, deploy: bool = False, status: str = "FINISHED", stop: bool = True):
     """One workflow run recording the dataset version, model version and prediction job."""
     t = make_tracker()
-    dv = t.create_resource("data", type="dataset_version")
+    t.create_resource("data", type="dataset_version")
     mv = t.create_resource("m", type="model_version")
     t.create_resource("m_predictions", type="prediction_job", parent=mv)
     if deploy:
