@@ -23,16 +23,15 @@ import json
 import os
 import platform
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tarfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
+
+from mlflow_server import Server
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -73,48 +72,6 @@ def quickstart_store(build: Path) -> Path:
     return db
 
 
-class Server:
-    """``mlflow server`` on a copy of the store, loopback, its own process group."""
-
-    def __init__(self, db: Path, workdir: Path) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        copy = workdir / "server.db"
-        shutil.copyfile(db, copy)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(workdir / "server.log", "w")
-        cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{copy}",
-               "--artifacts-destination", (workdir / "artifacts").as_uri(), "--host", "127.0.0.1",
-               "--port", str(self.port), "--workers", "1"]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=workdir,
-                                     start_new_session=True)
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mlflow server exited; see {workdir / 'server.log'}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError("mlflow server did not come up")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
-
-
 def baseline_src(build: Path, ref: str) -> Path:
     """``src/`` of git revision ``ref``, extracted under ``build``."""
     target = build / f"src-{ref}"
@@ -143,8 +100,11 @@ def measure(build: Path, runs: int = 7, baseline_ref: str | None = None) -> dict
     impls = {"current": ROOT / "src"}
     if baseline_ref:
         impls[f"baseline {baseline_ref}"] = baseline_src(build, baseline_ref)
-    server = Server(db, build / "server")
-    uris = {"sqlite": f"sqlite:///{db}", "server": server.url}
+    (build / "server").mkdir(parents=True, exist_ok=True)
+    copy = build / "server" / "server.db"
+    shutil.copyfile(db, copy)
+    server = Server(copy, build / "server" / "artifacts", build / "server" / "server.log")
+    uris = {"sqlite": f"sqlite:///{db}", "server": f"http://127.0.0.1:{server.port}"}
     load_start = os.getloadavg()
     try:
         cases = [(impl, backend, label, args) for impl in impls for backend in BACKENDS

@@ -415,8 +415,8 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
                 add(f"| `{lookup}` | {NAMES[impl]} | " + " | ".join(_ms(v) for v in vals) + " | "
                     + " | ".join(f"{v / vals[0]:.2f}×" for s, v in zip(sizes, vals) if s != lo_s) + " |")
         add("")
-        add(f"Ours, per look-up call during the timed calls (all rounds): requests by the tracker's MLflow "
-            f"client, and whether the answer was the search's:\n")
+        add("Ours, per look-up call during the timed calls (all rounds): requests by the tracker's MLflow "
+            "client, and whether the answer was the search's:\n")
         add("| look-up | history | calls | `runs/search` | `experiments/get` | `runs/get` | same as search | found |")
         add("|---|---:|---:|---:|---:|---:|:---:|---|")
         for lookup in LOOKUPS:
@@ -548,7 +548,6 @@ def analysis(results: dict[str, Any], req: dict[str, Any], wall: dict[str, Any],
             "/ `create_resource` (see the per-call tables): "
             f"{req['ours']['total'] - req['batched']['total']:+.0f} requests per cycle.\n")
 
-    b = "server"
     add(f"**Wall time per cycle (batched / 0.2.0: {wall['server']['batched'] / wall['server']['legacy']:.2f}× "
         f"server, {wall['sqlite']['batched'] / wall['sqlite']['legacy']:.2f}× SQLite; immediate / 0.2.0: "
         f"{wall['server']['ours'] / wall['server']['legacy']:.2f}× / "
