@@ -796,7 +796,10 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         Before the runs end: the workflow run's description (``mlflow.note.content``) goes out
         with the writes still held back, and the lineage pages of this run's model versions (and
         of other runs' model versions a prediction job here used) are drawn again with the final
-        state. Neither can keep the runs from ending: a failure there is logged as a warning."""
+        state. Neither can keep the runs from ending: a failure there is logged as a warning.
+        With ``FINISHED``, the run's versions then go into the version index
+        (:mod:`lolpop.layout.index`) before the run ends; if the store refuses that, ``stop()``
+        raises, no run has ended, and it can be called again."""
         if status not in TERMINAL:
             raise InvalidInputError(f"stop status must be one of {sorted(TERMINAL)}, got {status!r}", value=status)
         if self._stopped:
