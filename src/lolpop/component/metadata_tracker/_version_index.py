@@ -88,7 +88,18 @@ class VersionIndex:
             index.INDEX_RUN_NAME,
         )
         seen_at = _now()
-        self.store.set_experiment_tag(self.experiment_id, index.EXPERIMENT_TAG, run.info.run_id)
+        try:
+            self.store.set_experiment_tag(self.experiment_id, index.EXPERIMENT_TAG, run.info.run_id)
+        except MlflowException:
+            # Another writer named its index at the same moment: PostgreSQL refuses the second
+            # insert of a new tag key (MLflow's merge is read-then-insert). Theirs stands.
+            seen_at = _now()
+            current = index.index_run_id(self.store.experiment_tags(self.experiment_id))
+            if current is None or current == run.info.run_id:
+                raise
+            self.store.delete_run(run.info.run_id)
+            self._index_id, self._seen_at = current, seen_at
+            return
         # Written after the tag took effect: whoever read the tag before still saw the old index,
         # and their versions started before this time (module docstring of lolpop.layout.index).
         self.store.log_unowned(run.info.run_id, tags={index.SINCE_TAG: str(_now() + 1)})
