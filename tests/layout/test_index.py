@@ -27,7 +27,7 @@ def _mlflow_latest(entries):
     for key, value, step in entries:
         if key not in latest or (step, step, value) > (latest[key][1], latest[key][1], latest[key][0]):
             latest[key] = (value, step)
-    return {k: v for k, (v, _) in latest.items()}
+    return {k: v for k, (v, _) in latest.items()}, {k: step for k, (_, step) in latest.items()}
 
 
 def test_the_max_is_the_newest_start_and_on_a_tie_the_smallest_id_as_in_mlflows_search():
@@ -35,8 +35,10 @@ def test_the_max_is_the_newest_start_and_on_a_tie_the_smallest_id_as_in_mlflows_
     for _ in range(200):
         runs = [(uuid.uuid4().hex, rng.choice([1000, 1000, 2000, 3000])) for _ in range(rng.randint(1, 6))]
         entries = [e for run_id, start in runs for e in index.entries(index.NEWEST, "ds", run_id, start)]
-        got = index.pointer(index.NEWEST, "ds", _mlflow_latest(rng.sample(entries, len(entries))))
+        found = index.pointer(index.NEWEST, "ds", *_mlflow_latest(rng.sample(entries, len(entries))))
         newest = max(start for _, start in runs)
+        assert found is not None and found[1] == newest  # the step is the newest start time
+        got = found[0]
         tied = sorted(run_id for run_id, start in runs if start == newest)
         # MLflow's search orders by start_time DESC, then run id ASC: its first answer is tied[0].
         # The three keys may take their maxima from different tied runs; then the id names none
@@ -64,7 +66,7 @@ def test_ids_too_long_for_a_metric_key_are_never_indexed():
     assert index.metric_keys(index.DEPLOYED, longest) is not None
     assert index.metric_keys(index.DEPLOYED, longest + "x") is None
     assert index.entries(index.DEPLOYED, longest + "x", uuid.uuid4().hex, 1) == []
-    assert index.pointer(index.DEPLOYED, longest + "x", {}) is None
+    assert index.pointer(index.DEPLOYED, longest + "x", {}, {}) is None
     assert index.entries(index.NEWEST, "ds", "not-an-mlflow-run-id", 1) == []
 
 
@@ -79,3 +81,13 @@ def test_a_run_is_indexed_under_every_id_the_version_rule_finds_it_by():
             "m.dataset_versions.exists": "True", "old.exists": "False", ".exists": "True",
             "mlflow.runName": "x"}
     assert index.indexed_resource_ids(tags) == ["ds", "m", "m.dataset_versions"]
+
+
+def test_entries_disagreeing_on_the_step_or_without_steps_point_nowhere():
+    run_id = uuid.uuid4().hex
+    metrics, steps = _mlflow_latest(index.entries(index.NEWEST, "ds", run_id, 5000))
+    assert index.pointer(index.NEWEST, "ds", metrics, steps) == (run_id, 5000)
+    assert index.pointer(index.NEWEST, "ds", metrics, {}) is None  # nothing to verify against
+    key = sorted(steps)[0]
+    assert index.pointer(index.NEWEST, "ds", metrics, {**steps, key: 5001}) is None
+    assert index.pointer(index.NEWEST, "ds", metrics, {k: True for k in steps}) is None

@@ -295,3 +295,71 @@ def test_sigkill_mid_cycle_later_lookups_ignore_the_half_finished_run(pg_stack, 
             assert other.get_resource("p0_train", type="dataset_version").run.info.run_id == finished
         finally:
             other.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# a 45 s restart under four writers (the defaults ride out 63 s of absence)
+# ---------------------------------------------------------------------------------------------
+def test_a_45s_restart_under_four_writers_loses_nothing(tmp_path: Path):
+    from tests.support.mlflow_server import MlflowServer
+
+    started = time.monotonic()
+    server = MlflowServer(tmp_path / "server").start()
+    start_up = time.monotonic() - started
+    experiment = f"restart45-{uuid.uuid4().hex[:8]}"
+    conf = {"mlflow_tracking_uri": server.url, "mlflow_experiment_name": experiment}  # default bounds
+    MLFlowMetadataTracker(conf=conf).stop()  # the experiment and its index exist before the outage
+    errors: list[BaseException] = []
+    written: list[str] = []
+    lock = threading.Lock()
+    outage = threading.Event()
+
+    def writer(w: int) -> None:
+        try:
+            for c in range(3):
+                if c == 1:
+                    outage.wait(120)  # every writer's second cycle starts while the server is away
+                t = MLFlowMetadataTracker(conf=conf)
+                dv = t.create_resource(f"data_{w}", type="dataset_version")
+                t.log_metadata(dv, "rows", 100 + c)
+                mv = t.create_resource(f"model_{w}", type="model_version")
+                exp = t.create_resource(f"est_{w}", type="experiment", parent=mv)
+                t.log_metadata(exp, "metrics", {"accuracy": 0.5 + c / 10})
+                t.clean_resource(exp, type="experiment")
+                t.build_model_lineage(mv, [dv])
+                t.log_tag(mv, "status", "DEPLOYED")
+                t.stop()
+                with lock:
+                    written.extend([t.run.info.run_id, exp.run.info.run_id])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    try:
+        for th in threads:
+            th.start()
+        time.sleep(3)
+        server.stop()
+        down = time.monotonic()
+        outage.set()
+        time.sleep(max(45 - start_up, 0))  # away for 45 s, its start-up included
+        server.start()
+        print(f"server away for {time.monotonic() - down:.1f} s (start-up {start_up:.1f} s)")
+        for th in threads:
+            th.join(timeout=600)
+        assert errors == []
+        client = MlflowClient(tracking_uri=server.url)
+        exp_id = client.get_experiment_by_name(experiment).experiment_id
+        runs = without_index(client.search_runs([exp_id], max_results=1000))
+        mine = [r for r in runs if r.info.run_id in written]
+        assert len(written) == 24 and len(mine) == 24
+        assert {r.info.status for r in runs} == {"FINISHED"}
+        assert len(runs) == 25  # 24 + the first, empty workflow run: no duplicate from a retry
+        for w in range(4):
+            t = MLFlowMetadataTracker(conf=conf)
+            deployed = t.get_currently_deployed_model_version(t.create_resource(f"model_{w}", type="model_version"))
+            assert deployed is not None
+            assert t.get_metadata((f"data_{w}", deployed[1]), "rows") == 102
+            t.stop()
+    finally:
+        server.stop()

@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 
 from lolpop.exceptions import InvalidFilterError
+from lolpop.layout.keys import CREATE_TOKEN_TAG
 
 
 # MLflow's parser tolerates a dangling AND; a clause that has one was cut off or glued wrong.
@@ -40,6 +41,17 @@ def model_version_filter(name: str, run_id: str) -> str:
     if "'" in name or "'" in run_id:
         raise InvalidFilterError(f"registered model name {name!r} or run id {run_id!r} contains a quote")
     return f"name = '{name}' and run_id = '{run_id}'"
+
+
+def created_with(token: str, registered_model: str | None = None) -> str:
+    """Filter for what was created with the client token ``token`` (runs, LoggedModels; with
+    ``registered_model``, that model's versions): how a create whose answer was lost is found."""
+    clause = tag_clause(CREATE_TOKEN_TAG, token)
+    if registered_model is None:
+        return clause
+    if "'" in registered_model:
+        raise InvalidFilterError(f"registered model name {registered_model!r} contains a quote")
+    return f"name = '{registered_model}' and {clause}"
 
 
 def _parse(clause: str) -> list[dict]:

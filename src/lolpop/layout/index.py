@@ -30,9 +30,12 @@ writes into an index it read after its version started. So every version missing
 started before ``since``, and an indexed answer is used only when it started at or after
 ``since`` (else: search). Times are the writers' clocks, as MLflow's own start times are.
 
-Trust. Everything read here is checked: a candidate must pass the version rule, so a tampered
-index can only make a look-up search, or name an older real version — which anyone able to write
-the index could also get by editing the runs' own tags.
+Trust. Everything read here is checked. A candidate must pass the version rule, and it must have
+started exactly when its entry's step says: an honest writer's step *is* the start time, and an
+entry that wins MLflow's max with a step beyond the newest real version's start (say, a far-future
+step naming an old version: it would never be overtaken) names a run that started at another
+time. Such an entry is forged: the look-up searches, and the tracker that saw it retires the index
+(a new one replaces it), so tampering costs speed, never correctness, and never for good.
 
 A writer of an earlier lolpop on the same experiment does not index what it finishes: keep every
 writer of an experiment on one lolpop version.
@@ -117,12 +120,39 @@ def entries(kind: str, resource_id: str, run_id: str, start_time: int) -> list[t
     return [(k, value, int(start_time)) for k, value in zip(keys, values)]
 
 
-def pointer(kind: str, resource_id: str, metrics: Mapping[str, Any]) -> str | None:
-    """The run id the index run's latest ``metrics`` hold for ``resource_id``, or ``None``."""
+def pointer(kind: str, resource_id: str, metrics: Mapping[str, Any],
+            steps: Mapping[str, Any]) -> tuple[str, int] | None:
+    """``(run id, step)`` the index run's latest ``metrics`` (and their ``steps``) hold for
+    ``resource_id``; ``None`` when absent, garbled, or the three entries disagree on the step."""
     keys = metric_keys(kind, resource_id)
-    if keys is None or any(k not in metrics for k in keys):
+    if keys is None or any(k not in metrics or k not in steps for k in keys):
         return None
-    return decode([metrics[k] for k in keys])
+    found = {steps[k] for k in keys}
+    if len(found) != 1:
+        return None
+    step = found.pop()
+    if isinstance(step, bool) or not isinstance(step, int):
+        return None
+    run_id = decode([metrics[k] for k in keys])
+    return (run_id, step) if run_id is not None else None
+
+
+def metric_steps(run: Any) -> dict[str, int]:
+    """The step of each latest metric of a fetched ``run``: the readers' own ``RunData`` carries
+    ``metric_steps``; MLflow's keeps its ``Metric`` entities in ``_metric_objs`` (checked against
+    the installed MLflow by the compatibility tripwire). Without them nothing can be verified, and
+    every look-up searches."""
+    data = run.data
+    steps = getattr(data, "metric_steps", None)
+    if steps is not None:
+        return dict(steps)
+    return {m.key: m.step for m in getattr(data, "_metric_objs", None) or ()}
+
+
+def forged(run: Any, step: int) -> bool:
+    """Whether an entry with ``step`` that names ``run`` (an existing run) was not written by
+    lolpop: lolpop's entries have the named run's start time as their step."""
+    return run.info.start_time is not None and run.info.start_time != step
 
 
 def since(tags: Mapping[str, str]) -> int | None:
@@ -154,7 +184,7 @@ def is_index_run(run: Any, experiment_id: str) -> bool:
             and run.data.tags.get(INDEX_RUN_TAG) == "True")
 
 
-def answers(run: Any, since_ms: int, resource_id: str, experiment_id: str, *, before: Any = None,
+def answers(run: Any, since_ms: int, resource_id: str, experiment_id: str, *, step: int, before: Any = None,
             include_before: bool = False, deployed: bool = False) -> bool:
     """Whether the index's candidate ``run`` is what the search it replaces would return first:
     the newest version of ``resource_id`` in ``experiment_id`` (:mod:`lolpop.layout.versions`;
@@ -163,9 +193,12 @@ def answers(run: Any, since_ms: int, resource_id: str, experiment_id: str, *, be
 
     The index names the newest run ever indexed, and every version missing from it started
     before ``since``; so a candidate meeting the search's conditions is also the newest that does.
+    ``step`` is the entry's step: it must be the candidate's start time (see :func:`forged`).
     """
     info = run.info
     if info.experiment_id != experiment_id or info.lifecycle_stage != "active" or info.start_time is None:
+        return False
+    if forged(run, step):
         return False
     if not versions.is_version(run, resource_id) or info.start_time < since_ms:
         return False

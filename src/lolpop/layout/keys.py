@@ -33,6 +33,10 @@ MLFLOW_PARENT = "mlflow.parentRunId"
 RESOURCE_TYPE_TAG = "lolpop.resource_type"
 PARENT_ID_TAG = "lolpop.parent_id"
 
+#: Tag of every run, LoggedModel and registry version lolpop creates: a token made by the client,
+#: so that a create whose answer was lost is looked up before it is sent again (exactly once).
+CREATE_TOKEN_TAG = "lolpop.create_token"
+
 #: MLflow's own run tags that lolpop sets (DESIGN.md, "MLflow-native records").
 MLFLOW_RUN_NAME = "mlflow.runName"
 MLFLOW_NOTE = "mlflow.note.content"

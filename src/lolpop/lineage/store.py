@@ -266,14 +266,14 @@ class StoreReader:
         except ResourceNotFoundError:
             return None
         since = index.since(index_run.data.tags)
-        run_id = index.pointer(index.NEWEST, resource_id, index_run.data.metrics)
-        if not index.is_index_run(index_run, experiment_id) or since is None or run_id is None:
+        entry = index.pointer(index.NEWEST, resource_id, index_run.data.metrics, index.metric_steps(index_run))
+        if not index.is_index_run(index_run, experiment_id) or since is None or entry is None:
             return None
         try:
-            run = self.get_run(run_id)
+            run = self.get_run(entry[0])
         except ResourceNotFoundError:
             return None
-        return run if index.answers(run, since, resource_id, experiment_id) else None
+        return run if index.answers(run, since, resource_id, experiment_id, step=entry[1]) else None
 
     def versions(self, resource_id: str, limit: int = 1000) -> list[Run]:
         """The versions of ``resource_id`` (:mod:`lolpop.layout.versions`), newest first (one search)."""

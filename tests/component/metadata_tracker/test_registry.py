@@ -69,6 +69,8 @@ def test_deployed_alias_serves_what_load_model_predicts(make_tracker, client, ir
     first.log_tag(mv, "status", "PROMOTED")
     [version] = _versions(client, model_id)
     assert version.run_id == experiment.run.info.run_id
+    token = version.tags.pop("lolpop.create_token")  # exactly once: the client token of the create
+    assert len(token) == 32
     assert version.tags == {"lolpop.workflow_run_id": mv.run.info.run_id, "lolpop.experiment_id": experiment.id,
                             "lolpop.model_version_id": model_id}
     assert _aliases(client, model_id) == {"promoted": str(version.version)}

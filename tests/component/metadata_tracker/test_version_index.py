@@ -322,7 +322,8 @@ def test_the_index_run_is_no_version_and_says_what_it_is(make_tracker, client):
     assert run.info.status == "FINISHED" and run.info.run_name == index.INDEX_RUN_NAME
     assert run.data.tags.get("parent_run") is None  # never a workflow run, never a version
     assert "version index" in run.data.tags["mlflow.note.content"]
-    assert index.pointer(index.NEWEST, "data", run.data.metrics) == t.run.info.run_id
+    assert index.pointer(index.NEWEST, "data", run.data.metrics, index.metric_steps(run)) == (
+        t.run.info.run_id, t.run.info.start_time)
 
 
 def test_a_store_refusing_the_index_write_ends_no_run(make_tracker, client):
@@ -344,3 +345,24 @@ def test_a_store_refusing_the_index_write_ends_no_run(make_tracker, client):
     t.stop()  # once the store answers again
     assert client.get_run(t.run.info.run_id).info.status == "FINISHED"
     _check(make_tracker, expect_index=True)
+
+
+def test_a_far_future_entry_naming_an_old_version_pins_nothing_and_is_retired(make_tracker, client):
+    """Issue 18 item 2: one ``log_metric`` per index key with a far-future step, naming an
+    older real version, used to win MLflow's max for good: every later deployment was hidden.
+    Now the entry's step must be its run's start time: the look-ups search (right answer), the
+    tracker that saw it replaces the index, and later versions are indexed and read again."""
+    _cycle(make_tracker)  # builds the index: the versions below started after its ``since``
+    _, old = _cycle(make_tracker, deploy=True)
+    t2, newer = _cycle(make_tracker, deploy=True)
+    index_run = _index_run(client, t2.experiment_id)
+    values = index.encode(old.run.info.run_id)
+    for kind, rid in ((index.NEWEST, "data"), (index.NEWEST, "m"), (index.DEPLOYED, "m")):
+        for key, value in zip(index.metric_keys(kind, rid), values):
+            client.log_metric(index_run, key, value, step=2**50, timestamp=2**50)
+    got = _check(make_tracker)  # the right answers (the search's), not the pinned old version
+    assert got["deployed"] == newer.run.info.run_id and got["newest"] == t2.run.info.run_id
+    assert _index_run(client, t2.experiment_id) != index_run  # retired: a new index replaced it
+    _, newest = _cycle(make_tracker, deploy=True)
+    got = _check(make_tracker, expect_index=True)  # read from the new index again: no search
+    assert got["deployed"] == newest.run.info.run_id

@@ -23,11 +23,13 @@ import json
 import os
 import posixpath
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import requests
 from mlflow import MlflowClient
 from mlflow.entities import FileInfo
 from mlflow.exceptions import InvalidUrlException, MlflowException, RestException
@@ -45,40 +47,121 @@ from mlflow.utils.mime_type_utils import _guess_mime_type
 from mlflow.utils.proto_json_utils import parse_dict
 from mlflow.utils.rest_utils import augmented_raise_for_status, http_request, verify_rest_response
 from mlflow.utils.uri import validate_path_is_safe
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
 
 from lolpop.layout.uris import is_http, redact
 
-#: Seconds between retries grow as 0, 2, 4, 8 ... (urllib3's backoff with this factor).
-BACKOFF_FACTOR = 1
+#: The longest pause between two attempts of one request.
+MAX_BACKOFF = 16.0
+#: Answers that say the server did not apply the request: any request may be sent again.
+NOT_APPLIED_STATUSES = frozenset({429, 503})
+#: Answers worth another attempt for a request that may be sent again (MLflow's own list).
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: Creates: sending one again after a lost answer would make a second record, so they are never
+#: resent blind (the run store looks up the client token they carry first: ``AnswerLost``).
+NOT_RESENDABLE = ("/mlflow/runs/create", "/mlflow/logged-models", "/mlflow/model-versions/create")
+
+
+def retry_delay(retry: int) -> float:
+    """Seconds before retry number ``retry`` (1-based): 1, 2, 4, 8, 16, 16 ... With the default
+    8 retries the last attempt starts 79 s after the first: a server away for a minute (a
+    restart, start-up included) goes unnoticed."""
+    return min(2.0 ** (retry - 1), MAX_BACKOFF)
+
+
+def ride_out_seconds(max_retries: int) -> float:
+    """How long a server may refuse connections without a request failing."""
+    return sum(retry_delay(n) for n in range(1, max_retries + 1))
+
+
+def resendable(method: str, endpoint: str) -> bool:
+    """Whether a request may be sent again when its answer was lost (everything but creates)."""
+    return not (method.upper() == "POST" and endpoint.rstrip("/").endswith(NOT_RESENDABLE))
+
+
+class AnswerLost(MlflowException):
+    """A create reached the server (or may have) and its answer was lost: it may have been
+    applied. Never resent blind; the caller looks the record up by the token it carries."""
+
+    def __init__(self, message: str, *, method: str, endpoint: str) -> None:
+        super().__init__(message, error_code=TEMPORARILY_UNAVAILABLE)
+        self.method = method
+        self.endpoint = endpoint
+
+
+def _unsent(exc: BaseException) -> bool | None:
+    """For a failed attempt: ``True`` when the request never left (no connection), ``False``
+    when it may have reached the server (a timeout or reset after sending), ``None`` when the
+    failure is not a transport failure at all."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, requests.ConnectTimeout):
+            return True
+        if isinstance(cur, requests.RequestException):
+            reason = getattr(cur.args[0], "reason", None) if cur.args else None
+            return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
+        cur = cur.__cause__ or cur.__context__
+    return None
 
 
 @dataclass(frozen=True)
 class RequestBound:
     """How long one request may take: ``timeout`` seconds per attempt (connecting, and waiting
-    for each answer), ``max_retries`` more attempts after a failure."""
+    for each answer), ``max_retries`` more attempts after a failure, :func:`retry_delay` apart.
+
+    The one retry rule of lolpop's requests: a request that never left, or that the server
+    answered 429/503, is sent again; a request that may have been applied (a timeout or a reset
+    after sending, a 500/502/504) is sent again only when it is :func:`resendable`, otherwise
+    :class:`AnswerLost` is raised at once.
+    """
 
     timeout: float
     max_retries: int
 
     def http_request(self, host_creds: Any, endpoint: str, method: str, **kwargs: Any) -> Any:
-        """MLflow's ``http_request`` with this bound. A transport failure (no connection, no
-        answer in time, too many 5xx) is an ``MlflowException`` naming the server (redacted) and
+        """MLflow's ``http_request``, one attempt at a time under the rule above. A transport
+        failure on the last attempt is an ``MlflowException`` naming the server (redacted) and
         lolpop's settings, since MLflow's own message points at its environment variables."""
-        try:
-            return http_request(host_creds, endpoint, method, max_retries=self.max_retries,
-                                backoff_factor=BACKOFF_FACTOR, timeout=self.timeout, **kwargs)
-        except InvalidUrlException:
-            raise
-        except MlflowException as exc:
-            if exc.error_code != ErrorCode.Name(ErrorCode.INTERNAL_ERROR):
-                raise  # not a transport failure (e.g. MLflow refused its own arguments)
-            cause = redact(str(exc.__cause__ or exc.__context__ or exc.message))[:300]
-            raise MlflowException(
-                f"MLflow tracking server at {redact(host_creds.host)} did not answer {method} {endpoint}: "
-                f"{self.max_retries + 1} attempt(s) with a {self.timeout:g}s timeout failed ({cause}). "
-                "Check that the server is running, or raise mlflow_request_timeout / mlflow_max_retries",
-                error_code=TEMPORARILY_UNAVAILABLE,
-            ) from exc
+        resend = resendable(method, endpoint)
+        body = kwargs.get("data")
+        last = ""
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                time.sleep(retry_delay(attempt))
+                if hasattr(body, "seek"):
+                    body.seek(0)  # a file upload is read again from its start
+            try:
+                # max_retries=0 and no retry codes: MLflow's session would resend everything,
+                # creates included; each attempt is decided here.
+                response = http_request(host_creds, endpoint, method, max_retries=0, backoff_factor=0,
+                                        retry_codes=(), timeout=self.timeout, **kwargs)
+            except InvalidUrlException:
+                raise
+            except MlflowException as exc:
+                unsent = _unsent(exc)
+                if unsent is None and exc.error_code != ErrorCode.Name(ErrorCode.INTERNAL_ERROR):
+                    raise  # not a transport failure (e.g. MLflow refused its own arguments)
+                last = redact(str(exc.__cause__ or exc.__context__ or exc.message))[:300]
+                if not unsent and not resend:
+                    raise AnswerLost(f"{method} {endpoint} to {redact(host_creds.host)} may have been applied; "
+                                     f"its answer was lost ({last})", method=method, endpoint=endpoint) from exc
+                continue
+            status = response.status_code
+            if status not in RETRY_STATUSES:
+                return response
+            last = f"HTTP {status}"
+            if status not in NOT_APPLIED_STATUSES and not resend:
+                raise AnswerLost(f"{method} {endpoint} to {redact(host_creds.host)} answered {status}: it may "
+                                 "have been applied", method=method, endpoint=endpoint)
+        raise MlflowException(
+            f"MLflow tracking server at {redact(host_creds.host)} did not answer {method} {endpoint}: "
+            f"{self.max_retries + 1} attempt(s) with a {self.timeout:g}s timeout failed ({last}). "
+            "Check that the server is running, or raise mlflow_request_timeout / mlflow_max_retries",
+            error_code=TEMPORARILY_UNAVAILABLE,
+        )
 
     def call_endpoint(self, host_creds: Any, endpoint: str, method: str, json_body: str | None,
                       response_proto: Any, extra_headers: dict[str, str] | None = None,

@@ -24,6 +24,7 @@ from mlflow.exceptions import MlflowException, RestException
 from lolpop.component.metadata_tracker._bounded_client import (
     BoundedMlflowClient,
     RequestBound,
+    retry_delay,
 )
 from lolpop.component.metadata_tracker._bounded_client import artifact_repository as _artifact_repository
 from lolpop.exceptions import (
@@ -143,9 +144,11 @@ def _unavailable(obj: Any, func: Callable[..., Any], exc: BaseException) -> Trac
 #: Seconds one attempt of a request may wait (to connect, and for each answer): generous, since a
 #: loaded server answering a large search, or passing a big artifact on to S3, can take a while.
 DEFAULT_REQUEST_TIMEOUT = 30.0
-#: Retries after a failed attempt, 0, 4, 8, 16, 32 s apart: a server restart of up to about a
-#: minute goes unnoticed. A server that never answers fails a call after about 4 minutes.
-DEFAULT_MAX_RETRIES = 5
+#: Retries after a failed attempt, 1, 2, 4, 8, 16, 16, 16, 16 s apart (``retry_delay``): a server
+#: that refuses connections for up to 79 s (a restart, start-up included) goes unnoticed. A
+#: server that accepts connections and never answers fails a call after 9 x the timeout + 79 s
+#: (about 6 minutes).
+DEFAULT_MAX_RETRIES = 8
 #: MLflow's HTTP client refuses more retries than this (``_MLFLOW_HTTP_REQUEST_MAX_RETRIES_LIMIT``).
 MAX_RETRIES_LIMIT = 10
 #: A live server answers ``GET /health`` at once: no probe attempt waits longer than this.
@@ -190,7 +193,9 @@ def probe_server(uri: str, timeout: float, max_retries: int, sleep: Callable[[fl
     """Fail fast when an ``http(s)://`` tracking server cannot be reached.
 
     One ``GET <uri>/health`` with ``timeout`` seconds (at most :data:`PROBE_TIMEOUT_CAP`),
-    retried ``max_retries`` times (0.5 s, 1 s, 2 s ... between attempts, at most 5 s). Only this
+    retried ``max_retries`` times, as far apart as every other request's retries
+    (:func:`~lolpop.component.metadata_tracker._bounded_client.retry_delay`), so a tracker
+    started while its server restarts waits for it just as a write would. Only this
     tracker is affected: no environment variable or global MLflow setting is touched. ``/health``
     needs no credentials, so an authentication problem surfaces on the first real request as
     :class:`AuthenticationError`.
@@ -207,7 +212,7 @@ def probe_server(uri: str, timeout: float, max_retries: int, sleep: Callable[[fl
     last = ""
     for attempt in range(max_retries + 1):
         if attempt:
-            sleep(min(0.5 * 2 ** (attempt - 1), 5.0))
+            sleep(retry_delay(attempt))
         try:
             resp = requests.get(health, timeout=timeout, allow_redirects=False, **_tls_options(uri))
         except requests.RequestException as exc:

@@ -56,8 +56,8 @@ class Lookups:
         experiment_id = before.info.experiment_id if before is not None else self.experiment_id
         found = self.index.candidate(index.DEPLOYED if deployed else index.NEWEST, resource_id, experiment_id)
         if found is not None:
-            run, since = found
-            if index.answers(run, since, resource_id, experiment_id, before=before,
+            run, since, step = found
+            if index.answers(run, since, resource_id, experiment_id, step=step, before=before,
                              include_before=include_before, deployed=deployed):
                 return run
         runs = self.search(resource_id, 1, [deployed_clause(resource_id)] if deployed else None,

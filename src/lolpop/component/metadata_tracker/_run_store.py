@@ -17,6 +17,12 @@ to copy a consistent snapshot, so reads never wait for a slow request.
 
 What the store refuses never enters the cache and is never queued again; what was queued before
 a refused write is sent on its own, so one bad value cannot take good ones down with it.
+
+Creates happen exactly once. Each run, LoggedModel and registry version is created with a fresh
+:data:`~lolpop.layout.keys.CREATE_TOKEN_TAG`; the request layer never resends a create whose
+answer may have been lost (:class:`~._bounded_client.AnswerLost`), and :meth:`RunStore._create_once`
+then looks the token up and creates again only when the store holds nothing under it. What the
+server applied after that look-up is found by :meth:`RunStore.sweep` (at ``stop()``) and removed.
 """
 
 from __future__ import annotations
@@ -25,15 +31,17 @@ import logging
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from mlflow import MlflowClient
 from mlflow.entities import (
     Dataset,
+    ViewType,
     DatasetInput,
     InputTag,
     LoggedModel,
@@ -51,9 +59,12 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.utils.validation import _validate_tag_name
 
+from lolpop.component.metadata_tracker._bounded_client import AnswerLost
 from lolpop.component.metadata_tracker._connection import artifact_repository
 from lolpop.exceptions import InvalidInputError, InvalidKeyError, ResourceNotFoundError
+from lolpop.layout import filters
 from lolpop.layout.keys import (
+    CREATE_TOKEN_TAG,
     MAX_KEY_LENGTH,
     MAX_PARAM_VAL_LENGTH,
     MAX_PARAMS_TAGS_PER_BATCH,
@@ -69,6 +80,21 @@ RUN_STATUSES = tuple(RunStatus.to_string(s) for s in RunStatus.all_status())
 _MAX_METRICS_PER_BATCH = 900
 
 logger = logging.getLogger("lolpop.run_store")
+
+T = TypeVar("T")
+
+#: Creates of one record after lost answers: each attempt rides out an absent server on its own.
+_CREATE_ATTEMPTS = 4
+
+
+@dataclass
+class _Uncertain:
+    """A create that lost an answer: the record kept, and how to find (and remove) others."""
+
+    what: str
+    kept: str
+    find: Callable[[], list[tuple[str, Any]]]
+    discard: Callable[[Any], None]
 
 
 @dataclass
@@ -201,6 +227,7 @@ class RunStore:
         self._lock = threading.Lock()  # guards _owned only
         self._timer: threading.Thread | None = None
         self._closing = threading.Event()
+        self._uncertain: list[_Uncertain] = []
 
     # -- owned runs ---------------------------------------------------------------------------
     def create_run(self, experiment_id: str, tags: Mapping[str, str], run_name: str | None = None,
@@ -208,10 +235,88 @@ class RunStore:
         """Open a run (one request) and own it."""
         batch = Batch(tags=dict(tags))
         _check_batch(batch)
-        run = self.client.create_run(experiment_id, tags=dict(tags), run_name=run_name, start_time=start_time)
+        run = self._create_run_once(experiment_id, tags, run_name, start_time)
         with self._lock:
             self._owned[run.info.run_id] = _RunState(run, dict(run.data.tags), dict(run.data.params))
         return run
+
+    def _create_run_once(self, experiment_id: str, tags: Mapping[str, str], run_name: str | None,
+                         start_time: int | None = None) -> Run:
+        token = uuid.uuid4().hex
+        tags = {**tags, CREATE_TOKEN_TAG: token}
+
+        def find() -> list[tuple[str, Run]]:
+            runs = self.client.search_runs([experiment_id], filters.created_with(token),
+                                           run_view_type=ViewType.ACTIVE_ONLY, max_results=100,
+                                           order_by=["attributes.start_time ASC"])
+            return sorted(((r.info.run_id, r) for r in runs), key=lambda p: (p[1].info.start_time, p[0]))
+
+        return self._create_once(
+            f"run {run_name!r}",
+            lambda: self.client.create_run(experiment_id, tags=tags, run_name=run_name, start_time=start_time),
+            find, lambda run: run.info.run_id, self._discard_run)
+
+    def _create_once(self, what: str, create: Callable[[], T], find: Callable[[], list[tuple[str, T]]],
+                     ident: Callable[[T], str], discard: Callable[[T], None]) -> T:
+        """``create()`` exactly once: after a lost answer, the record is looked up by its token
+        (``find``: ``(id, record)`` pairs, the one to keep first) before it is created again."""
+        for attempt in range(_CREATE_ATTEMPTS):
+            try:
+                made = create()
+            except AnswerLost:
+                if attempt == _CREATE_ATTEMPTS - 1:
+                    raise
+                found = find()
+                if not found:
+                    logger.info("lolpop: creating %s lost its answer and the store has no record of it; "
+                                "creating it again", what)
+                    self._remember(what, None, find, discard)
+                    continue
+                (kept_id, made), *extra = found
+                for _, record in extra:
+                    discard(record)
+                logger.info("lolpop: creating %s lost its answer; the store had applied it (%s)", what, kept_id)
+                self._remember(what, kept_id, find, discard)
+                return made
+            self._settle(what, ident(made))
+            return made
+        raise AssertionError("unreachable")
+
+    def _remember(self, what: str, kept: str | None, find: Callable[[], list[tuple[str, Any]]],
+                  discard: Callable[[Any], None]) -> None:
+        with self._lock:
+            self._uncertain.append(_Uncertain(what, kept or "", find, discard))
+
+    def _settle(self, what: str, kept: str) -> None:
+        # The create that answered is the record to keep if an earlier attempt lost its answer.
+        with self._lock:
+            for entry in self._uncertain:
+                if entry.what == what and not entry.kept:
+                    entry.kept = kept
+
+    def sweep(self) -> int:
+        """Remove records that a create applied after its lost answer was looked up (one look-up
+        per such create; none at all when no answer was lost). Returns how many were removed."""
+        with self._lock:
+            uncertain, self._uncertain = self._uncertain, []
+        removed = 0
+        for entry in uncertain:
+            for record_id, record in entry.find():
+                if record_id != entry.kept:
+                    entry.discard(record)
+                    removed += 1
+        return removed
+
+    def _discard_run(self, run: Run) -> None:
+        """A second run a lost answer left behind: deleted, or ended KILLED where the user may
+        not delete runs (MLflow's EDIT permission), so it is never RUNNING for ever."""
+        run_id = run.info.run_id
+        try:
+            self.client.delete_run(run_id)
+        except MlflowException:
+            self.client._tracking_client.store.update_run_info(
+                run_id, RunStatus.KILLED, int(time.time() * 1000), None)
+        logger.warning("lolpop: removed run %s, a duplicate a lost answer left behind", run_id)
 
     def _state(self, run_id: str) -> _RunState | None:
         with self._lock:
@@ -544,7 +649,7 @@ class RunStore:
 
     def create_finished_run(self, experiment_id: str, tags: Mapping[str, str], run_name: str) -> Run:
         """A run this tracker does not own, created and set FINISHED at once (two requests)."""
-        run = self.client.create_run(experiment_id, tags=dict(tags), run_name=run_name)
+        run = self._create_run_once(experiment_id, tags, run_name)
         self.client._tracking_client.store.update_run_info(
             run.info.run_id, RunStatus.FINISHED, int(time.time() * 1000), None)
         return run
@@ -565,8 +670,26 @@ class RunStore:
     # -- Model Registry and logged models: one request per method --------------------------------
     def create_logged_model(self, experiment_id: str, name: str, source_run_id: str,
                             tags: Mapping[str, str], params: Mapping[str, str]) -> LoggedModel:
-        return self.client.create_logged_model(experiment_id, name=name, source_run_id=source_run_id,
-                                               tags=dict(tags), params=dict(params))
+        token = uuid.uuid4().hex
+        tags = {**tags, CREATE_TOKEN_TAG: token}
+
+        def find() -> list[tuple[str, LoggedModel]]:
+            found = self.client.search_logged_models(
+                [experiment_id], filter_string=filters.created_with(token), max_results=100)
+            # Keep the one furthest along (READY, else the oldest); the others are removed.
+            order = {"READY": 0, "PENDING": 1}
+            ranked = sorted(found, key=lambda m: (order.get(str(m.status), 2), m.creation_timestamp, m.model_id))
+            return [(m.model_id, m) for m in ranked]
+
+        return self._create_once(
+            f"LoggedModel {name!r}",
+            lambda: self.client.create_logged_model(experiment_id, name=name, source_run_id=source_run_id,
+                                                    tags=dict(tags), params=dict(params)),
+            find, lambda m: m.model_id, lambda m: self._discard_logged_model(m.model_id))
+
+    def _discard_logged_model(self, model_id: str) -> None:
+        self.client.delete_logged_model(model_id)
+        logger.warning("lolpop: removed LoggedModel %s, a duplicate a lost answer left behind", model_id)
 
     def upload_logged_model(self, model_id: str, local_dir: str) -> None:
         """Upload a model folder as a LoggedModel's artifacts (one upload per file)."""
@@ -598,9 +721,25 @@ class RunStore:
 
     def create_model_version(self, name: str, source: str, run_id: str, tags: Mapping[str, str],
                              model_id: str | None) -> ModelVersion:
+        token = uuid.uuid4().hex
+        tags = {**tags, CREATE_TOKEN_TAG: token}
+
+        def find() -> list[tuple[str, ModelVersion]]:
+            found = self.client.search_model_versions(
+                filters.created_with(token, name), max_results=100)
+            return sorted(((str(v.version), v) for v in found), key=lambda p: int(p[0]))
+
         # await_creation_for=0: OSS registries create versions READY at once; tracking never waits.
-        return self.client.create_model_version(name, source, run_id=run_id, tags=dict(tags), model_id=model_id,
-                                                await_creation_for=0)
+        return self._create_once(
+            f"version of registered model {name!r}",
+            lambda: self.client.create_model_version(name, source, run_id=run_id, tags=tags, model_id=model_id,
+                                                     await_creation_for=0),
+            find, lambda v: str(v.version), lambda v: self._discard_model_version(name, str(v.version)))
+
+    def _discard_model_version(self, name: str, version: str) -> None:
+        self.client.delete_model_version(name, version)
+        logger.warning("lolpop: removed version %s of registered model %r, a duplicate a lost answer left "
+                       "behind", version, name)
 
     def delete_model_version(self, name: str, version: str) -> None:
         self.client.delete_model_version(name, version)

@@ -113,10 +113,12 @@ class VersionIndex:
             self._index_id, self._seen_at = current, seen_at
 
     # -- reading -----------------------------------------------------------------------------
-    def candidate(self, kind: str, resource_id: str, experiment_id: str) -> tuple[Run, int] | None:
+    def candidate(self, kind: str, resource_id: str, experiment_id: str) -> tuple[Run, int, int] | None:
         """The run the index of ``experiment_id`` names as ``kind`` of ``resource_id``, with the
-        index's ``since``; ``None`` when the index has no usable answer. Three reads: the
-        experiment, the index run and the candidate. The caller checks the candidate."""
+        index's ``since`` and the entry's step; ``None`` when the index has no usable answer.
+        Three reads: the experiment, the index run and the candidate. The caller checks the
+        candidate; a forged entry (:func:`lolpop.layout.index.forged`) in this tracker's own
+        experiment retires the index here."""
         if index.metric_keys(kind, resource_id) is None:
             return None
         seen_at = _now()
@@ -139,10 +141,29 @@ class VersionIndex:
             except MlflowException as exc:
                 logger.info("could not write the missing since of version index %s: %s", index_id, exc)
             return None
-        run_id = index.pointer(kind, resource_id, run.data.metrics)
-        if run_id is None or self.store.owns(run_id):  # this tracker's runs are still open: no versions
+        entry = index.pointer(kind, resource_id, run.data.metrics, index.metric_steps(run))
+        if entry is None or self.store.owns(entry[0]):  # this tracker's runs are still open: no versions
             return None
+        run_id, step = entry
         try:
-            return self.store.get_run(run_id), since
+            candidate = self.store.get_run(run_id)
         except ResourceNotFoundError:
             return None
+        if index.forged(candidate, step) and experiment_id == self.experiment_id:
+            self.retire(index_id, f"entry {kind} of {resource_id!r} names run {run_id} at step {step}, "
+                                  f"but that run started at {candidate.info.start_time}")
+        return candidate, since, step
+
+    def retire(self, index_id: str, why: str) -> None:
+        """Replace a tampered index by a new one (its entries can never be overtaken: MLflow keeps
+        the greatest step). Look-ups search until the new index holds their answers. Best effort:
+        a store that refuses leaves the look-ups searching."""
+        logger.warning("lolpop: version index run %s holds an entry lolpop did not write (%s); a new "
+                       "index replaces it", index_id, why)
+        with self._lock:
+            try:
+                self._refresh()
+                if self._index_id == index_id:
+                    self._create()
+            except MlflowException as exc:
+                logger.warning("lolpop: could not replace version index run %s: %s", index_id, exc)

@@ -43,6 +43,8 @@ class RunData:
     params: dict[str, str] = field(default_factory=dict)
     #: Latest value of each metric (NaN stays NaN).
     metrics: dict[str, float] = field(default_factory=dict)
+    #: Step of each latest metric (the version index verifies its entries by it).
+    metric_steps: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

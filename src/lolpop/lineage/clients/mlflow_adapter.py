@@ -25,6 +25,7 @@ from lolpop.exceptions import (
     ResourceNotFoundError,
     TrackerUnavailableError,
 )
+from lolpop.layout import index
 from lolpop.layout.uris import redact, sqlite_path
 from lolpop.lineage.clients.base import (
     DEFAULT_ORDER,
@@ -71,7 +72,8 @@ def _run(run: Any) -> Run:
         RunInfo(run_id=info.run_id, experiment_id=str(info.experiment_id), status=info.status,
                 start_time=info.start_time, end_time=info.end_time, artifact_uri=info.artifact_uri or "",
                 lifecycle_stage=info.lifecycle_stage, run_name=info.run_name, user_id=info.user_id),
-        RunData(tags=dict(data.tags), params=dict(data.params), metrics=dict(data.metrics)),
+        RunData(tags=dict(data.tags), params=dict(data.params), metrics=dict(data.metrics),
+                metric_steps=index.metric_steps(run)),
     )
 
 

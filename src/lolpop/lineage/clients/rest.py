@@ -322,6 +322,8 @@ def _run(data: dict[str, Any]) -> Run:
         return None if value in (None, "") else int(value)
 
     metrics = {str(m["key"]): metric_value(m.get("value", "NaN")) for m in payload.get("metrics", []) or []}
+    steps = {str(m["key"]): int(m.get("step", 0)) for m in payload.get("metrics", []) or []
+             if str(m.get("step", 0)).lstrip("-").isdigit()}
     return Run(
         RunInfo(run_id=str(info.get("run_id") or info.get("run_uuid")),
                 experiment_id=str(info.get("experiment_id")), status=str(info.get("status", "")),
@@ -329,7 +331,8 @@ def _run(data: dict[str, Any]) -> Run:
                 artifact_uri=str(info.get("artifact_uri", "")),
                 lifecycle_stage=str(info.get("lifecycle_stage", "active")),
                 run_name=info.get("run_name"), user_id=info.get("user_id")),
-        RunData(tags=_pairs(payload.get("tags")), params=_pairs(payload.get("params")), metrics=metrics),
+        RunData(tags=_pairs(payload.get("tags")), params=_pairs(payload.get("params")), metrics=metrics,
+                metric_steps=steps),
     )
 
 

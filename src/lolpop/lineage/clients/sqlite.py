@@ -147,7 +147,7 @@ class SqliteClient(StoreClient):
         ids = [row[0] for row in rows]
         tags = self._by_run("SELECT run_uuid, key, value FROM tags", ids)
         params = self._by_run("SELECT run_uuid, key, value FROM params", ids)
-        metrics = self._by_run("SELECT run_uuid, key, value, is_nan FROM latest_metrics", ids)
+        metrics = self._by_run("SELECT run_uuid, key, value, is_nan, step FROM latest_metrics", ids)
         out = []
         for run_id, exp, status, start, end, art, stage, name, user in rows:
             out.append(Run(
@@ -155,7 +155,8 @@ class SqliteClient(StoreClient):
                         artifact_uri=art or "", lifecycle_stage=stage or "active", run_name=name, user_id=user),
                 RunData(tags={k: v for k, v in tags.get(run_id, [])},
                         params={k: v for k, v in params.get(run_id, [])},
-                        metrics={m[0]: metric_value(m[1], bool(m[2])) for m in metrics.get(run_id, [])}),
+                        metrics={m[0]: metric_value(m[1], bool(m[2])) for m in metrics.get(run_id, [])},
+                        metric_steps={m[0]: m[3] for m in metrics.get(run_id, []) if isinstance(m[3], int)}),
             ))
         return out
 
