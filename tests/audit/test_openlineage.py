@@ -8,6 +8,7 @@ import json
 import logging
 import socket
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -107,15 +108,17 @@ def test_openlineage_export_of_a_hostile_store_is_ascii_json(hostile_cycles):
 
 # -- live events over HTTP ---------------------------------------------------------------------
 class Receiver:
-    """An OpenLineage endpoint on 127.0.0.1 that records what it receives."""
+    """An OpenLineage endpoint on 127.0.0.1 that records what it receives (and answers each event
+    ``delay`` seconds after it has read it)."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, delay: float = 0.0) -> None:
         received = self.events = []
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 received.append((self.path, json.loads(body)))
+                time.sleep(delay)
                 self.send_response(200)
                 self.end_headers()
 
