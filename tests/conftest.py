@@ -20,7 +20,8 @@ has exactly one):
 * ``server``: the ``server`` backend, or a real ``mlflow server`` subprocess through the
   ``mlflow_server`` / ``basic_auth_server`` fixtures (also when a fixture it uses needs them).
 * ``unit``: neither: pure functions and SQLite-only store tests.
-* ``slow`` (on top of one of the three): the ``SLOW`` list below, from measured durations.
+* ``slow`` (on top of one of the three): the ``SLOW`` list below, from measured durations, and the
+  server / postgres tests under ``tests/scale/``.
 
 ``make test-fast`` runs ``-m "not server and not postgres and not slow"``; ``make test`` runs all.
 """
@@ -66,15 +67,7 @@ SERVER_NAMES = {"MlflowServer", "auth_server"}
 # --durations=0` (setup + call, sqlite; a loaded 2-core machine), plus files known to be slow.
 # tests/architecture/test_lanes.py fails when an entry matches no test any more.
 SLOW = [
-    # known slow: worker processes on the PostgreSQL stack; hung / 503 / restarted / SIGKILLed servers
-    # each waiting out timeouts; a basic-auth server of its own; the whole quickstart as subprocesses;
-    # the benchmark workload cycles
-    "tests/scale/test_load.py::*",
-    "tests/scale/test_faults.py::test_a_server_*",
-    "tests/scale/test_faults.py::test_the_bound_never_reaches_other_mlflow_clients",
-    "tests/scale/test_faults.py::test_server_restart_mid_cycle_completes_with_nothing_lost",
-    "tests/scale/test_faults.py::test_sigkill_mid_cycle_later_lookups_ignore_the_half_finished_run",
-    "tests/scale/test_auth.py::*",
+    # known slow: the whole quickstart as subprocesses; the benchmark workload cycles
     "tests/test_quickstart.py::*",
     "tests/benchmarks/test_bench_smoke.py::*",
     # measured (sqlite): processes racing / training in fresh interpreters (7-24 s)
@@ -96,9 +89,18 @@ SLOW = [
 ]
 
 
-def is_slow(nodeid: str) -> bool:
-    """Whether a test id (``path::name[params]``) is on the ``SLOW`` list."""
+# Folders whose server / postgres tests are all slow (known, not measured here): worker processes
+# on the PostgreSQL stack, hung / 503 / restarted / SIGKILLed servers waiting out timeouts, servers
+# of their own. Their unit tests (bad settings, a refused port) stay in the fast lane.
+SLOW_SERVER_FOLDERS = ["tests/scale/"]
+
+
+def is_slow(nodeid: str, lane: str) -> bool:
+    """Whether a test id (``path::name[params]``) in ``lane`` is slow: on the ``SLOW`` list, or a
+    server / postgres test in one of the ``SLOW_SERVER_FOLDERS``."""
     base = nodeid.split("[", 1)[0]
+    if lane != "unit" and any(base.startswith(folder) for folder in SLOW_SERVER_FOLDERS):
+        return True
     return any(fnmatch.fnmatchcase(base, pattern) for pattern in SLOW)
 
 
@@ -138,7 +140,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         lane = lane_of(item)
         if not item.get_closest_marker(lane):
             item.add_marker(lane)
-        if is_slow(item.nodeid) and not item.get_closest_marker("slow"):
+        if is_slow(item.nodeid, lane) and not item.get_closest_marker("slow"):
             item.add_marker("slow")
         seen[item.nodeid] = sorted({mark.name for mark in item.iter_markers()} & {*LANES, "slow"})
     config.stash[COLLECTED_LANES] = seen

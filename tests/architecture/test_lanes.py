@@ -1,6 +1,6 @@
 """The test lanes (tests/conftest.py) drop no test: every test of the suite has exactly one of the
 lane markers unit / server / postgres (``slow`` may come on top), so ``-m "unit or server or
-postgres"`` deselects nothing, and every ``SLOW`` entry still names a test."""
+postgres"`` deselects nothing, and every ``SLOW`` / ``SLOW_SERVER_FOLDERS`` entry still names a test."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import COLLECTED_LANES, LANES, SLOW
+from tests.conftest import COLLECTED_LANES, LANES, SLOW, SLOW_SERVER_FOLDERS
 
 ROOT = Path(__file__).parents[2]
 
@@ -71,4 +71,5 @@ def test_every_test_has_exactly_one_lane(request: pytest.FixtureRequest):
 
     slow = {nodeid.split("[", 1)[0] for nodeid, marks in items.items() if "slow" in marks}
     stale = [pattern for pattern in SLOW if not any(fnmatchcase(base, pattern) for base in slow)]
+    stale += [folder for folder in SLOW_SERVER_FOLDERS if not any(base.startswith(folder) for base in slow)]
     assert not stale, f"SLOW entries in tests/conftest.py that match no test (renamed or removed?): {stale}"
