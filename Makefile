@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # lolpop's commands talk to loopback only: MLflow's usage telemetry stays off in everything run here.
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: test quickstart bench install clean
+.PHONY: test test-fast quickstart bench install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,11 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --durations=25
+
+# The quick lane: SQLite-only tests, no `mlflow server`, no PostgreSQL, nothing slow (lanes: tests/conftest.py).
+test-fast: $(STAMP)
+	$(PY) -m pytest tests -m "not server and not postgres and not slow" --durations=15
 
 quickstart: $(STAMP)
 	$(VENV)/bin/lolpop quickstart --dir quickstart

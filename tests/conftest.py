@@ -10,10 +10,25 @@ Backends (the ``backend`` fixture's params):
   Skips with the reason when PostgreSQL is unreachable; under ``CI=true`` it fails instead.
 
 Each test gets a fresh MLflow experiment, so tests never see each other's runs.
+
+Lanes (markers, assigned at collection by ``pytest_collection_modifyitems`` below, so a new test
+gets its lane without anyone remembering; ``tests/architecture/test_lanes.py`` checks every test
+has exactly one):
+
+* ``postgres``: the ``postgres-s3`` backend, the ``pg_stack`` fixture, or a test body that reaches
+  PostgreSQL itself (calls ``require_postgres`` / ``PgDatabase`` / ...).
+* ``server``: the ``server`` backend, or a real ``mlflow server`` subprocess through the
+  ``mlflow_server`` / ``basic_auth_server`` fixtures (also when a fixture it uses needs them).
+* ``unit``: neither: pure functions and SQLite-only store tests.
+* ``slow`` (on top of one of the three): the ``SLOW`` list below, from measured durations, and the
+  server / postgres tests under ``tests/scale/``.
+
+``make test-fast`` runs ``-m "not server and not postgres and not slow"``; ``make test`` runs all.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
 
 # No network traffic but loopback: MLflow's usage telemetry would call out to the internet (the
@@ -21,8 +36,9 @@ import os
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ["DO_NOT_TRACK"] = "true"
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 import pytest
@@ -35,6 +51,99 @@ from tests.support.stack import Stack, auth_server, pg_reachable
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 BACKENDS = ["sqlite", "server", "postgres-s3"]
+
+# ---------------------------------------------------------------------------------------------
+# test lanes
+# ---------------------------------------------------------------------------------------------
+LANES = ("unit", "server", "postgres")
+POSTGRES_FIXTURES = {"pg_stack"}
+SERVER_FIXTURES = {"mlflow_server", "basic_auth_server"}
+# Names that, used in a test's own body, mean it reaches PostgreSQL / starts a server itself.
+POSTGRES_NAMES = {"require_postgres", "_pg_user", "pg_reachable", "PgDatabase", "Stack"}
+SERVER_NAMES = {"MlflowServer", "auth_server"}
+
+# Tests that take more than ~5 s each, with every parametrization (all backends): test ids without
+# the [params] part, fnmatch patterns allowed. Picked from `pytest -m "unit and not slow"
+# --durations=0` (setup + call, sqlite; a loaded 2-core machine), plus files known to be slow.
+# tests/architecture/test_lanes.py fails when an entry matches no test any more.
+SLOW = [
+    # known slow: the whole quickstart as subprocesses; the benchmark workload cycles
+    "tests/test_quickstart.py::*",
+    "tests/benchmarks/test_bench_smoke.py::*",
+    # measured (sqlite): processes racing / training in fresh interpreters (7-24 s)
+    "tests/component/metadata_tracker/test_lifecycle.py::test_eight_processes_on_a_brand_new_sqlite_file",
+    "tests/component/metadata_tracker/test_lifecycle.py::test_processes_creating_the_same_experiment_at_once",
+    "tests/component/metadata_tracker/test_load_model.py::test_train_in_one_process_load_in_a_fresh_one",
+    "tests/component/metadata_tracker/test_version_index.py::test_processes_finishing_at_once_leave_the_index_right",
+    "tests/component/metadata_tracker/test_version_index.py::"
+    "test_processes_racing_to_build_the_first_index_leave_answers_right",
+    "tests/component/metadata_tracker/test_registry.py::test_processes_registering_at_once_settle_on_one_version",
+    "tests/component/metadata_tracker/test_status_history.py::"
+    "test_concurrent_processes_lose_no_event_and_every_process_reads_them",
+    "tests/component/metadata_tracker/test_write_modes.py::"
+    "test_pending_writes_are_sent_at_interpreter_exit_without_stop",
+    # measured (sqlite): a store built by two tracker processes (build_two_process_store), 7-11 s
+    "tests/lineage/test_clients.py::test_every_client_gives_the_same_answers",
+    "tests/lineage/test_clients.py::test_unknown_schema_revision_reads_through_mlflow_client",
+    "tests/lineage/test_graph.py::test_lineage_both_directions_on_a_store_built_by_two_tracker_processes",
+]
+
+
+# Folders whose server / postgres tests are all slow (known, not measured here): worker processes
+# on the PostgreSQL stack, hung / 503 / restarted / SIGKILLed servers waiting out timeouts, servers
+# of their own. Their unit tests (bad settings, a refused port) stay in the fast lane.
+SLOW_SERVER_FOLDERS = ["tests/scale/"]
+
+
+def is_slow(nodeid: str, lane: str) -> bool:
+    """Whether a test id (``path::name[params]``) in ``lane`` is slow: on the ``SLOW`` list, or a
+    server / postgres test in one of the ``SLOW_SERVER_FOLDERS``."""
+    base = nodeid.split("[", 1)[0]
+    if lane != "unit" and any(base.startswith(folder) for folder in SLOW_SERVER_FOLDERS):
+        return True
+    return any(fnmatch.fnmatchcase(base, pattern) for pattern in SLOW)
+
+
+def _names(code: CodeType) -> Iterable[str]:
+    """Global / attribute names a code object uses, nested functions and classes included."""
+    yield from code.co_names
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            yield from _names(const)
+
+
+def lane_of(item: pytest.Item) -> str:
+    """The lane of a collected test: ``postgres`` before ``server`` before ``unit``. A test the
+    rules miss (a server started in a helper) can carry ``@pytest.mark.server`` / ``postgres``."""
+    callspec = getattr(item, "callspec", None)
+    backend = callspec.params.get("backend") if callspec is not None else None
+    fixtures = set(getattr(item, "fixturenames", ()))
+    function = getattr(item, "function", None)
+    names = set(_names(function.__code__)) if function is not None and hasattr(function, "__code__") else set()
+    if (backend == "postgres-s3" or fixtures & POSTGRES_FIXTURES or names & POSTGRES_NAMES
+            or item.get_closest_marker("postgres")):
+        return "postgres"
+    if (backend == "server" or fixtures & SERVER_FIXTURES or names & SERVER_NAMES
+            or item.get_closest_marker("server")):
+        return "server"
+    return "unit"
+
+
+# Every collected test's lane and slow markers (before -m / -k deselect any), for test_lanes.py.
+COLLECTED_LANES = pytest.StashKey[dict[str, list[str]]]()
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own hooks deselect by -m / -k
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    seen: dict[str, list[str]] = {}
+    for item in items:
+        lane = lane_of(item)
+        if not item.get_closest_marker(lane):
+            item.add_marker(lane)
+        if is_slow(item.nodeid, lane) and not item.get_closest_marker("slow"):
+            item.add_marker("slow")
+        seen[item.nodeid] = sorted({mark.name for mark in item.iter_markers()} & {*LANES, "slow"})
+    config.stash[COLLECTED_LANES] = seen
 
 
 @pytest.fixture(scope="session")
