@@ -217,14 +217,29 @@ def check_sql_store(uri: str, timeout: float = 10.0) -> None:
     the migrations), refuses a schema revision other than its own, and creates the default
     experiment when it is missing. This checks, read-only, that none of that would happen.
 
+    An SQLite file is first held to the direct reader's rule on definitions
+    (:func:`~lolpop.lineage.clients.sqlite.check_definitions`): MLflow reads a generated column or
+    a view as willingly as ``sqlite3`` does.
+
     Raises:
-        ConfigError: empty database, missing MLflow tables, another schema revision, or no
-            default experiment — the message says what to do.
+        ConfigError: empty database, missing MLflow tables, another schema revision, no default
+            experiment — the message says what to do —, or an SQLite file holding what MLflow
+            never creates (a generated column, a view, a trigger, a virtual table).
         TrackerUnavailableError: the database cannot be reached within ``timeout``.
     """
     import sqlalchemy
     from mlflow.store.db import utils as db_utils
 
+    db = sqlite_path(uri)
+    if db is not None:
+        from lolpop.lineage.clients import sqlite as direct
+
+        direct.check_file(db, uri)
+        conn = direct.connect(db, timeout)
+        try:
+            direct.check_definitions(conn, db)
+        finally:
+            conn.close()
     shown = redact(uri)
     engine = _engine(uri, timeout)
     try:
