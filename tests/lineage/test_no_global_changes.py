@@ -96,7 +96,8 @@ from lolpop.lineage.clients.mlflow_adapter import MlflowClientAdapter
 import lolpop.component.metadata_tracker._bounded_client  # noqa: F401 - imported before recording
 uri, run_id, experiment = sys.argv[1:4]
 events = []
-sys.addaudithook(lambda event, args: events.append([event, str(args[0])]) if event in ("os.putenv", "os.unsetenv") else None)
+sys.addaudithook(lambda event, args: events.append([event, str(args[0])])
+                 if event in ("os.putenv", "os.unsetenv") else None)
 before = dict(os.environ)
 adapter = MlflowClientAdapter.open(uri, timeout=5)
 exp = adapter.get_experiment_by_name(experiment)
