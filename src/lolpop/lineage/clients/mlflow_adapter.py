@@ -6,11 +6,16 @@ MLflow is imported here only, when this adapter is used. Before MLflow opens a S
 :func:`check_sql_store` makes sure that doing so writes nothing: MLflow's SQL store creates the
 schema in an empty database and *upgrades* one that lacks a newer table, which a reading command
 must never do.
+
+Over ``http(s)://`` the adapter's requests are bounded by its own client
+(:class:`~lolpop.component.metadata_tracker._bounded_client.BoundedMlflowClient`, the tracker's),
+never by MLflow's ``MLFLOW_HTTP_REQUEST_*`` environment variables: those are process-wide, so
+setting them — even only around a call — would change every other MLflow client in the process,
+in every thread (DESIGN.md, "How it talks to MLflow").
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +31,7 @@ from lolpop.exceptions import (
     TrackerUnavailableError,
 )
 from lolpop.layout import index
-from lolpop.layout.uris import redact, sqlite_path
+from lolpop.layout.uris import is_http, redact, sqlite_path
 from lolpop.lineage.clients.base import (
     DEFAULT_ORDER,
     MAX_ARTIFACT_BYTES,
@@ -66,6 +71,10 @@ def _translated(what: str) -> Iterator[None]:
         raise _error(exc, what) from None
 
 
+#: Retries after a failed request to a tracking server (what the CLI has always allowed MLflow).
+MAX_RETRIES = 2
+
+
 def _run(run: Any) -> Run:
     info, data = run.info, run.data
     return Run(
@@ -90,52 +99,40 @@ class MlflowClientAdapter(StoreClient):
     """Reads through an ``mlflow.MlflowClient`` (given, or built by :meth:`open`).
 
     Args:
-        client: the ``MlflowClient``.
-        env: environment variables set around each call (the CLI bounds MLflow's HTTP requests
-            this way when this adapter talks to a server); restored afterwards.
+        client: the ``MlflowClient`` (its own settings bound its requests; nothing global is set).
     """
 
-    def __init__(self, client: Any, env: dict[str, str] | None = None) -> None:
+    def __init__(self, client: Any) -> None:
         self.client = client
         self.tracking_uri = str(client.tracking_uri)
-        self._env = env or {}
 
     @classmethod
     def open(cls, tracking_uri: str, timeout: float = 10.0) -> MlflowClientAdapter:
         """An adapter on ``tracking_uri`` that cannot create or change the store (see module doc).
+
+        Over ``http(s)://`` every request (tracking, registry, the server's artifact proxy) waits at
+        most ``timeout`` seconds per attempt, for :data:`MAX_RETRIES` retries — set on this client
+        only, so other MLflow clients in the process keep their own settings.
 
         Raises:
             ConfigError: the URI names no MLflow store, or one MLflow would have to change first.
         """
         from mlflow import MlflowClient
 
-        env: dict[str, str] = {}
-        if tracking_uri.lower().startswith(("http://", "https://")):
-            env = {"MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, round(timeout))),
-                   "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2"}
-        elif is_sql_uri(tracking_uri):
-            check_sql_store(tracking_uri, timeout)
-        return cls(MlflowClient(tracking_uri=tracking_uri), env)
+        if is_http(tracking_uri):
+            from lolpop.component.metadata_tracker._bounded_client import BoundedMlflowClient, RequestBound
 
-    @contextmanager
-    def _call(self, what: str) -> Iterator[None]:
-        saved = {k: os.environ.get(k) for k in self._env}
-        os.environ.update(self._env)
-        try:
-            with _translated(what):
-                yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+            with _translated(f"opening the MLflow store at {redact(tracking_uri)}"):
+                return cls(BoundedMlflowClient(tracking_uri, RequestBound(float(timeout), MAX_RETRIES)))
+        if is_sql_uri(tracking_uri):
+            check_sql_store(tracking_uri, timeout)
+        return cls(MlflowClient(tracking_uri=tracking_uri))
 
     def search_runs(self, experiment_ids: list[str], filter_string: str = "", max_results: int = 1000,
                     order_by: list[str] | None = None) -> list[Run]:
         from mlflow.entities import ViewType
 
-        with self._call("search_runs"):
+        with _translated("search_runs"):
             runs = self.client.search_runs(
                 experiment_ids=list(experiment_ids), filter_string=filter_string,
                 run_view_type=ViewType.ACTIVE_ONLY, max_results=max_results,
@@ -144,7 +141,7 @@ class MlflowClientAdapter(StoreClient):
 
     def get_run(self, run_id: str) -> Run:
         try:
-            with self._call("get_run"):
+            with _translated("get_run"):
                 return _run(self.client.get_run(run_id))
         except ResourceNotFoundError:
             raise ResourceNotFoundError(f"no MLflow run {run_id!r}") from None
@@ -152,29 +149,29 @@ class MlflowClientAdapter(StoreClient):
     def search_experiments(self) -> list[Experiment]:
         from mlflow.entities import ViewType
 
-        with self._call("search_experiments"):
+        with _translated("search_experiments"):
             exps = self.client.search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=50000)
         return [_experiment(e) for e in exps]
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         try:
-            with self._call("get_experiment"):
+            with _translated("get_experiment"):
                 return _experiment(self.client.get_experiment(experiment_id))
         except ResourceNotFoundError:
             raise ResourceNotFoundError(f"no MLflow experiment with id {experiment_id!r}") from None
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
-        with self._call("get_experiment_by_name"):
+        with _translated("get_experiment_by_name"):
             exp = self.client.get_experiment_by_name(name)
         return None if exp is None else _experiment(exp)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
-        with self._call("list_artifacts"):
+        with _translated("list_artifacts"):
             infos = self.client.list_artifacts(run_id, artifact_path(path) or None)
         return sorted((_file(i) for i in infos), key=lambda f: f.path)
 
     def read_artifact(self, run_id: str, path: str) -> bytes:
-        with tempfile.TemporaryDirectory(prefix="lolpop-read-") as tmp, self._call("read_artifact"):
+        with tempfile.TemporaryDirectory(prefix="lolpop-read-") as tmp, _translated("read_artifact"):
             local = Path(self.client.download_artifacts(run_id, artifact_path(path), tmp))
             return _read_limited(local, path)
 
@@ -222,14 +219,29 @@ def check_sql_store(uri: str, timeout: float = 10.0) -> None:
     the migrations), refuses a schema revision other than its own, and creates the default
     experiment when it is missing. This checks, read-only, that none of that would happen.
 
+    An SQLite file is first held to the direct reader's rule on definitions
+    (:func:`~lolpop.lineage.clients.sqlite.check_definitions`): MLflow reads a generated column or
+    a view as willingly as ``sqlite3`` does.
+
     Raises:
-        ConfigError: empty database, missing MLflow tables, another schema revision, or no
-            default experiment — the message says what to do.
+        ConfigError: empty database, missing MLflow tables, another schema revision, no default
+            experiment — the message says what to do —, or an SQLite file holding what MLflow
+            never creates (a generated column, a view, a trigger, a virtual table).
         TrackerUnavailableError: the database cannot be reached within ``timeout``.
     """
     import sqlalchemy
     from mlflow.store.db import utils as db_utils
 
+    db = sqlite_path(uri)
+    if db is not None:
+        from lolpop.lineage.clients import sqlite as direct
+
+        direct.check_file(db, uri)
+        conn = direct.connect(db, timeout)
+        try:
+            direct.check_definitions(conn, db)
+        finally:
+            conn.close()
     shown = redact(uri)
     engine = _engine(uri, timeout)
     try:

@@ -4,7 +4,18 @@ MLflow's SQL schema is not a public interface, so this reader only opens databas
 revision is one it was checked against (:data:`SUPPORTED_REVISIONS`); on any other revision
 :meth:`SqliteClient.open` raises :class:`UnknownSchema` and the caller falls back to
 ``MlflowClient``. The database is opened with ``mode=ro``: reading can neither create a file nor
-change one (no schema, no migration, no default experiment).
+change one (no schema, no migration, no default experiment). ``immutable=1`` is not used: an
+MLflow writer may be active on the same file, and ``immutable`` would make SQLite skip its locks.
+
+The file is data, not code (DESIGN.md, "Trust boundary"). SQLite computes a generated column, a
+view or a trigger from SQL stored *in the file*: a ``tags.value`` defined as
+``printf('%.*c', 100000000, 'x')`` makes a 1 MB file answer 100 MB per row. So before reading,
+:func:`check_definitions` refuses whatever MLflow never creates — generated or hidden columns,
+views, triggers other than MLflow's own, virtual tables — and :func:`check_columns`, for the
+tables read here, any column set or type other than MLflow's (:data:`MLFLOW_COLUMNS`). Reading
+is bounded as well: no value longer than :data:`MAX_VALUE_BYTES` is loaded at all (SQLite
+refuses it), no text value longer than MLflow writes reaches Python (:data:`MAX_CHARS`), and no
+single call materialises more than :data:`MAX_READ_BYTES`.
 
 Filters: the reader translates the subset of MLflow's search syntax that lolpop's own look-ups
 use — ``tags.`k` = 'v'`` (also ``!=``, ``LIKE``, ``ILIKE``), ``params.`` likewise, and
@@ -53,9 +64,83 @@ SUPPORTED_REVISIONS = frozenset({
 _MLFLOW_TABLES = ("experiments", "experiment_tags", "runs", "tags", "params", "latest_metrics")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _CHUNK = 500  # ids per IN (...) list, below SQLite's variable limit
-_RUN_COLUMNS = "r.run_uuid, r.experiment_id, r.status, r.start_time, r.end_time, r.artifact_uri, " \
-               "r.lifecycle_stage, r.name, r.user_id"
+_FETCH = 1000  # rows taken from SQLite at a time: the read budget is checked between batches
 _DEFAULT_WORKSPACE = "default"
+
+#: The columns MLflow's migrations create, at every revision in :data:`SUPPORTED_REVISIONS`, for
+#: the tables this reader reads: ``{table: {column: declared types}}``. Hard-coded here (not
+#: derived at run time, so that reading never imports MLflow) from a store created by the installed
+#: MLflow 3.17.2 at its head revision ``dc11669786a5``;
+#: ``tests/cli/test_hostile_sqlite_file.py::test_a_fresh_mlflow_store_passes_every_check``
+#: compares it with a fresh store. The only change among the supported revisions:
+#: ``experiment_tags.value`` was ``VARCHAR(5000)`` before ``17e22815139b``.
+MLFLOW_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "experiments": {
+        "experiment_id": ("INTEGER",), "name": ("VARCHAR(256)",), "artifact_location": ("VARCHAR(256)",),
+        "lifecycle_stage": ("VARCHAR(32)",), "creation_time": ("BIGINT",), "last_update_time": ("BIGINT",),
+        "workspace": ("VARCHAR(63)",),
+    },
+    "experiment_tags": {
+        "key": ("VARCHAR(250)",), "value": ("TEXT", "VARCHAR(5000)"), "experiment_id": ("INTEGER",),
+    },
+    "runs": {
+        "run_uuid": ("VARCHAR(32)",), "name": ("VARCHAR(250)",), "source_type": ("VARCHAR(20)",),
+        "source_name": ("VARCHAR(500)",), "entry_point_name": ("VARCHAR(50)",), "user_id": ("VARCHAR(256)",),
+        "status": ("VARCHAR(9)",), "start_time": ("BIGINT",), "end_time": ("BIGINT",),
+        "source_version": ("VARCHAR(50)",), "lifecycle_stage": ("VARCHAR(20)",), "artifact_uri": ("VARCHAR(200)",),
+        "experiment_id": ("INTEGER",), "deleted_time": ("BIGINT",),
+    },
+    "tags": {"key": ("VARCHAR(250)",), "value": ("VARCHAR(8000)",), "run_uuid": ("VARCHAR(32)",)},
+    "params": {"key": ("VARCHAR(250)",), "value": ("VARCHAR(8000)",), "run_uuid": ("VARCHAR(32)",)},
+    "latest_metrics": {
+        "key": ("VARCHAR(250)",), "value": ("FLOAT",), "timestamp": ("BIGINT",), "step": ("BIGINT",),
+        "is_nan": ("BOOLEAN",), "run_uuid": ("VARCHAR(32)",),
+    },
+    "alembic_version": {"version_num": ("VARCHAR(32)",)},
+}
+#: Triggers MLflow creates (``(name, table)``), and generated columns (``(table, column, hidden)``,
+#: hidden 3 = STORED: computed when a row is written, read back like any stored value). It creates
+#: no view, no virtual table, no VIRTUAL generated column. Checked against a fresh store by
+#: ``test_a_fresh_mlflow_store_passes_every_check``.
+MLFLOW_TRIGGERS = frozenset({("prevent_secrets_aad_mutation", "secrets")})
+MLFLOW_GENERATED = frozenset({("spans", "duration_ns", 3)})
+
+#: The longest text MLflow writes, in characters, per column read (``mlflow.utils.validation``):
+#: tag values 8000 (``MAX_TAG_VAL_LENGTH``), param values 6000 (the column holds 8000, which
+#: bounds every MLflow version), experiment tag values 20000 (``MAX_EXPERIMENT_TAG_VAL_LENGTH``),
+#: keys 250 (``MAX_ENTITY_KEY_LENGTH``). Every other text column read (names, ids, status, URIs)
+#: gets 8000. A longer value is refused, naming it, after reading at most one character more.
+MAX_CHARS = {"tags.value": 8000, "params.value": 8000, "experiment_tags.value": 20000, "key": 250}
+_MAX_OTHER_CHARS = 8000
+#: No single value (string or blob) larger than this is loaded by SQLite at all: reading it fails
+#: (``SQLITE_LIMIT_LENGTH``) before any of it is in memory. It is far above any value MLflow
+#: writes (20000 characters are at most 80 kB of UTF-8) and bounds what SQLite itself may build,
+#: whatever the file says.
+MAX_VALUE_BYTES = 1 << 20
+#: What one call (``search_runs``, ``get_run``, ``search_experiments``...) may materialise: the
+#: characters of the text values read plus :data:`_ROW_BYTES` per row. 256 MiB is about 10 000
+#: runs of 100 tags of 100 characters — well beyond what a lolpop look-up reads (``search_runs``
+#: takes ``max_results``, 1000 by default; the CLI's ``history`` reads 100 versions by default).
+MAX_READ_BYTES = 256 << 20
+_ROW_BYTES = 128  # a row's tuple and string objects
+#: Page cache of the connection, in KiB (SQLite's ``cache_size`` unit when negative). Set
+#: explicitly because the file's header can ask for any size (the legacy ``default_cache_size``).
+_CACHE_KIB = 8192
+
+
+def _capped(column: str, limit: int) -> str:
+    """``column`` cut to ``limit + 1`` characters in SQL: Python never holds more, and a value
+    longer than ``limit`` is still told apart from one of exactly ``limit``."""
+    return f"substr({column}, 1, {limit + 1})"
+
+
+# (column, checked as text of at most this many characters, or None for numbers)
+_RUN_FIELDS = (("run_uuid", _MAX_OTHER_CHARS), ("experiment_id", None), ("status", _MAX_OTHER_CHARS),
+               ("start_time", None), ("end_time", None), ("artifact_uri", _MAX_OTHER_CHARS),
+               ("lifecycle_stage", _MAX_OTHER_CHARS), ("name", _MAX_OTHER_CHARS), ("user_id", _MAX_OTHER_CHARS))
+_RUN_COLUMNS = ", ".join(f"r.{c}" if n is None else _capped(f"r.{c}", n) for c, n in _RUN_FIELDS)
+_RUN_CHECKS = tuple((i, f"runs.{c}", n) for i, (c, n) in enumerate(_RUN_FIELDS) if n is not None)
+_VIRTUAL = re.compile(r"\s*CREATE\s+VIRTUAL\s+TABLE\b", re.IGNORECASE)
 
 
 class UnknownSchema(Exception):
@@ -86,6 +171,108 @@ def check_file(db: Path, uri: str) -> None:
         raise ConfigError(f"{db} is not an SQLite database, so not an MLflow store ({shown})")
 
 
+def connect(db: Path, timeout: float) -> sqlite3.Connection:
+    """A read-only connection to ``db`` with the reader's bounds, before any statement runs.
+
+    Raises:
+        ConfigError: the file cannot be opened, or cannot be read as an SQLite database.
+    """
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(db))}?mode=ro", uri=True, timeout=timeout,
+                               check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise ConfigError(f"cannot open the MLflow store {db} read-only: {exc}") from None
+    try:
+        # No value larger than this is ever built or loaded by this connection, whatever the
+        # file's SQL computes (SQLite answers "string or blob too big" instead).
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+        # SQL stored in the file (a generated column, a view, a trigger) may only call SQLite's
+        # built-in harmless functions — defence in depth, check_definitions refuses such SQL anyway.
+        conn.execute("PRAGMA trusted_schema = OFF")
+        conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")  # not the size the file's header asks for
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise ConfigError(f"{db} cannot be read as an SQLite database ({exc}), so not an MLflow store") from None
+    return conn
+
+
+def check_definitions(conn: sqlite3.Connection, db: Path) -> None:
+    """Refuse a database holding definitions MLflow never creates, before anything is read.
+
+    SQLite evaluates SQL stored in the file when a table is read (a generated column) or when a
+    name is used (a view), and a virtual table runs a module's code: none of it is data, and one
+    generated column can turn a small file into gigabytes per query. MLflow's schema has none of
+    these (its own trigger and STORED generated column are in :data:`MLFLOW_TRIGGERS` and
+    :data:`MLFLOW_GENERATED`).
+
+    Raises:
+        ConfigError: naming the view, trigger, virtual table or generated/hidden column found.
+    """
+    try:
+        objects = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
+        for kind, name, table, sql in objects:
+            if kind == "view":
+                raise ConfigError(f"{db} holds view {name!r}, which MLflow never creates (a view runs SQL stored "
+                                  "in the file): not read as an MLflow store", path=db)
+            if kind == "trigger" and (name, table) not in MLFLOW_TRIGGERS:
+                raise ConfigError(f"{db} holds trigger {name!r} on table {table!r}, which MLflow never creates: "
+                                  "not read as an MLflow store", path=db)
+            if kind == "table" and isinstance(sql, str) and _VIRTUAL.match(sql):
+                raise ConfigError(f"{db} holds virtual table {name!r}, which MLflow never creates (its content "
+                                  "comes from a module's code, not the file): not read as an MLflow store", path=db)
+        # hidden: 1 = hidden column of a virtual table, 2 = VIRTUAL generated, 3 = STORED generated.
+        hidden = conn.execute(
+            "SELECT m.name, x.name, x.hidden FROM sqlite_master m, pragma_table_xinfo(m.name) x "
+            "WHERE m.type = 'table' AND x.hidden != 0 ORDER BY m.name, x.cid").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise ConfigError(f"{db} cannot be read as an SQLite database ({exc}), so not an MLflow store",
+                          path=db) from None
+    for table, column, how in hidden:
+        if (table, column, how) in MLFLOW_GENERATED:
+            continue
+        what = {2: "generated (VIRTUAL)", 3: "generated (STORED)"}.get(how, f"hidden ({how})")
+        raise ConfigError(f"{db}: column {column!r} of table {table!r} is {what}, which MLflow never creates "
+                          "(SQLite computes it from SQL stored in the file): not read as an MLflow store", path=db)
+
+
+def check_columns(conn: sqlite3.Connection, db: Path) -> None:
+    """Refuse a table read here whose columns or declared types are not MLflow's (:data:`MLFLOW_COLUMNS`).
+
+    Raises:
+        ConfigError: naming the table and the extra, missing or retyped column.
+    """
+    for table, expected in MLFLOW_COLUMNS.items():
+        found = {r[1]: " ".join(str(r[2] or "").split()).upper()
+                 for r in conn.execute(f'PRAGMA table_xinfo("{table}")')}
+        extra = sorted(set(found) - set(expected))
+        missing = sorted(set(expected) - set(found))
+        if extra:
+            raise ConfigError(f"{db}: table {table!r} has column(s) {', '.join(map(repr, extra))} that MLflow's "
+                              "schema does not have: not read as an MLflow store", path=db)
+        if missing:
+            raise ConfigError(f"{db}: table {table!r} is missing column(s) {', '.join(map(repr, missing))} of "
+                              "MLflow's schema: not read as an MLflow store", path=db)
+        for column, types in expected.items():
+            if found[column] not in types:
+                raise ConfigError(f"{db}: column {column!r} of table {table!r} is declared "
+                                  f"{found[column] or 'untyped'}; MLflow's schema declares {' or '.join(types)}: "
+                                  "not read as an MLflow store", path=db)
+
+
+class _Budget:
+    """What one public call may still materialise (:data:`MAX_READ_BYTES`)."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.left = MAX_READ_BYTES
+
+    def spend(self, size: int, table: str) -> None:
+        self.left -= size
+        if self.left < 0:
+            raise ConfigError(f"{self.db}: one read of {table!r} would take more than {MAX_READ_BYTES >> 20} MiB, "
+                              "more than lolpop ever reads at once: stopped", path=self.db)
+
+
 class SqliteClient(StoreClient):
     """Read-only client of an MLflow SQLite file. Build it with :meth:`open`."""
 
@@ -96,18 +283,15 @@ class SqliteClient(StoreClient):
 
     @classmethod
     def open(cls, db: Path, tracking_uri: str, timeout: float = 10.0) -> SqliteClient:
-        """Open ``db`` read-only after :func:`check_file`.
+        """Open ``db`` read-only after :func:`check_file`, and check what it holds.
 
         Raises:
-            ConfigError: not a readable MLflow store.
+            ConfigError: not a readable MLflow store, or one holding what MLflow never creates
+                (:func:`check_definitions`, :func:`check_columns`).
             UnknownSchema: an MLflow store of a schema revision not in :data:`SUPPORTED_REVISIONS`.
         """
         check_file(db, tracking_uri)
-        try:
-            conn = sqlite3.connect(f"file:{quote(str(db))}?mode=ro", uri=True, timeout=timeout,
-                                   check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise ConfigError(f"cannot open the MLflow store {db} read-only: {exc}") from None
+        conn = connect(db, timeout)
         try:
             cls._check_schema(conn, db)
             conn.execute("PRAGMA case_sensitive_like = true")  # MLflow's LIKE on SQLite
@@ -122,32 +306,86 @@ class SqliteClient(StoreClient):
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{db} cannot be read as an SQLite database ({exc}), so not an MLflow store") from None
+        # First (a view standing in for a table is named as a view), and before the revision
+        # check: a store of an unknown revision is read through MlflowClient, which would read
+        # the same generated columns.
+        check_definitions(conn, db)
         missing = [t for t in _MLFLOW_TABLES if t not in tables]
         if missing:
             raise ConfigError(f"{db} is an SQLite database without MLflow's tables ({', '.join(missing)} "
                               "missing), not an MLflow store")
         if "alembic_version" not in tables:
             raise UnknownSchema("no alembic_version table")
-        revisions = [r[0] for r in conn.execute("SELECT version_num FROM alembic_version")]
+        revisions = [r[0] for r in conn.execute(  # two are enough to know there is not exactly one
+            f"SELECT {_capped('version_num', _MAX_OTHER_CHARS)} FROM alembic_version LIMIT 2")]
         if len(revisions) != 1 or revisions[0] not in SUPPORTED_REVISIONS:
             raise UnknownSchema(f"schema revision {revisions!r}")
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(experiments)")}
-        if "workspace" in columns and conn.execute(
-                "SELECT 1 FROM experiments WHERE workspace != ? LIMIT 1", (_DEFAULT_WORKSPACE,)).fetchone():
+        check_columns(conn, db)
+        if conn.execute("SELECT 1 FROM experiments WHERE workspace != ? LIMIT 1", (_DEFAULT_WORKSPACE,)).fetchone():
             raise UnknownSchema("experiments outside the default workspace")
 
-    def _query(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
+    def _query(self, sql: str, args: tuple[Any, ...] | list[Any], table: str, budget: _Budget,
+               checks: tuple[tuple[int, str, int], ...] = (), name: Any = None) -> list[tuple[Any, ...]]:
+        """The rows of ``sql`` (on ``table``), taken :data:`_FETCH` at a time.
+
+        Each ``(index, label, limit)`` of ``checks`` is a text column (cut by :func:`_capped`) that
+        must be text of at most ``limit`` characters; ``name(row)`` says which row a refusal is
+        about. Each batch is charged to ``budget`` before the next one is taken.
+        """
+        out: list[tuple[Any, ...]] = []
         try:
-            return self._conn.execute(sql, args).fetchall()
+            cursor = self._conn.execute(sql, args)
+            while batch := cursor.fetchmany(_FETCH):
+                size = _ROW_BYTES * len(batch)
+                for index, label, limit in checks:
+                    # Column-wise, with C-level builtins: a per-value Python loop would cost more
+                    # than the query itself on a large read.
+                    column = [row[index] for row in batch]
+                    kinds = set(map(type, column))
+                    if type(None) in kinds:
+                        column = [value for value in column if value is not None]
+                        kinds.discard(type(None))
+                    if not column:
+                        continue
+                    lengths = list(map(len, column)) if kinds == {str} else []
+                    if not lengths or max(lengths) > limit:
+                        self._refuse(batch, index, label, limit, name)
+                    size += sum(lengths)
+                budget.spend(size, table)
+                out.extend(batch)
+        except sqlite3.DataError as exc:  # SQLITE_TOOBIG: a value over MAX_VALUE_BYTES, not loaded
+            raise ConfigError(f"{self.db}: table {table!r} holds a value larger than {MAX_VALUE_BYTES} bytes, far "
+                              f"more than MLflow writes ({exc}): not read", path=self.db) from None
         except sqlite3.OperationalError as exc:  # locked for longer than the timeout, I/O error
             raise TrackerUnavailableError(f"cannot read the MLflow store {self.db}: {exc}") from None
+        except sqlite3.DatabaseError as exc:  # a damaged file
+            raise ConfigError(f"{self.db}: table {table!r} cannot be read ({exc})", path=self.db) from None
+        return out
+
+    def _refuse(self, batch: list[tuple[Any, ...]], index: int, label: str, limit: int, name: Any) -> None:
+        """Raise the error for the first value in column ``index`` of ``batch`` that is not text
+        of at most ``limit`` characters."""
+        for row in batch:
+            value = row[index]
+            where = f"{label} of {name(row) if name else 'a row'}"
+            if value is not None and type(value) is not str:
+                raise ConfigError(f"{self.db}: {where} is not text ({type(value).__name__}), which MLflow never "
+                                  "writes: not read", path=self.db)
+            if value is not None and len(value) > limit:
+                raise ConfigError(f"{self.db}: {where} is longer than {limit} characters, which MLflow never "
+                                  "writes: not read", path=self.db)
+        raise AssertionError("unreachable: the batch holds a value to refuse")
 
     # -- runs --------------------------------------------------------------------------------
-    def _runs(self, rows: list[tuple[Any, ...]]) -> list[Run]:
+    def _runs(self, rows: list[tuple[Any, ...]], budget: _Budget) -> list[Run]:
         ids = [row[0] for row in rows]
-        tags = self._by_run("SELECT run_uuid, key, value FROM tags", ids)
-        params = self._by_run("SELECT run_uuid, key, value FROM params", ids)
-        metrics = self._by_run("SELECT run_uuid, key, value, is_nan, step FROM latest_metrics", ids)
+        key = _capped("key", MAX_CHARS["key"])
+        tags = self._by_run("tags", f"SELECT run_uuid, {key}, {_capped('value', MAX_CHARS['tags.value'])} FROM tags",
+                            ids, budget, (1, 2))
+        params = self._by_run("params", f"SELECT run_uuid, {key}, {_capped('value', MAX_CHARS['params.value'])} "
+                                        "FROM params", ids, budget, (1, 2))
+        metrics = self._by_run("latest_metrics", f"SELECT run_uuid, {key}, value, is_nan, step FROM latest_metrics",
+                               ids, budget, (1,))
         out = []
         for run_id, exp, status, start, end, art, stage, name, user in rows:
             out.append(Run(
@@ -160,13 +398,25 @@ class SqliteClient(StoreClient):
             ))
         return out
 
-    def _by_run(self, select: str, ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+    def _by_run(self, table: str, select: str, ids: list[str], budget: _Budget,
+                text: tuple[int, ...]) -> dict[str, list[tuple[Any, ...]]]:
+        """Rows of ``table`` for the runs ``ids``, by run id; columns ``text`` (key, value) checked."""
+        checks = tuple((i, f"{table}.{'key' if i == 1 else 'value'}",
+                        MAX_CHARS["key"] if i == 1 else MAX_CHARS[f"{table}.value"]) for i in text)
+
+        def name(row: tuple[Any, ...]) -> str:
+            return f"run {row[0]} key {str(row[1])[:100]!r}"
+
         out: dict[str, list[tuple[Any, ...]]] = {}
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i:i + _CHUNK]
-            for row in self._query(f"{select} WHERE run_uuid IN ({','.join('?' * len(chunk))})", chunk):
+            for row in self._query(f"{select} WHERE run_uuid IN ({','.join('?' * len(chunk))})", chunk,
+                                   table, budget, checks, name):
                 out.setdefault(row[0], []).append(row[1:])
         return out
+
+    def _run_rows(self, sql: str, args: tuple[Any, ...] | list[Any], budget: _Budget) -> list[tuple[Any, ...]]:
+        return self._query(sql, args, "runs", budget, _RUN_CHECKS, lambda row: f"run {str(row[0])[:40]}")
 
     def search_runs(self, experiment_ids: list[str], filter_string: str = "", max_results: int = 1000,
                     order_by: list[str] | None = None) -> list[Run]:
@@ -177,40 +427,58 @@ class SqliteClient(StoreClient):
         sql = (f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.experiment_id IN ({','.join('?' * len(exps))}) "
                f"AND r.lifecycle_stage = 'active'{''.join(' AND ' + w for w in where)} "
                f"ORDER BY {order_clause(order_by)} LIMIT ?")
-        return self._runs(self._query(sql, [*exps, *args, int(max_results)]))
+        budget = _Budget(self.db)
+        return self._runs(self._run_rows(sql, [*exps, *args, int(max_results)], budget), budget)
 
     def get_run(self, run_id: str) -> Run:
-        rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.run_uuid = ?", (run_id,))
+        budget = _Budget(self.db)
+        rows = self._run_rows(f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.run_uuid = ?", (run_id,), budget)
         if not rows:
             raise ResourceNotFoundError(f"no MLflow run {run_id!r}")
-        return self._runs(rows)[0]
+        return self._runs(rows, budget)[0]
 
     # -- experiments -------------------------------------------------------------------------
-    _EXP = "SELECT experiment_id, name, artifact_location, lifecycle_stage FROM experiments"
+    _EXP = (f"SELECT experiment_id, {_capped('name', _MAX_OTHER_CHARS)}, "
+            f"{_capped('artifact_location', _MAX_OTHER_CHARS)}, {_capped('lifecycle_stage', _MAX_OTHER_CHARS)} "
+            "FROM experiments")
+    _EXP_CHECKS = ((1, "experiments.name", _MAX_OTHER_CHARS), (2, "experiments.artifact_location", _MAX_OTHER_CHARS),
+                   (3, "experiments.lifecycle_stage", _MAX_OTHER_CHARS))
 
-    def _experiments(self, rows: list[tuple[Any, ...]]) -> list[Experiment]:
+    def _experiment_rows(self, where: str, args: tuple[Any, ...], budget: _Budget) -> list[tuple[Any, ...]]:
+        return self._query(f"{self._EXP} {where}", args, "experiments", budget, self._EXP_CHECKS,
+                           lambda row: f"experiment {row[0]}")
+
+    def _experiments(self, rows: list[tuple[Any, ...]], budget: _Budget) -> list[Experiment]:
         tags: dict[str, dict[str, str]] = {}
         ids = [r[0] for r in rows]
+        checks = ((1, "experiment_tags.key", MAX_CHARS["key"]),
+                  (2, "experiment_tags.value", MAX_CHARS["experiment_tags.value"]))
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i:i + _CHUNK]
             for exp_id, key, value in self._query(
-                    "SELECT experiment_id, key, value FROM experiment_tags "
-                    f"WHERE experiment_id IN ({','.join('?' * len(chunk))})", chunk):
+                    f"SELECT experiment_id, {_capped('key', MAX_CHARS['key'])}, "
+                    f"{_capped('value', MAX_CHARS['experiment_tags.value'])} FROM experiment_tags "
+                    f"WHERE experiment_id IN ({','.join('?' * len(chunk))})", chunk, "experiment_tags", budget,
+                    checks, lambda row: f"experiment {row[0]} key {str(row[1])[:100]!r}"):
                 tags.setdefault(exp_id, {})[key] = value
         return [Experiment(str(r[0]), r[1], r[2], r[3], tags.get(r[0], {})) for r in rows]
 
     def search_experiments(self) -> list[Experiment]:
-        return self._experiments(self._query(f"{self._EXP} WHERE lifecycle_stage = 'active' ORDER BY experiment_id"))
+        budget = _Budget(self.db)
+        return self._experiments(
+            self._experiment_rows("WHERE lifecycle_stage = 'active' ORDER BY experiment_id", (), budget), budget)
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        rows = self._query(f"{self._EXP} WHERE experiment_id = ?", (experiment_id,))
+        budget = _Budget(self.db)
+        rows = self._experiment_rows("WHERE experiment_id = ?", (experiment_id,), budget)
         if not rows:
             raise ResourceNotFoundError(f"no MLflow experiment with id {experiment_id!r}")
-        return self._experiments(rows)[0]
+        return self._experiments(rows, budget)[0]
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
-        rows = self._query(f"{self._EXP} WHERE name = ?", (name,))
-        return self._experiments(rows)[0] if rows else None
+        budget = _Budget(self.db)
+        rows = self._experiment_rows("WHERE name = ?", (name,), budget)
+        return self._experiments(rows, budget)[0] if rows else None
 
     # -- artifacts ---------------------------------------------------------------------------
     def _root(self, run_id: str) -> tuple[str, Path | None]:
