@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from lolpop.exceptions import InvalidInputError
-from lolpop.layout import events, filters
+from lolpop.layout import events
 from lolpop.layout.events import StatusEvent
 from lolpop.layout.keys import resource_id
 
@@ -32,7 +32,10 @@ def status_history(reader: Any, model_id: str) -> list[StatusEvent]:
     if not isinstance(model_id, str) or not model_id:
         raise InvalidInputError(f"model id must be a non-empty string, got {model_id!r:.100}", value=model_id)
     rid = resource_id(model_id)
-    runs = reader.search(filters.combine(events.history_clauses(rid), None), max_results=MAX_RUNS)
+    # Our own clauses, each quoted by filters.tag_clause: nothing to check, so they are joined
+    # as they are. filters.combine would parse them with MLflow's search parser, which imports
+    # all of MLflow (about 1.3 s) in a command that otherwise reads the store without it.
+    runs = reader.search(" and ".join(events.history_clauses(rid)), max_results=MAX_RUNS)
     found: list[StatusEvent] = []
     for run in runs:
         found.extend(events.events_in(run.data.tags, run.info.run_id, rid))
