@@ -68,7 +68,9 @@ def _tree_label(node: LineageNode, relation: str | None = None) -> Text:
     text.append(printable(f"  {node.type or 'resource'} · run {node.run_id}"), style="dim")
     extra = highlight_text(node)
     if extra:
-        text.append(f"  {printable(extra)}")
+        # On a line of its own: every node reads the same at any width (after the run id, the
+        # highlights broke wherever the terminal ended, often in the middle of one).
+        text.append(f"\n{printable(extra)}")
     return text
 
 
