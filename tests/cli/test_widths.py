@@ -165,3 +165,28 @@ def test_show_and_lineage_at_every_width(store, width):
     check(out, width, [two["run"], two["pj_run"], "status=DEPLOYED", "[winner]", "[candidate]", "[predicted]"])
     out = run(store, width, "lineage", "breast_cancer", "--run", one["run"], "--direction", "downstream")
     check(out, width, [one["run"], one["pj_run"], "prediction_count=100"])
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_quickstart_summary_at_every_width(width):
+    from rich.console import Console
+
+    from lolpop.cli.quickstart import print_summary
+    from lolpop.quickstart import CycleSummary, QuickstartSummary
+
+    cycles = [CycleSummary(cycle=n, dataset_run_id=f"{n}" * 32, hexsha=f"{n}abc" * 10, rows=rows, winner=winner,
+                           accuracy=acc, experiment_id=f"{n}" * 32 + ".m", model_version_run_id=f"{n}b" * 16,
+                           status="DEPLOYED", previous_deployed_run_id=None, prediction_run_id=f"{n}c" * 16,
+                           predictions=100)
+              for n, rows, winner, acc in ((1, 350, "GradientBoostingClassifier", 0.9773),
+                                           (2, 469, "LogisticRegression", 0.9831))]
+    summary = QuickstartSummary(workdir="quickstart", tracking_uri="sqlite:///mlflow.db", experiment="lolpop-quickstart",
+                                cycles=cycles, lineage_artifact="breast_cancer_model/lineage/lineage.html")
+    out = Console(width=width, record=True, color_system=None, file=open("/dev/null", "w"))  # noqa: SIM115
+    print_summary(out, summary)
+    text = out.export_text()
+    # The commands it prints are not wrapped (they are copied as they are): only the summary counts.
+    summary_part = text.split("\nLook at it in the MLflow UI:")[0]
+    check(summary_part, width, ["GradientBoosting", "LogisticRegression", "DEPLOYED", "1b1b1b1b", "2b2b2b2b",
+                                "0.9773", "1abc1abc1a", "cycle", "accuracy"])
+    assert summary_part.count("DEPLOYED") == 2 and "1c1c1c1c" in summary_part and "100" in summary_part

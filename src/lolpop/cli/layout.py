@@ -227,8 +227,6 @@ class Listing:
         return line
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        from rich.padding import Padding
-
         width = options.max_width
         widths = self.widths()
         shown = self.shown(width)
@@ -248,7 +246,5 @@ class Listing:
                 label = column.header if column.label is None else column.label
                 below.append(f"{label} {value}" if label else value)
             below += details
-            if below:
-                lines = wrap_items(below, width - self.indent)
-                yield Padding(Text("\n".join(lines), style=self.detail_style, no_wrap=True, overflow="ignore"),
-                              (0, 0, 0, self.indent), expand=False)
+            for line in wrap_items(below, width - self.indent):  # each its own Text: no trailing pad
+                yield Text(" " * self.indent + line, style=self.detail_style, no_wrap=True, overflow="ignore")
