@@ -21,13 +21,15 @@ CYCLES = [
 ]
 
 
-def run_cycle(make_tracker: Any, tmp: Path, n: int, cycle: dict[str, Any], hostile: bool = False) -> dict[str, Any]:
+def run_cycle(make_tracker: Any, tmp: Path, n: int, cycle: dict[str, Any], hostile: bool = False,
+              dv_meta: dict[str, Any] | None = None, mv_meta: dict[str, Any] | None = None) -> dict[str, Any]:
     """One cycle like the quickstart's: process (dataset version, profile, checks), train (two
-    experiments, a winner with its build record), deploy, then predict in a second workflow run."""
+    experiments, a winner with its build record), deploy, then predict in a second workflow run.
+    ``dv_meta`` / ``mv_meta``: more metadata of the dataset version / model version."""
     tracker = make_tracker()
     dv = tracker.create_resource("breast_cancer", type="dataset_version")
     tracker.register_vc_resource(dv, {"hexsha": cycle["hexsha"], "uri": "data/bc.csv"},
-                                 additional_metadata={"rows": cycle["rows"], "columns": 30})
+                                 additional_metadata={"rows": cycle["rows"], "columns": 30, **(dv_meta or {})})
     if hostile:
         tracker.log_metadata(dv, "note", HOSTILE)
     profile = tmp / f"profile_cycle{n}.html"
@@ -44,6 +46,8 @@ def run_cycle(make_tracker: Any, tmp: Path, n: int, cycle: dict[str, Any], hosti
         winner = winner or exp
     record_winner(tracker, mv, winner)
     tracker.log_metadata(mv, "metrics", {"accuracy": cycle["accuracy"]})
+    for key, value in (mv_meta or {}).items():
+        tracker.log_metadata(mv, key, value)
     tracker.register_vc_resource(mv, {"hexsha": cycle["hexsha"], "uri": "data/bc.csv"}, key="train")
     tracker.build_model_lineage(mv, [dv])
     tracker.log_tag(mv, "status", "PROMOTED")

@@ -235,11 +235,17 @@ def test_the_command_imports_no_mlflow_to_start():
 
 @pytest.mark.parametrize("backend", ["sqlite", "server"])
 def test_reading_a_store_imports_no_mlflow(make_tracker, conf, backend):
-    tracker = make_tracker()
-    dv = tracker.create_resource("data", type="dataset_version")
-    tracker.log_metadata(dv, "rows", 3)
-    tracker.stop()
+    for rows in (3, 4):  # two versions of a deployed model, so diff, impact and the status history have work
+        tracker = make_tracker()
+        dv = tracker.create_resource("data", type="dataset_version")
+        tracker.log_metadata(dv, "rows", rows)
+        mv = tracker.create_resource("model", type="model_version")
+        tracker.build_model_lineage(mv, [dv])
+        tracker.log_tag(mv, "status", "DEPLOYED")
+        tracker.stop()
     uri, experiment = conf["config"]["mlflow_tracking_uri"], conf["config"]["mlflow_experiment_name"]
-    for command in (["history", "data"], ["show", "data"], ["lineage", "data"]):
+    for command in (["history", "data"], ["show", "data"], ["lineage", "data"], ["diff", "model"],
+                    ["impact", "data"], ["history", "model", "--deployments"],
+                    ["history", "model", "--deployments", "--at", "2999-01-01"]):
         used = _modules(uri, experiment, *command)["run"]
         assert used == ([] if backend == "sqlite" else ["requests"]), (command, used)

@@ -324,3 +324,41 @@ def test_mermaid_and_dot_keep_stored_text_inside_labels():
     console.print(render(graph, "tree"))
     tree = console.export_text()
     assert "\x1b" not in tree and "<script>alert(1)</script>" in tree
+
+
+def test_notebook_fragments_escape_stored_text():
+    """What Jupyter shows for a LineageGraph (and, through html_table, for a diff, an impact, a
+    status history): stored text is text there too, and the CSS stays inside the fragment."""
+    from html.parser import HTMLParser
+
+    from lolpop.lineage.render import html_table
+
+    class Elements(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.attrs, self.text, self.closed = [], [], [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+            self.attrs += attrs
+
+        def handle_endtag(self, tag):
+            self.closed.append(tag)
+
+        def handle_data(self, data):
+            self.text.append(data)
+
+    hostile = '</table></td><script>alert(1)</script><img src=x onerror="alert(2)">\x1b[2J'
+    graph = _hostile_graph()
+    for fragment in (graph._repr_html_(),
+                     html_table(hostile, [hostile, "b"], [(hostile, {"k": hostile}), (None, 3)], note=hostile)):
+        parsed = Elements()
+        parsed.feed(fragment)
+        assert "script" not in parsed.tags and "img" not in parsed.tags and "html" not in parsed.tags
+        assert not any(name.startswith("on") for name, _ in parsed.attrs)
+        assert parsed.tags.count("table") == parsed.closed.count("table") == 1
+        assert "\x1b" not in fragment and "\u202e" not in fragment
+        css = fragment.split("<style>", 1)[1].split("</style>", 1)[0]
+        assert all(line.startswith(".lolpop") for line in css.splitlines())
+    text = "".join(parsed.text)
+    assert text.count(hostile.replace("\x1b", "\\x1b")) == 4 and '{"k": "</table>' in text

@@ -10,10 +10,10 @@ All work on a read-only :class:`~lolpop.lineage.store.StoreReader`; the event fo
 :mod:`lolpop.layout.events`. OpenLineage export lives in :mod:`.openlineage`.
 """
 
-from lolpop.audit.deployments import deployed_at, parse_when, status_history, to_json
+from lolpop.audit.deployments import StatusHistory, deployed_at, parse_when, status_history, to_json
 from lolpop.audit.diff import DiffRow, VersionDiff, diff_versions, version_pair
 from lolpop.audit.impact import Affected, Impact, impact_of
 from lolpop.layout.events import StatusEvent
 
-__all__ = ["Affected", "DiffRow", "Impact", "StatusEvent", "VersionDiff", "deployed_at", "diff_versions",
+__all__ = ["Affected", "DiffRow", "Impact", "StatusEvent", "StatusHistory", "VersionDiff", "deployed_at", "diff_versions",
            "impact_of", "parse_when", "status_history", "to_json", "version_pair"]

@@ -77,6 +77,21 @@ class VersionDiff:
         # ASCII only: control characters a store may hold come out as \u escapes, never raw.
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=True, default=str)
 
+    def __repr__(self) -> str:
+        # One line: the default repr held every row (thousands of characters in a notebook).
+        return (f"<VersionDiff {str(self.b.get('id'))[:100]!r}: run {str(self.a.get('run_id'))[:8]} -> "
+                f"{str(self.b.get('run_id'))[:8]}, {len(self.changed())} of {len(self.rows)} field(s) changed>")
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows the diff as a table (stored text escaped, as in the lineage page)."""
+        from lolpop.lineage.render import html_table
+
+        caption = (f"Diff of {self.b.get('id')}: A = run {self.a.get('run_id')} ({self.a.get('start_time')}), "
+                   f"B = run {self.b.get('run_id')} ({self.b.get('start_time')}); "
+                   f"{len(self.changed())} field(s) changed")
+        rows = [(r.section, r.field, r.a, r.b, "≠" if r.changed else "") for r in self.rows]
+        return html_table(caption, ["section", "field", "A", "B", "changed"], rows)
+
 
 def _canon(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)

@@ -75,6 +75,27 @@ class Impact:
         # ASCII only: control characters a store may hold come out as \u escapes, never raw.
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=True, default=str)
 
+    def __repr__(self) -> str:
+        # One line: the default repr held every affected version.
+        return (f"<Impact of {str(self.dataset.get('id'))[:100]!r}@{str(self.dataset.get('run_id'))[:8]}: "
+                f"{len(self.model_versions)} model version(s), {len(self.prediction_jobs)} prediction job(s), "
+                f"{len(self.deployed_now)} deployed now>")
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows the impact as a table (stored text escaped, as in the lineage page)."""
+        from lolpop.lineage.render import html_table
+
+        ds = self.dataset
+        caption = (f"Impact of {ds.get('id')} (run {ds.get('run_id')}, hexsha {ds.get('hexsha')}): "
+                   f"{len(self.model_versions)} model version(s), {len(self.prediction_jobs)} prediction job(s), "
+                   f"{len(self.deployed_now)} deployed now")
+        now = {True: "● yes", False: "no", None: ""}
+        rows = [(a.hops, a.type, a.id, a.run_id, a.status, now[a.deployed_now], a.via)
+                for a in sorted(self.model_versions + self.prediction_jobs + self.other,
+                                key=lambda r: (r.hops, r.type or "", r.id, r.run_id))]
+        return html_table(caption, ["hops", "type", "resource", "run id", "status", "deployed now", "via"], rows,
+                          note=f"deployed now = {self.deployed_rule}")
+
 
 def _users(reader: Any, rid: str, run_id: str) -> list[tuple[str, Any]]:
     """Model versions whose recorded lineage names ``rid`` in ``run_id`` (the used-by index)."""

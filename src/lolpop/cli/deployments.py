@@ -49,17 +49,18 @@ def show_deployments(settings: Settings, model_id: str, at: str | None = None, f
         title = f"{model_id} at {moment}: {len(found)} version(s) DEPLOYED, most recently deployed first"
     else:
         title = f"Status history of {model_id}: {len(found)} change(s), oldest first"
-    from rich.table import Table
+    from lolpop.cli.layout import Column, Listing
 
-    table = Table(title=_text(title), title_justify="left")
-    for col in ("time (UTC)", "version run id", "registry"):
-        table.add_column(col, no_wrap=True)
-    table.add_column("old → new", overflow="fold")
-    table.add_column("user", overflow="fold")
+    # Time, run id and the change stay whole on the row line; at 80 columns the registry version
+    # and the user go below it (a table squeezed them to nothing, "user" one letter a line).
+    listing = Listing(title=_text(title), columns=[
+        Column("time (UTC)"), Column("version run id"), Column("registry", move=2), Column("old → new"),
+        Column("user", move=1, label="by"),
+    ])
     for e in found:
         change = _text(e.old_status if e.old_status is not None else "—")
         change.append(" → ").append_text(_text(e.new_status))
-        table.add_row(_text(e.time.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]), _text(e.run_id),
-                      _text(f"v{e.registry_version}" if e.registry_version is not None else ""), change,
-                      _text(e.user))
-    console().print(table)
+        listing.add_row([_text(e.time.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]), _text(e.run_id),
+                         _text(f"v{e.registry_version}" if e.registry_version is not None else ""), change,
+                         _text(e.user)])
+    console().print(listing)

@@ -62,30 +62,43 @@ def diff(settings: Settings, model_id: str, run_ids: tuple[str, ...], fmt: str, 
 
 
 def render_table(result: object, only_changed: bool = False) -> None:
-    """Print a :class:`~lolpop.audit.diff.VersionDiff` as one table: section, field, A, B, changed."""
+    """Print a :class:`~lolpop.audit.diff.VersionDiff` as one table: field, A, B, changed; each
+    section is a heading row above its fields."""
     from rich.table import Table
     from rich.text import Text
 
-    from lolpop.cli.safe import text
+    from lolpop.cli.layout import Wrapped
+    from lolpop.cli.safe import printable, text
 
     a, b = result.a, result.b  # type: ignore[attr-defined]
     title = Text("Diff of ")
-    title.append_text(text(b["id"], "bold")).append(": A = run ").append_text(text(a["run_id"][:8]))
-    title.append(f" ({_brief(a['start_time'])} UTC), B = run ").append_text(text(b["run_id"][:8]))
-    title.append(f" ({_brief(b['start_time'])} UTC); {len(result.changed())} field(s) changed")  # type: ignore[attr-defined]
+    title.append_text(text(b["id"], "bold"))
+    title.append(f": {len(result.changed())} field(s) changed")  # type: ignore[attr-defined]
+    # The two versions on lines of their own, with their whole run ids (what --run takes).
+    for name, side in (("A", a), ("B", b)):
+        title.append(f"\n  {name} = run ").append_text(text(side["run_id"]))
+        title.append(f" ({_brief(side['start_time'])} UTC)")
+    rows = [row for row in result.rows if not only_changed or row.changed]  # type: ignore[attr-defined]
+    out = console()
+    # The section is a heading row, not a column of its own: its width goes to the values. The
+    # field column is as wide as the longest field (up to 32, and half of the terminal); A and B
+    # share the rest, and long values wrap at natural points (Wrapped) instead of a letter a line.
+    longest = max([len(printable(r.field)) + 2 for r in rows] + [5])
+    field_width = min(longest, 32, max(12, (out.width - 14) // 2))
     table = Table(title=title, title_justify="left")
-    table.add_column("section", style="dim", overflow="fold", max_width=24)
-    table.add_column("field", no_wrap=True)
-    table.add_column("A", overflow="fold", ratio=1)
-    table.add_column("B", overflow="fold", ratio=1)
-    table.add_column("", no_wrap=True)
+    table.add_column("field", width=field_width)
+    table.add_column("A", min_width=6)
+    table.add_column("B", min_width=6)
+    table.add_column("", width=1, no_wrap=True)
     last = None
-    for row in result.rows:  # type: ignore[attr-defined]
-        if only_changed and not row.changed:
-            continue
-        section = text(row.section if row.section != last else "")
-        last = row.section
+    for row in rows:
+        if row.section != last:
+            if last is not None:
+                table.add_section()
+            table.add_row(Wrapped(printable(row.section), "bold", min_width=field_width), "", "", "")
+            last = row.section
         style = "yellow" if row.changed else ""
-        table.add_row(section, text(row.field, style), text(_brief(row.a), limit=120), text(_brief(row.b), limit=120),
+        table.add_row(Wrapped(printable(row.field), style, min_width=field_width, indent=2),
+                      Wrapped(printable(_brief(row.a), 120)), Wrapped(printable(_brief(row.b), 120)),
                       Text("≠", style="bold yellow") if row.changed else Text(""))
-    console().print(table)
+    out.print(table)

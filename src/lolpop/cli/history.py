@@ -39,8 +39,7 @@ def history(settings: Settings, resource_id: str, limit: int, deployments: bool,
 
         show_deployments(settings, resource_id, at, fmt)
         return
-    from rich.table import Table
-    from rich.text import Text
+    from lolpop.cli.layout import Column, Listing
 
     reader = settings.reader()
     try:
@@ -51,23 +50,29 @@ def history(settings: Settings, resource_id: str, limit: int, deployments: bool,
                 f" (searched {len(reader.experiment_ids)} experiment(s))"
             )
         rtype = reader.get(resource_id, runs[0], "type")
-        table = Table(title=text(f"History of {resource_id}{f' ({rtype})' if rtype else ''}: "
-                                 f"{len(runs)} version(s), newest first"), title_justify="left")
-        for col in ("run id", "start (UTC)", "run", "status", "hexsha"):
-            table.add_column(col, no_wrap=True)
-        table.add_column("key metadata", overflow="fold")
+        # Ids, times and statuses stay whole on the row line; the key metadata (long, free text)
+        # goes below its row, where it has the terminal's whole width. In a column of its own it
+        # got what was left: one letter a line at 100 columns, nothing at 80.
+        listing = Listing(
+            title=text(f"History of {resource_id}{f' ({rtype})' if rtype else ''}: "
+                       f"{len(runs)} version(s), newest first"),
+            columns=[Column("run id"), Column("start (UTC)"),
+                     # versions are finished runs (but an experiment's): said only when it is news
+                     Column("run", move=2, usual="FINISHED"),
+                     Column("status"), Column("hexsha", move=1)],
+        )
         for run in runs:
             meta = reader.metadata(resource_id, run)
             status = meta.get("status")
             hexsha = meta.get("hexsha") or meta.get("train_hexsha")
-            highlights = [  # each made printable (one line) before they are joined by newlines
+            highlights = [  # each made printable (one line)
                 f"{printable(k)}={short(_brief(v), 40)}" for k, v in meta.items()
                 if k not in _HIDDEN and v is not None and not k.endswith(("_hexsha", "_uri"))
                 and not k.startswith("winning_experiment_feature") and not isinstance(v, (list, dict))
             ][:4]
-            table.add_row(text(run.info.run_id), fmt_time(run.info.start_time), text(run.info.status),
-                          text("" if status is None else status),
-                          text(str(hexsha)[:10] if hexsha else ""), Text("\n").join(text(h) for h in highlights))
+            listing.add_row([text(run.info.run_id), text(fmt_time(run.info.start_time)), text(run.info.status),
+                             text("" if status is None else status), text(str(hexsha)[:10] if hexsha else "")],
+                            highlights)
     finally:
         reader.close()
-    console().print(table)
+    console().print(listing)

@@ -41,9 +41,9 @@ def impact(settings: Settings, dataset_id: str, run_id: str | None, fmt: str) ->
 
 def render_table(result: object) -> None:
     """Print a :class:`~lolpop.audit.impact.Impact`: one row per affected resource version."""
-    from rich.table import Table
     from rich.text import Text
 
+    from lolpop.cli.layout import Column, Listing
     from lolpop.cli.safe import text
 
     ds = result.dataset  # type: ignore[attr-defined]
@@ -55,13 +55,18 @@ def render_table(result: object) -> None:
         title.append(", hexsha ").append_text(text(str(ds["hexsha"])[:10]))
     title.append(f"): {len(result.model_versions)} model version(s), "  # type: ignore[attr-defined]
                  f"{len(result.prediction_jobs)} prediction job(s), {len(deployed)} deployed now")  # type: ignore[attr-defined]
-    table = Table(title=title, title_justify="left")
-    for col in ("hops", "type", "resource", "run id", "status", "deployed", "via"):
-        table.add_column(col, no_wrap=col != "via", overflow="fold")
+    # Hops, the resource, its run, status and "deployed now" stay whole on the row line; the type
+    # and the node it was reached from go below the row when the terminal is too narrow for them
+    # (in a column of their own, "via" was left three characters a line at 100 columns).
+    listing = Listing(title=title, columns=[
+        Column("hops", justify="right"), Column("type", move=1, label=""), Column("resource"), Column("run id"),
+        Column("status"), Column("deployed"), Column("via", move=2),
+    ])
     for item in sorted(rows, key=lambda r: (r.hops, r.type or "", r.id, r.run_id)):
         now = {True: Text("● yes", style="bold red"), False: Text("no"), None: Text("")}[item.deployed_now]
-        table.add_row(str(item.hops), text(item.type), text(item.id, "bold"), text(item.run_id[:10]),
-                      text(item.status), now, text(item.via.split("@")[0] + "@" + item.via.split("@")[-1][:8]))
+        via_id, _, via_run = item.via.rpartition("@")
+        listing.add_row([Text(str(item.hops)), text(item.type), text(item.id, "bold"), text(item.run_id[:10]),
+                         text(item.status), now, text(f"{via_id}@{via_run[:8]}")])
     out = console()
-    out.print(table)
+    out.print(listing)
     out.print(Text(f"deployed now = {result.deployed_rule}", style="dim"))  # type: ignore[attr-defined]

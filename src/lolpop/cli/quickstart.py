@@ -54,17 +54,21 @@ def quickstart(settings: Settings, workdir: str) -> None:
 def print_summary(out: Console, summary: Any) -> None:
     """The table of what the quickstart recorded and the commands to look at it; every value
     is read from the store, so it is printed as text."""
-    from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="What the quickstart recorded", title_justify="left")
-    for col in ("cycle", "rows", "data hexsha", "winner", "accuracy", "status",
-                "model run", "predict run", "preds"):
-        table.add_column(col, no_wrap=True)
+    from lolpop.cli.layout import Column, Listing
+
+    # A Listing, not a table of no_wrap columns: those were cut to "cyc…" and "LogisticRegressi…"
+    # below 107 columns. What does not fit goes below its row.
+    table = Listing(Text("What the quickstart recorded"), [
+        Column("cycle"), Column("rows", move=3), Column("data hexsha"), Column("winner"),
+        Column("accuracy", move=1), Column("status"), Column("model run"), Column("predict run", move=2),
+        Column("preds", move=4),
+    ])
     for c in summary.cycles:
-        table.add_row(text(c.cycle), text(c.rows), text(c.hexsha[:10]), text(c.winner.replace("Classifier", "")),
-                      text(f"{c.accuracy:.4f}"), text(c.status), text(c.model_version_run_id[:8]),
-                      text(c.prediction_run_id[:8]), text(c.predictions))
+        table.add_row([text(c.cycle), text(c.rows), text(c.hexsha[:10]), text(c.winner.replace("Classifier", "")),
+                       text(f"{c.accuracy:.4f}"), text(c.status), text(c.model_version_run_id[:8]),
+                       text(c.prediction_run_id[:8]), text(c.predictions)])
     out.print(table)
     if summary.cycles:
         out.print(Text.assemble(text(f"Lineage page (MLflow UI → run {summary.cycles[-1].model_version_run_id} "

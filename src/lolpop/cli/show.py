@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lolpop.cli.common import Settings, console, fmt_time, redact, text
+from lolpop.cli.common import Settings, console, fmt_time, printable, redact, text
 from lolpop.layout import values as _values
 from lolpop.layout.keys import is_experiment_id
 
@@ -17,6 +17,9 @@ from lolpop.layout.keys import is_experiment_id
 def show(settings: Settings, resource_id: str, run_id: str | None) -> None:
     """Show every tag, metadata value and artifact of RESOURCE_ID (newest version, or --run)."""
     from rich.table import Table
+    from rich.text import Text
+
+    from lolpop.cli.layout import Wrapped, wrap_items
 
     out = console()
     reader = settings.reader()
@@ -40,10 +43,12 @@ def show(settings: Settings, resource_id: str, run_id: str | None) -> None:
         out.print(header)
 
         meta = reader.metadata(resource_id, run)
+        # Keys and values wrap at natural points (Wrapped: after "_", ".", "/", at spaces), never
+        # a letter or two alone on a line; the value column gives way first.
         table = Table(title=f"Tags and metadata ({len(meta)})", title_justify="left")
-        table.add_column("key", style="bold", no_wrap=True)
-        table.add_column("value", overflow="fold")
-        table.add_column("stored as", style="dim")
+        table.add_column("key", style="bold")
+        table.add_column("value")
+        table.add_column("stored as", style="dim", no_wrap=True)
         for key, value in meta.items():
             full = f"{resource_id}.{key}"
             encoding = _values.describe(_values.type_of(tags, full))
@@ -54,7 +59,7 @@ def show(settings: Settings, resource_id: str, run_id: str | None) -> None:
                 shown = stored  # the tag's own readable text: JSON, ISO dates
             else:
                 shown = _values.encode(full, value)[0]  # a long value kept as an artifact
-            table.add_row(text(key), text(shown), text(encoding))
+            table.add_row(Wrapped(printable(key), min_width=24), Wrapped(printable(shown)), text(encoding))
         out.print(table)
 
         if is_experiment_id(resource_id):  # an experiment owns its run: its params and metrics too
@@ -62,18 +67,21 @@ def show(settings: Settings, resource_id: str, run_id: str | None) -> None:
                 if items:
                     t = Table(title=title, title_justify="left")
                     t.add_column("key", style="bold")
-                    t.add_column("value", overflow="fold")
+                    t.add_column("value")
                     for key, value in sorted(items.items()):
-                        t.add_row(text(key), text(value))
+                        t.add_row(Wrapped(printable(key), min_width=24), Wrapped(printable(value)))
                     out.print(t)
 
         files = reader.artifacts(run.info.run_id, resource_id)
         art = Table(title=text(f"Artifacts ({len(files)} files under {resource_id}/)"), title_justify="left")
-        art.add_column("path", overflow="fold")
-        art.add_column("bytes", justify="right")
+        art.add_column("path")
+        art.add_column("bytes", justify="right", no_wrap=True)
         for path, size in files:
-            art.add_row(text(path), "" if size is None else str(size))
+            art.add_row(Wrapped(printable(path)), "" if size is None else str(size))
         out.print(art)
-        out.print(text(f"artifact root: {redact(run.info.artifact_uri)}"), highlight=False, soft_wrap=True)
+        # The URI goes whole on the next line when it does not fit after the label, and breaks
+        # at a "/" only when it is wider than the terminal.
+        root = wrap_items(["artifact root:", printable(redact(run.info.artifact_uri))], out.width, sep=" ")
+        out.print(Text("\n").join(text(line) for line in root), highlight=False, soft_wrap=True)
     finally:
         reader.close()

@@ -124,6 +124,12 @@ class LineageGraph:
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, default=str)
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows the graph as the lineage page's picture and table (stored text escaped)."""
+        from lolpop.lineage.render import to_html_fragment
+
+        return to_html_fragment(self)
+
 
 def node_key(resource_id: str, run_id: str) -> str:
     return f"{resource_id}@{run_id}"
@@ -287,14 +293,10 @@ def build_lineage(reader: StoreReader, start: Located, direction: str = "both",
 
 
 def highlight_text(node: LineageNode, limit: int = 3) -> str:
-    """``k=v`` of a node's first highlights, for labels."""
-    parts = []
-    for key, value in list(node.highlights.items())[:limit]:
-        text = str(value)
-        if key == "hexsha":
-            text = text[:8]
-        parts.append(f"{key}={text[:32]}")
-    return ", ".join(parts)
+    """``k=v`` of a node's first highlights, for labels (:func:`lolpop.lineage.render.highlight_text`)."""
+    from lolpop.lineage.render import highlight_text as text_of
+
+    return text_of(node, limit)
 
 
 __all__ = [

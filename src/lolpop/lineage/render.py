@@ -11,17 +11,21 @@ from rich ``Text`` objects, never parsed as markup.
 from __future__ import annotations
 
 import html
+import json
+import re
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lolpop.exceptions import InvalidInputError
-from lolpop.lineage.graph import LineageEdge, LineageGraph, LineageNode, highlight_text
 from lolpop.lineage.safe_text import printable
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only: graph.py imports this module for LineageGraph._repr_html_
     from rich.text import Text
     from rich.tree import Tree
+
+    from lolpop.lineage.graph import LineageEdge, LineageGraph, LineageNode
 
 FORMATS = ("tree", "json", "mermaid", "dot", "html")
 
@@ -41,6 +45,17 @@ _RICH_STYLE = {
 
 def _short_run(run_id: str) -> str:
     return run_id[:8]
+
+
+def highlight_text(node: LineageNode, limit: int = 3) -> str:
+    """``k=v`` of a node's first highlights, for labels."""
+    parts = []
+    for key, value in list(node.highlights.items())[:limit]:
+        text = str(value)
+        if key == "hexsha":
+            text = text[:8]
+        parts.append(f"{key}={text[:32]}")
+    return ", ".join(parts)
 
 
 def node_lines(node: LineageNode) -> list[str]:
@@ -68,7 +83,9 @@ def _tree_label(node: LineageNode, relation: str | None = None) -> Text:
     text.append(printable(f"  {node.type or 'resource'} · run {node.run_id}"), style="dim")
     extra = highlight_text(node)
     if extra:
-        text.append(f"  {printable(extra)}")
+        # On a line of its own: every node reads the same at any width (after the run id, the
+        # highlights broke wherever the terminal ended, often in the middle of one).
+        text.append(f"\n{printable(extra)}")
     return text
 
 
@@ -398,6 +415,7 @@ table { border-collapse: collapse; margin-top: 18px; font-size: 12px; }
 th, td { border: 1px solid #cfd8dc; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #eceff1; }
 td code { font-size: 11px; }
+p.caption { font-weight: 600; margin: 8px 0 4px 0; }
 .legend span { display: inline-block; margin-right: 14px; font-size: 12px; }
 .legend i { display: inline-block; width: 12px; height: 12px; border-radius: 3px; margin-right: 4px;
             vertical-align: -2px; border: 1px solid; }
@@ -417,17 +435,6 @@ def to_html(graph: LineageGraph, title: str | None = None) -> str:
         f'<span><i style="background:{fill};border-color:{stroke}"></i>{esc(t)}</span>'
         for t, (fill, stroke) in _COLORS.items() if t != "dataset"
     )
-    rows = []
-    for key, node in graph.nodes.items():
-        rows.append(
-            "<tr>"
-            f"<td>{esc(node.label)}{' ★' if node.winner else ''}</td>"
-            f"<td>{esc(node.type or '')}</td><td>{esc(node.role)}</td>"
-            f"<td><code>{esc(node.id)}</code></td><td><code>{esc(node.run_id)}</code></td>"
-            f"<td>{esc(node.run_status)}</td><td>{esc(node.start_time)}</td>"
-            f"<td>{esc(highlight_text(node, limit=8))}</td>"
-            "</tr>"
-        )
     depth = "unlimited" if graph.depth is None else str(graph.depth)
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -447,15 +454,105 @@ def to_html(graph: LineageGraph, title: str | None = None) -> str:
 <div class="graph">
 {to_svg(graph)}
 </div>
-<table>
+{_nodes_table(graph)}
+</body>
+</html>
+"""
+
+
+def _nodes_table(graph: LineageGraph) -> str:
+    """The HTML table of every node of ``graph`` (stored text escaped)."""
+
+    def esc(value: str) -> str:
+        return html.escape(printable(value))
+
+    rows = []
+    for node in graph.nodes.values():
+        rows.append(
+            "<tr>"
+            f"<td>{esc(node.label)}{' ★' if node.winner else ''}</td>"
+            f"<td>{esc(node.type or '')}</td><td>{esc(node.role)}</td>"
+            f"<td><code>{esc(node.id)}</code></td><td><code>{esc(node.run_id)}</code></td>"
+            f"<td>{esc(node.run_status)}</td><td>{esc(node.start_time)}</td>"
+            f"<td>{esc(highlight_text(node, limit=8))}</td>"
+            "</tr>"
+        )
+    return f"""<table>
 <thead><tr><th>resource</th><th>type</th><th>role</th><th>id</th><th>run</th><th>run status</th><th>start (UTC)</th><th>highlights</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody>
-</table>
-</body>
-</html>
-"""
+</table>"""
+
+
+# ---------------------------------------------------------------------------------------------
+# notebooks: HTML fragments for _repr_html_
+# ---------------------------------------------------------------------------------------------
+#: The class every notebook fragment sits in: its CSS applies inside it only (a notebook page
+#: shows many outputs, and a <style> in one of them applies to the whole page).
+SCOPE = "lolpop"
+#: Longest text shown in one cell of a notebook table; the objects keep the whole value.
+MAX_CELL = 1000
+
+
+def _scoped_css(css: str, scope: str) -> str:
+    """``css`` with every selector limited to elements inside ``.{scope}`` (``body`` becomes the
+    scope itself)."""
+
+    def rule(match: re.Match[str]) -> str:
+        selectors = [sel.strip() for sel in match.group(1).split(",")]
+        scoped = [f".{scope}" if sel == "body" else f".{scope} {sel}" for sel in selectors]
+        return f"{', '.join(scoped)} {{ {' '.join(match.group(2).split())} }}\n"
+
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    # A fragment sits in the notebook's own flow: no page margin.
+    return re.sub(r"\s*([^{}]+?)\s*\{([^{}]*)\}", rule, css.strip()) + f".{scope} {{ margin: 0; }}"
+
+
+def cell(value: Any) -> str:
+    """A stored value as escaped HTML text: ``None`` empty, dicts and lists as JSON, control
+    characters shown as escapes (:func:`printable`), at most :data:`MAX_CELL` characters."""
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, tuple)):
+        value = json.dumps(value, ensure_ascii=False, default=str)
+    shown = printable(value)
+    if len(shown) > MAX_CELL:
+        shown = shown[: MAX_CELL - 1] + "…"
+    return html.escape(shown)
+
+
+def html_table(caption: str, headers: Sequence[str], rows: Iterable[Sequence[Any]],
+               note: str | None = None) -> str:
+    """An HTML fragment for a notebook: ``caption`` above a table, ``note`` below. Every caption,
+    header and cell is escaped (:func:`cell`): stored text is shown, never read as HTML."""
+    head = "".join(f"<th>{cell(h)}</th>" for h in headers)
+    body = "\n".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    below = f'\n<p class="sub">{cell(note)}</p>' if note else ""
+    return (f'<div class="{SCOPE}">\n<style>{_scoped_css(_CSS, SCOPE)}</style>\n'
+            f'<p class="caption">{cell(caption)}</p>\n'
+            f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>{below}\n</div>")
+
+
+def to_html_fragment(graph: LineageGraph) -> str:
+    """The lineage picture and its table of nodes as an HTML fragment for a notebook (what
+    :func:`to_html` puts in a page, without the page; its CSS scoped to the fragment)."""
+
+    def esc(value: str) -> str:
+        return html.escape(printable(value))
+
+    root = graph.root_node
+    depth = "unlimited" if graph.depth is None else str(graph.depth)
+    return f"""<div class="{SCOPE}">
+<style>{_scoped_css(_CSS, SCOPE)}</style>
+<p class="caption">Lineage of {esc(root.label)}</p>
+<p class="sub">{esc(root.type or 'resource')} <code>{esc(root.id)}</code> in run <code>{esc(root.run_id)}</code>
+ · direction {esc(graph.direction)} · depth {esc(depth)} · {len(graph.nodes)} nodes, {len(graph.edges)} edges</p>
+<div class="graph">
+{to_svg(graph)}
+</div>
+{_nodes_table(graph)}
+</div>"""
 
 
 def render(graph: LineageGraph, fmt: str) -> Any:

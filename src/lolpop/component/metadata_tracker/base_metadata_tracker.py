@@ -18,6 +18,26 @@ class Resource(NamedTuple):
     id: str
     run: Any
 
+    def __repr__(self) -> str:
+        # One short line: the generated repr printed the whole MLflow Run (every tag, ~7000
+        # characters in the quickstart). Equality, hashing and unpacking are the tuple's, unchanged.
+        return f"Resource(id={_cut(repr(self.id), 200)}, run={_brief_run(self.run)})"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _brief_run(run: Any) -> str:
+    """``<Run 1d085092… FINISHED>`` for an MLflow run (its status when the resource got it),
+    else the object's own repr, cut to 80 characters."""
+    info = getattr(run, "info", None)
+    run_id = getattr(info, "run_id", None)
+    if isinstance(run_id, str):
+        status = getattr(info, "status", None)
+        return f"<Run {run_id[:8]}…{f' {status}' if isinstance(status, str) else ''}>"
+    return _cut(repr(run), 80)
+
 
 class BaseMetadataTracker(BaseComponent, ABC):
     """Records the resources a lolpop workflow touches and answers questions about them.
