@@ -220,7 +220,7 @@ def check_sql_store(uri: str, timeout: float = 10.0) -> None:
     experiment when it is missing. This checks, read-only, that none of that would happen.
 
     An SQLite file is first held to the direct reader's rule on definitions
-    (:func:`~lolpop.lineage.clients.sqlite.check_definitions`): MLflow reads a generated column or
+    (:func:`~lolpop.lineage.clients.sqlite_file.check_definitions`): MLflow reads a generated column or
     a view as willingly as ``sqlite3`` does.
 
     Raises:
@@ -234,7 +234,7 @@ def check_sql_store(uri: str, timeout: float = 10.0) -> None:
 
     db = sqlite_path(uri)
     if db is not None:
-        from lolpop.lineage.clients import sqlite as direct
+        from lolpop.lineage.clients import sqlite_file as direct
 
         direct.check_file(db, uri)
         conn = direct.connect(db, timeout)

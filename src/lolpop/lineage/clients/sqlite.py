@@ -29,7 +29,7 @@ import re
 import sqlite3
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from lolpop.exceptions import (
     ArtifactNotFoundError,
@@ -39,6 +39,14 @@ from lolpop.exceptions import (
     TrackerUnavailableError,
 )
 from lolpop.layout.uris import redact
+from lolpop.lineage.clients.sqlite_file import (  # noqa: F401 - part of this module's interface
+    MAX_VALUE_BYTES,
+    MLFLOW_GENERATED,
+    MLFLOW_TRIGGERS,
+    check_definitions,
+    check_file,
+    connect,
+)
 from lolpop.lineage.clients.base import (
     MAX_ARTIFACT_BYTES,
     Experiment,
@@ -62,7 +70,6 @@ SUPPORTED_REVISIONS = frozenset({
     "dc11669786a5",
 })
 _MLFLOW_TABLES = ("experiments", "experiment_tags", "runs", "tags", "params", "latest_metrics")
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _CHUNK = 500  # ids per IN (...) list, below SQLite's variable limit
 _FETCH = 1000  # rows taken from SQLite at a time: the read budget is checked between batches
 _DEFAULT_WORKSPACE = "default"
@@ -98,13 +105,6 @@ MLFLOW_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "alembic_version": {"version_num": ("VARCHAR(32)",)},
 }
-#: Triggers MLflow creates (``(name, table)``), and generated columns (``(table, column, hidden)``,
-#: hidden 3 = STORED: computed when a row is written, read back like any stored value). It creates
-#: no view, no virtual table, no VIRTUAL generated column. Checked against a fresh store by
-#: ``test_a_fresh_mlflow_store_passes_every_check``.
-MLFLOW_TRIGGERS = frozenset({("prevent_secrets_aad_mutation", "secrets")})
-MLFLOW_GENERATED = frozenset({("spans", "duration_ns", 3)})
-
 #: The longest text MLflow writes, in characters, per column read (``mlflow.utils.validation``):
 #: tag values 8000 (``MAX_TAG_VAL_LENGTH``), param values 6000 (the column holds 8000, which
 #: bounds every MLflow version), experiment tag values 20000 (``MAX_EXPERIMENT_TAG_VAL_LENGTH``),
@@ -112,20 +112,12 @@ MLFLOW_GENERATED = frozenset({("spans", "duration_ns", 3)})
 #: gets 8000. A longer value is refused, naming it, after reading at most one character more.
 MAX_CHARS = {"tags.value": 8000, "params.value": 8000, "experiment_tags.value": 20000, "key": 250}
 _MAX_OTHER_CHARS = 8000
-#: No single value (string or blob) larger than this is loaded by SQLite at all: reading it fails
-#: (``SQLITE_LIMIT_LENGTH``) before any of it is in memory. It is far above any value MLflow
-#: writes (20000 characters are at most 80 kB of UTF-8) and bounds what SQLite itself may build,
-#: whatever the file says.
-MAX_VALUE_BYTES = 1 << 20
 #: What one call (``search_runs``, ``get_run``, ``search_experiments``...) may materialise: the
 #: characters of the text values read plus :data:`_ROW_BYTES` per row. 256 MiB is about 10 000
 #: runs of 100 tags of 100 characters — well beyond what a lolpop look-up reads (``search_runs``
 #: takes ``max_results``, 1000 by default; the CLI's ``history`` reads 100 versions by default).
 MAX_READ_BYTES = 256 << 20
 _ROW_BYTES = 128  # a row's tuple and string objects
-#: Page cache of the connection, in KiB (SQLite's ``cache_size`` unit when negative). Set
-#: explicitly because the file's header can ask for any size (the legacy ``default_cache_size``).
-_CACHE_KIB = 8192
 
 
 def _capped(column: str, limit: int) -> str:
@@ -140,99 +132,10 @@ _RUN_FIELDS = (("run_uuid", _MAX_OTHER_CHARS), ("experiment_id", None), ("status
                ("lifecycle_stage", _MAX_OTHER_CHARS), ("name", _MAX_OTHER_CHARS), ("user_id", _MAX_OTHER_CHARS))
 _RUN_COLUMNS = ", ".join(f"r.{c}" if n is None else _capped(f"r.{c}", n) for c, n in _RUN_FIELDS)
 _RUN_CHECKS = tuple((i, f"runs.{c}", n) for i, (c, n) in enumerate(_RUN_FIELDS) if n is not None)
-_VIRTUAL = re.compile(r"\s*CREATE\s+VIRTUAL\s+TABLE\b", re.IGNORECASE)
 
 
 class UnknownSchema(Exception):
     """The database is an MLflow store whose schema this reader does not know: use MlflowClient."""
-
-
-def check_file(db: Path, uri: str) -> None:
-    """Refuse, with a one-line reason naming it, a file that cannot hold an MLflow store.
-
-    Raises:
-        ConfigError: missing, a folder, empty (0 bytes), unreadable, or not SQLite.
-    """
-    shown = redact(uri)
-    if not db.exists():
-        raise ConfigError(f"no MLflow store at {shown} ({db} does not exist); "
-                          "run `lolpop quickstart` or pass --tracking-uri")
-    if db.is_dir():
-        raise ConfigError(f"no MLflow store at {shown}: {db} is a folder, not an SQLite file")
-    try:
-        with db.open("rb") as fh:
-            head = fh.read(len(_SQLITE_MAGIC))
-    except OSError as exc:
-        raise ConfigError(f"cannot read the MLflow store {db}: {exc.strerror or exc}") from None
-    if not head:
-        raise ConfigError(f"no MLflow store at {shown}: {db} is an empty file (reading never creates a "
-                          "store; a lolpop tracker or `mlflow server` does)")
-    if head != _SQLITE_MAGIC:
-        raise ConfigError(f"{db} is not an SQLite database, so not an MLflow store ({shown})")
-
-
-def connect(db: Path, timeout: float) -> sqlite3.Connection:
-    """A read-only connection to ``db`` with the reader's bounds, before any statement runs.
-
-    Raises:
-        ConfigError: the file cannot be opened, or cannot be read as an SQLite database.
-    """
-    try:
-        conn = sqlite3.connect(f"file:{quote(str(db))}?mode=ro", uri=True, timeout=timeout,
-                               check_same_thread=False)
-    except sqlite3.Error as exc:
-        raise ConfigError(f"cannot open the MLflow store {db} read-only: {exc}") from None
-    try:
-        # No value larger than this is ever built or loaded by this connection, whatever the
-        # file's SQL computes (SQLite answers "string or blob too big" instead).
-        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
-        # SQL stored in the file (a generated column, a view, a trigger) may only call SQLite's
-        # built-in harmless functions — defence in depth, check_definitions refuses such SQL anyway.
-        conn.execute("PRAGMA trusted_schema = OFF")
-        conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")  # not the size the file's header asks for
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise ConfigError(f"{db} cannot be read as an SQLite database ({exc}), so not an MLflow store") from None
-    return conn
-
-
-def check_definitions(conn: sqlite3.Connection, db: Path) -> None:
-    """Refuse a database holding definitions MLflow never creates, before anything is read.
-
-    SQLite evaluates SQL stored in the file when a table is read (a generated column) or when a
-    name is used (a view), and a virtual table runs a module's code: none of it is data, and one
-    generated column can turn a small file into gigabytes per query. MLflow's schema has none of
-    these (its own trigger and STORED generated column are in :data:`MLFLOW_TRIGGERS` and
-    :data:`MLFLOW_GENERATED`).
-
-    Raises:
-        ConfigError: naming the view, trigger, virtual table or generated/hidden column found.
-    """
-    try:
-        objects = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
-        for kind, name, table, sql in objects:
-            if kind == "view":
-                raise ConfigError(f"{db} holds view {name!r}, which MLflow never creates (a view runs SQL stored "
-                                  "in the file): not read as an MLflow store", path=db)
-            if kind == "trigger" and (name, table) not in MLFLOW_TRIGGERS:
-                raise ConfigError(f"{db} holds trigger {name!r} on table {table!r}, which MLflow never creates: "
-                                  "not read as an MLflow store", path=db)
-            if kind == "table" and isinstance(sql, str) and _VIRTUAL.match(sql):
-                raise ConfigError(f"{db} holds virtual table {name!r}, which MLflow never creates (its content "
-                                  "comes from a module's code, not the file): not read as an MLflow store", path=db)
-        # hidden: 1 = hidden column of a virtual table, 2 = VIRTUAL generated, 3 = STORED generated.
-        hidden = conn.execute(
-            "SELECT m.name, x.name, x.hidden FROM sqlite_master m, pragma_table_xinfo(m.name) x "
-            "WHERE m.type = 'table' AND x.hidden != 0 ORDER BY m.name, x.cid").fetchall()
-    except sqlite3.DatabaseError as exc:
-        raise ConfigError(f"{db} cannot be read as an SQLite database ({exc}), so not an MLflow store",
-                          path=db) from None
-    for table, column, how in hidden:
-        if (table, column, how) in MLFLOW_GENERATED:
-            continue
-        what = {2: "generated (VIRTUAL)", 3: "generated (STORED)"}.get(how, f"hidden ({how})")
-        raise ConfigError(f"{db}: column {column!r} of table {table!r} is {what}, which MLflow never creates "
-                          "(SQLite computes it from SQL stored in the file): not read as an MLflow store", path=db)
 
 
 def check_columns(conn: sqlite3.Connection, db: Path) -> None:
