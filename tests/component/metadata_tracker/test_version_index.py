@@ -237,6 +237,23 @@ def test_processes_racing_to_build_the_first_index_leave_answers_right(make_trac
     _check(make_tracker, expect_index=True)
 
 
+def test_four_writers_starting_together_on_a_new_experiment_leave_one_index(make_tracker, conf, tmp_path, client):
+    """Issue 18 item 8: 4 writers starting together left 2-5 index runs (losers of the race to
+    build the first index, FINISHED or deleted). The experiment's creator builds it now: one
+    index run, none deleted, and the look-ups read it."""
+    from mlflow.entities import ViewType
+
+    for code, err in _run_finishers(tmp_path, conf, n=4, cycles=3):
+        assert code == 0, err
+    experiment_id = client.get_experiment_by_name(conf["config"]["mlflow_experiment_name"]).experiment_id
+    runs = client.search_runs([experiment_id], run_view_type=ViewType.ALL, max_results=1000)
+    indexes = [r for r in runs if r.data.tags.get(index.INDEX_RUN_TAG) == "True"]
+    assert [r.info.run_id for r in indexes] == [_index_run(client, experiment_id)]
+    assert indexes[0].info.lifecycle_stage == "active"
+    got = _check(make_tracker, expect_index=True)
+    assert None not in got.values()
+
+
 def test_a_run_killed_after_indexing_is_never_previous(make_tracker, conf, tmp_path, client):
     _, finished = _cycle(make_tracker)
     [(code, _)] = _run_finishers(tmp_path, conf, n=1, cycles=1, crash="after-index")

@@ -432,9 +432,9 @@ def artifact_repository(client: MlflowClient, artifact_uri: str) -> Any:
 
 
 def open_store(uri: str, experiment_name: str, artifact_location: str | None,
-               timeout: Any = None, max_retries: Any = None) -> tuple[MlflowClient, str, dict[str, str]]:
+               timeout: Any = None, max_retries: Any = None) -> tuple[MlflowClient, str, dict[str, str], bool]:
     """Create the client and get-or-create the experiment; returns ``(client, experiment_id,
-    experiment tags)``.
+    experiment tags, created)`` — ``created``: this call made the experiment (one caller can).
 
     The client is :func:`bounded_client`'s (with ``create=True``): the URI is checked, a tracking
     server probed, and every later request bounded by ``timeout`` / ``max_retries``.
@@ -458,11 +458,11 @@ def open_store(uri: str, experiment_name: str, artifact_location: str | None,
 
 
 def _get_or_create_experiment(client: MlflowClient, name: str, artifact_location: str | None
-                              ) -> tuple[str, dict[str, str]]:
+                              ) -> tuple[str, dict[str, str], bool]:
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
         try:
-            return client.create_experiment(name, artifact_location=artifact_location), {}
+            return client.create_experiment(name, artifact_location=artifact_location), {}, True
         except MlflowException as exc:
             # Another process created it between our read and our create: use theirs.
             if exc.error_code != "RESOURCE_ALREADY_EXISTS" and "already exists" not in str(exc).lower():
@@ -475,4 +475,4 @@ def _get_or_create_experiment(client: MlflowClient, name: str, artifact_location
             f"MLflow experiment {name!r} is deleted; restore it (mlflow experiments restore "
             f"--experiment-id {experiment.experiment_id}) or choose another mlflow_experiment_name"
         )
-    return experiment.experiment_id, dict(experiment.tags)
+    return experiment.experiment_id, dict(experiment.tags), False

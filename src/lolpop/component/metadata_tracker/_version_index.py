@@ -47,6 +47,7 @@ class VersionIndex:
         self.experiment_id = experiment_id
         self._index_id = index.index_run_id(experiment_tags)
         self._seen_at = seen_at
+        self._since = 0  # the ``since`` of the index this tracker created, if it did
         self._lock = threading.Lock()
 
     # -- writing -----------------------------------------------------------------------------
@@ -73,6 +74,14 @@ class VersionIndex:
                 self._create()
                 self.store.log_unowned(self._index_id, metrics)
 
+    def create_first(self) -> int:
+        """Build the index of an experiment this tracker just created (before any run of it can
+        have started); returns the earliest time a run may start to be indexed usably (its
+        ``since``)."""
+        with self._lock:
+            self._create()
+            return max(_now(), self._since)
+
     def _alive(self, run_id: str) -> bool:
         run = self.store.fetch_run(run_id)
         return run is not None and run.info.lifecycle_stage == "active"
@@ -97,20 +106,30 @@ class VersionIndex:
             current = index.index_run_id(self.store.experiment_tags(self.experiment_id))
             if current is None or current == run.info.run_id:
                 raise
-            self.store.delete_run(run.info.run_id)
+            self._discard(run.info.run_id)
             self._index_id, self._seen_at = current, seen_at
             return
         # Written after the tag took effect: whoever read the tag before still saw the old index,
         # and their versions started before this time (module docstring of lolpop.layout.index).
-        self.store.log_unowned(run.info.run_id, tags={index.SINCE_TAG: str(_now() + 1)})
+        self._since = _now() + 1
+        self.store.log_unowned(run.info.run_id, tags={index.SINCE_TAG: str(self._since)})
         self._index_id, self._seen_at = run.info.run_id, seen_at
         # Another writer may have named its own index at the same time; the last name stands.
         # A loser deletes its run (nothing in it is needed: ``since`` covers what it would hold).
         seen_at = _now()
         current = index.index_run_id(self.store.experiment_tags(self.experiment_id))
         if current is not None and current != run.info.run_id:
-            self.store.delete_run(run.info.run_id)
+            self._discard(run.info.run_id)
             self._index_id, self._seen_at = current, seen_at
+
+    def _discard(self, run_id: str) -> None:
+        """Delete an index run that lost the race to be the experiment's; a user who may not
+        delete runs (MLflow's EDIT permission) leaves it, FINISHED and named by nothing."""
+        try:
+            self.store.delete_run(run_id)
+        except MlflowException as exc:
+            logger.warning("lolpop: could not delete version index run %s, which lost the race to be the "
+                           "experiment's index: %s", run_id, exc)
 
     # -- reading -----------------------------------------------------------------------------
     def candidate(self, kind: str, resource_id: str, experiment_id: str) -> tuple[Run, int, int] | None:

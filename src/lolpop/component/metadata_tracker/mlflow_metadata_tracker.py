@@ -161,16 +161,20 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                  run_name: str) -> None:
         # The run starts before the experiment's index tag is read (lolpop.layout.index, "Since").
         start_time = int(time.time() * 1000)
-        self.client, self.experiment_id, experiment_tags = open_store(
+        self.client, self.experiment_id, experiment_tags, created = open_store(
             uri, experiment_name, self._get_config("mlflow_artifact_location"),
             timeout=self._get_config("mlflow_request_timeout"),
             max_retries=self._get_config("mlflow_max_retries"),
         )
         self._store = RunStore(self.client, uri, batched=batched, flush_seconds=flush_seconds,
                                tmp_dir=self._tmp.name)
+        self._index = VersionIndex(self._store, self.experiment_id, experiment_tags, seen_at=start_time)
+        if created:
+            # Exactly one writer creates an experiment, so its index is made here, once: writers
+            # starting together never race to build it (lolpop.layout.index, "Where").
+            start_time = self._index.create_first()
         self.run: Run = self._store.create_run(self.experiment_id, {PARENT_RUN_TAG: "True"}, run_name,
                                                start_time=start_time)
-        self._index = VersionIndex(self._store, self.experiment_id, experiment_tags, seen_at=start_time)
         self._lookups = Lookups(self._store, self.experiment_id, self._index)
         self._registry = ModelRegistry(self._store, enabled=self._get_config("mlflow_registry", True),
                                        tmp_dir=self._tmp.name, logger=self.logger)
@@ -594,8 +598,12 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         Example:
             >>> [(e.old_status, e.new_status) for e in tracker.get_status_history("churn_model")]
             [(None, 'PROMOTED'), ('PROMOTED', 'DEPLOYED')]
+
+        The list is a :class:`lolpop.audit.StatusHistory`: a notebook shows it as a table.
         """
-        return self._statuses.history(self._model_id(model))
+        from lolpop.audit.deployments import StatusHistory
+
+        return StatusHistory(self._statuses.history(self._model_id(model)))
 
     @translating
     def get_deployed_at(self, model: Resource | str, when: datetime, *args: Any,
