@@ -176,3 +176,12 @@ def test_readme_read_only_snippet_runs_and_creates_no_run(two_cycles, client):
     assert printed[0].startswith(f"<VersionDiff 'breast_cancer_model': run {one['run'][:8]} -> {two['run'][:8]}")
     assert printed[1].startswith("<Impact of 'breast_cancer'@") and printed[1].endswith("1 deployed now>")
     assert printed[2].startswith("<StatusEvent ") and "'PROMOTED' -> 'DEPLOYED' by " in printed[2]
+
+
+def test_the_trackers_status_history_renders_as_a_table(make_tracker):
+    t = make_tracker()
+    mv = t.create_resource("nb_model", type="model_version")
+    t.log_tag(mv, "status", "DEPLOYED")
+    history = t.get_status_history(mv)
+    assert [(e.old_status, e.new_status) for e in history] == [(None, "DEPLOYED")]
+    assert "<table" in history._repr_html_() and "DEPLOYED" in history._repr_html_()
