@@ -9,6 +9,9 @@ the experiment, the index run, and the candidate run. Every answer it gives is c
 
 Where. One *index run* per MLflow experiment, named by the experiment tag :data:`EXPERIMENT_TAG`.
 It is an ordinary FINISHED run (not a workflow run, so never a version) named ``lolpop-index``.
+The writer that creates the experiment builds it before its own run starts (MLflow lets one
+writer create an experiment, so writers starting together do not race to build it); in an
+experiment that has none (an older store), the first ``stop()`` builds it.
 
 What. Per resource id and kind (:data:`NEWEST`, :data:`DEPLOYED`) three MLflow *metrics*
 ``lolpop.<kind>.<id>.0|1|2``. MLflow keeps, per metric key, the entry with the greatest
