@@ -39,6 +39,10 @@ CREATE_TOKEN_TAG = "lolpop.create_token"
 
 #: MLflow's own run tags that lolpop sets (DESIGN.md, "MLflow-native records").
 MLFLOW_RUN_NAME = "mlflow.runName"
+#: Experiment tag choosing what MLflow 3's UI opens an experiment on; lolpop's experiments hold
+#: training runs (the UI's "Model training" view), not GenAI traces.
+MLFLOW_EXPERIMENT_KIND = "mlflow.experimentKind"
+TRAINING_EXPERIMENT_KIND = "custom_model_development"
 MLFLOW_NOTE = "mlflow.note.content"
 #: The input tag naming a dataset input's context, and the context of a model's training data.
 MLFLOW_DATASET_CONTEXT = "mlflow.data.context"

@@ -327,3 +327,10 @@ def test_a_failing_page_never_keeps_the_runs_from_ending(make_tracker, client, c
     assert client.get_run(tracker.run.info.run_id).info.status == "FINISHED"
     assert client.get_run(exp.run.info.run_id).info.status == "FINISHED"
     assert MLFLOW_NOTE in client.get_run(tracker.run.info.run_id).data.tags
+
+
+def test_an_experiment_lolpop_creates_says_it_holds_training_runs(make_tracker, client):
+    """MLflow 3's UI opens an experiment on its GenAI overview unless the experiment says what it
+    is: lolpop's hold training runs (issue 20)."""
+    t = make_tracker()
+    assert client.get_experiment(t.experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"

@@ -35,6 +35,7 @@ from lolpop.exceptions import (
     ResourceNotFoundError,
     TrackerUnavailableError,
 )
+from lolpop.layout.keys import MLFLOW_EXPERIMENT_KIND, TRAINING_EXPERIMENT_KIND
 from lolpop.layout.uris import default_artifact_location, is_http, plain_path_hint, redact, sqlite_path
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -462,7 +463,8 @@ def _get_or_create_experiment(client: MlflowClient, name: str, artifact_location
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
         try:
-            return client.create_experiment(name, artifact_location=artifact_location), {}, True
+            tags = {MLFLOW_EXPERIMENT_KIND: TRAINING_EXPERIMENT_KIND}  # opens on its training runs
+            return client.create_experiment(name, artifact_location=artifact_location, tags=tags), tags, True
         except MlflowException as exc:
             # Another process created it between our read and our create: use theirs.
             if exc.error_code != "RESOURCE_ALREADY_EXISTS" and "already exists" not in str(exc).lower():
