@@ -95,11 +95,11 @@ def test_a_lost_answer_to_a_nested_run_create_leaves_one_experiment_run(proxy, c
 
 def test_a_lost_answer_to_the_index_run_create_leaves_one_index(proxy, client):
     experiment = f"once-{uuid.uuid4().hex[:8]}"
+    proxy.drop("/runs/create")  # the first create in a new experiment is its index run's
     tracker = _tracker(proxy, experiment)
-    tracker.create_resource("data", type="dataset_version")
-    proxy.drop("/runs/create")  # the next create is the index run's, at the first stop()
-    tracker.stop()
     assert proxy.applied == 1
+    tracker.create_resource("data", type="dataset_version")
+    tracker.stop()
     _assert_settled(client, experiment, workflow_runs=1)
     again = _tracker(proxy, experiment)
     assert again.get_prev_resource_version(again.create_resource("data", type="dataset_version")) is not None

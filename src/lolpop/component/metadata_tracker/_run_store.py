@@ -41,7 +41,6 @@ import requests
 from mlflow import MlflowClient
 from mlflow.entities import (
     Dataset,
-    ViewType,
     DatasetInput,
     InputTag,
     LoggedModel,
@@ -54,6 +53,7 @@ from mlflow.entities import (
     RunInfo,
     RunStatus,
     RunTag,
+    ViewType,
 )
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
@@ -89,12 +89,12 @@ _CREATE_ATTEMPTS = 4
 
 @dataclass
 class _Uncertain:
-    """A create that lost an answer: the record kept, and how to find (and remove) others."""
+    """A create that lost an answer: how to find the records made under its token, which one
+    is kept (``None`` until a create answered), and how to remove the others."""
 
-    what: str
-    kept: str
     find: Callable[[], list[tuple[str, Any]]]
     discard: Callable[[Any], None]
+    kept: str | None = None
 
 
 @dataclass
@@ -247,52 +247,45 @@ class RunStore:
 
         def find() -> list[tuple[str, Run]]:
             runs = self.client.search_runs([experiment_id], filters.created_with(token),
-                                           run_view_type=ViewType.ACTIVE_ONLY, max_results=100,
-                                           order_by=["attributes.start_time ASC"])
+                                           run_view_type=ViewType.ACTIVE_ONLY, max_results=100)
             return sorted(((r.info.run_id, r) for r in runs), key=lambda p: (p[1].info.start_time, p[0]))
 
         return self._create_once(
-            f"run {run_name!r}",
+            f"run {run_name!r} (token {token})",
             lambda: self.client.create_run(experiment_id, tags=tags, run_name=run_name, start_time=start_time),
             find, lambda run: run.info.run_id, self._discard_run)
 
     def _create_once(self, what: str, create: Callable[[], T], find: Callable[[], list[tuple[str, T]]],
                      ident: Callable[[T], str], discard: Callable[[T], None]) -> T:
         """``create()`` exactly once: after a lost answer, the record is looked up by its token
-        (``find``: ``(id, record)`` pairs, the one to keep first) before it is created again."""
+        (``find``: ``(id, record)`` pairs, the one to keep first) before it is created again.
+        A create that lost an answer is remembered for :meth:`sweep`."""
+        uncertain: _Uncertain | None = None
         for attempt in range(_CREATE_ATTEMPTS):
             try:
                 made = create()
             except AnswerLost:
+                if uncertain is None:
+                    uncertain = _Uncertain(find, discard)
+                    with self._lock:
+                        self._uncertain.append(uncertain)
                 if attempt == _CREATE_ATTEMPTS - 1:
                     raise
                 found = find()
                 if not found:
                     logger.info("lolpop: creating %s lost its answer and the store has no record of it; "
                                 "creating it again", what)
-                    self._remember(what, None, find, discard)
                     continue
-                (kept_id, made), *extra = found
+                (uncertain.kept, made), *extra = found
                 for _, record in extra:
                     discard(record)
-                logger.info("lolpop: creating %s lost its answer; the store had applied it (%s)", what, kept_id)
-                self._remember(what, kept_id, find, discard)
+                logger.info("lolpop: creating %s lost its answer; the store had applied it (%s)", what,
+                            uncertain.kept)
                 return made
-            self._settle(what, ident(made))
+            if uncertain is not None:
+                uncertain.kept = ident(made)
             return made
-        raise AssertionError("unreachable")
-
-    def _remember(self, what: str, kept: str | None, find: Callable[[], list[tuple[str, Any]]],
-                  discard: Callable[[Any], None]) -> None:
-        with self._lock:
-            self._uncertain.append(_Uncertain(what, kept or "", find, discard))
-
-    def _settle(self, what: str, kept: str) -> None:
-        # The create that answered is the record to keep if an earlier attempt lost its answer.
-        with self._lock:
-            for entry in self._uncertain:
-                if entry.what == what and not entry.kept:
-                    entry.kept = kept
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def sweep(self) -> int:
         """Remove records that a create applied after its lost answer was looked up (one look-up
@@ -302,7 +295,7 @@ class RunStore:
         removed = 0
         for entry in uncertain:
             for record_id, record in entry.find():
-                if record_id != entry.kept:
+                if record_id != entry.kept:  # none kept (every attempt failed): all are leftovers
                     entry.discard(record)
                     removed += 1
         return removed
@@ -682,7 +675,7 @@ class RunStore:
             return [(m.model_id, m) for m in ranked]
 
         return self._create_once(
-            f"LoggedModel {name!r}",
+            f"LoggedModel {name!r} (token {token})",
             lambda: self.client.create_logged_model(experiment_id, name=name, source_run_id=source_run_id,
                                                     tags=dict(tags), params=dict(params)),
             find, lambda m: m.model_id, lambda m: self._discard_logged_model(m.model_id))
@@ -731,7 +724,7 @@ class RunStore:
 
         # await_creation_for=0: OSS registries create versions READY at once; tracking never waits.
         return self._create_once(
-            f"version of registered model {name!r}",
+            f"version of registered model {name!r} (token {token})",
             lambda: self.client.create_model_version(name, source, run_id=run_id, tags=tags, model_id=model_id,
                                                      await_creation_for=0),
             find, lambda v: str(v.version), lambda v: self._discard_model_version(name, str(v.version)))
