@@ -257,7 +257,7 @@ def _with_nodes(estimator, edit, **changes):
 def test_a_malformed_tree_is_refused(tmp_path, iris, edit, changes, problem):
     from sklearn.tree import DecisionTreeClassifier
 
-    from lolpop.component._sklearn_trees import check_trees
+    from lolpop.component._sklearn_checks import check_model as check_trees
 
     X, y = iris
     tree = _with_nodes(DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y), edit, **changes)
@@ -272,7 +272,7 @@ def test_a_malformed_tree_is_refused(tmp_path, iris, edit, changes, problem):
 def test_ensemble_members_read_no_more_columns_than_the_ensemble_checks(iris):
     from sklearn.ensemble import RandomForestClassifier
 
-    from lolpop.component._sklearn_trees import check_trees
+    from lolpop.component._sklearn_checks import check_model as check_trees
 
     X, y = iris
     forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)

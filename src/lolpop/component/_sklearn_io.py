@@ -6,7 +6,9 @@ its own, stricter rule: every object, class and function the file names is check
 exact allow-list of :mod:`lolpop.component._sklearn_types` *before* anything is constructed —
 functions are refused under any name, and nothing in the folder (``MLmodel``'s trusted-type
 list, its code paths) widens the list. Pickle-based formats are refused. Saving applies the same
-rule, so an object lolpop would not load back is refused when it is saved.
+rule, so an object lolpop would not load back is refused when it is saved. What skops builds is
+then checked for arrays that would make compiled code index out of range
+(:mod:`lolpop.component._sklearn_checks`) before the object is returned.
 
 Estimator and transformer *names* in configuration are resolved through the same allow-list
 (:func:`sklearn_class`), never imported from a dotted path.
@@ -23,7 +25,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from lolpop.component._sklearn_trees import check_trees
+from lolpop.component._sklearn_checks import check_model
 from lolpop.component._sklearn_types import (
     BIT_GENERATORS,
     EXCLUDED_ESTIMATORS,
@@ -219,7 +221,8 @@ def load_sklearn(path: str | os.PathLike[str]) -> Any:
     Raises:
         InvalidInputError: ``path`` is not an MLflow sklearn model folder in the skops format,
             the file names types outside lolpop's allow-list (they are named; nothing was built),
-            or a decision tree in it is malformed (see :mod:`lolpop.component._sklearn_trees`).
+            or an object in it is malformed (the type and what is wrong are named; see
+            :mod:`lolpop.component._sklearn_checks`).
     """
     import skops.io
     import yaml
@@ -255,5 +258,5 @@ def load_sklearn(path: str | os.PathLike[str]) -> Any:
         obj = skops.io.load(model_file, trusted=_type_names(schema))
     except Exception as exc:
         raise InvalidInputError(f"{str(model_file)!r} could not be loaded: {exc}") from exc
-    check_trees(obj, repr(str(model_file)))
+    check_model(obj, repr(str(model_file)))
     return obj
