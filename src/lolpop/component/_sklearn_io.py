@@ -272,6 +272,9 @@ def _check_savable(obj: Any) -> list[str]:
         raise InvalidInputError(
             f"{type(obj).__name__} holds types lolpop does not load back from a store: {', '.join(refused)}"
         )
+    # A fit can leave state the load-time checks refuse (KNeighborsClassifier(n_neighbors=10) on 5
+    # rows): say so here, not in whichever process loads it later.
+    check_model(obj, f"{type(obj).__name__} is not saved, lolpop would refuse it from a store")
     return _type_names(schema)
 
 
