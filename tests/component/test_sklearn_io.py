@@ -30,7 +30,7 @@ from lolpop.component._sklearn_types import (
 )
 from lolpop.components import SklearnFeatureTransformer, SklearnModelTrainer
 from lolpop.exceptions import ConfigError, InvalidInputError
-from tests.support.crafted_model import CHECK_OUTPUT, FULL_LIKE, crafted_transformer
+from tests.support.crafted_model import CHECK_OUTPUT, FULL_LIKE, crafted_transformer, write_model
 
 
 @pytest.fixture(scope="module")
@@ -257,32 +257,43 @@ def _with_nodes(estimator, edit, **changes):
 def test_a_malformed_tree_is_refused(tmp_path, iris, edit, changes, problem):
     from sklearn.tree import DecisionTreeClassifier
 
-    from lolpop.component._sklearn_trees import check_trees
+    from lolpop.component._sklearn_checks import check_model
 
     X, y = iris
     tree = _with_nodes(DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y), edit, **changes)
     with pytest.raises(InvalidInputError, match=problem):
-        check_trees(tree, "model")
-    # the same through a stored file
-    folder = Path(save_sklearn(tree, tmp_path / "m"))
+        check_model(tree, "model")
+    # the same through a stored file (written by anyone: lolpop itself refuses to save it)
     with pytest.raises(InvalidInputError, match=problem):
-        load_sklearn(folder)
+        save_sklearn(tree, tmp_path / "saved")
+    with pytest.raises(InvalidInputError, match=problem):
+        load_sklearn(write_model(tree, tmp_path / "m"))
+
+
+def test_saving_refuses_a_fitted_model_that_loading_would_refuse(tmp_path):
+    """Fitting does not check everything loading does: say so when saving, not when loading."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    model = KNeighborsClassifier(n_neighbors=10).fit(np.arange(10.0).reshape(5, 2), [0, 1, 0, 1, 0])
+    with pytest.raises(InvalidInputError, match="KNeighborsClassifier is not saved.*n_neighbors is 10, it holds 5 points"):
+        save_sklearn(model, tmp_path / "m")
+    assert not (tmp_path / "m").exists()
 
 
 def test_ensemble_members_read_no_more_columns_than_the_ensemble_checks(iris):
     from sklearn.ensemble import RandomForestClassifier
 
-    from lolpop.component._sklearn_trees import check_trees
+    from lolpop.component._sklearn_checks import check_model
 
     X, y = iris
     forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
-    check_trees(forest, "model")
+    check_model(forest, "model")
     forest.n_features_in_ = 2
     with pytest.raises(InvalidInputError, match="reads 4 features, the ensemble takes 2"):
-        check_trees(forest, "model")
+        check_model(forest, "model")
     del forest.n_features_in_  # scikit-learn would then check no width at all
     with pytest.raises(InvalidInputError, match="ensemble takes None"):
-        check_trees(forest, "model")
+        check_model(forest, "model")
 
 
 @pytest.mark.parametrize("name, params, nan", [

@@ -6,7 +6,19 @@ its own, stricter rule: every object, class and function the file names is check
 exact allow-list of :mod:`lolpop.component._sklearn_types` *before* anything is constructed —
 functions are refused under any name, and nothing in the folder (``MLmodel``'s trusted-type
 list, its code paths) widens the list. Pickle-based formats are refused. Saving applies the same
-rule, so an object lolpop would not load back is refused when it is saved.
+rule, so an object lolpop would not load back is refused when it is saved. What skops builds is
+then checked for arrays that would make compiled code index out of range
+(:mod:`lolpop.component._sklearn_checks`) before the object is returned.
+
+Reading is bounded: the model file is a zip archive, and before anything is inflated its central
+directory must declare members within :data:`MAX_SCHEMA_BYTES` (``schema.json``),
+:data:`MAX_MEMBER_BYTES` (any other member, and each array inside a sparse matrix's ``.npz``) and
+:data:`MAX_MODEL_BYTES` (all of them together, and the file itself), stored or deflated, inflating
+at most :data:`MAX_COMPRESSION_RATIO` times their stored size once over
+:data:`RATIO_FLOOR_BYTES`. A directory can lie: zipfile stops a member at its declared size, but a
+whole-member read (skops', numpy's) first inflates everything the stored bytes hold. So every
+deflated member is then inflated once in bounded reads, which end in a CRC error at the declared
+size if there is more; ``schema.json`` is read that way too.
 
 Estimator and transformer *names* in configuration are resolved through the same allow-list
 (:func:`sklearn_class`), never imported from a dotted path.
@@ -23,7 +35,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from lolpop.component._sklearn_trees import check_trees
+from lolpop.component._sklearn_checks import check_model
 from lolpop.component._sklearn_types import (
     BIT_GENERATORS,
     EXCLUDED_ESTIMATORS,
@@ -34,6 +46,21 @@ from lolpop.component._sklearn_types import (
 from lolpop.exceptions import InvalidInputError
 
 SKOPS = "skops"
+
+#: Bounds on reading a model folder (inflated sizes, as declared by the zip's central directory
+#: and enforced on the bytes actually read). A model bigger than these is not loaded.
+MAX_MODEL_BYTES = 2 * 2**30  # the model file, and all its members inflated together
+MAX_MEMBER_BYTES = 1 * 2**30  # one member (an array)
+MAX_SCHEMA_BYTES = 64 * 2**20  # schema.json: parsed into Python objects, several times its size
+MAX_MLMODEL_BYTES = 1 * 2**20  # the MLmodel file (YAML)
+MAX_MEMBERS = 200_000  # entries of one zip directory (parsed into objects before any check)
+#: A member over RATIO_FLOOR_BYTES may inflate to at most this many times its stored size (lolpop
+#: stores members uncompressed: a ratio of 1), so memory spent reading stays proportional to the
+#: bytes stored; a deflate bomb inflates about 1000 times.
+MAX_COMPRESSION_RATIO = 100
+RATIO_FLOOR_BYTES = 2**20
+_COMPRESSIONS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
+_CHUNK = 2**20
 # skops node kinds that stand for a callable (a function, bound method, partial or operator).
 _FUNCTION_LOADERS = frozenset({"FunctionNode", "MethodNode", "PartialNode", "OperatorFuncNode"})
 
@@ -82,11 +109,78 @@ def _bit_generator(node: dict[str, Any]) -> str:
     return name if isinstance(name, str) else repr(name)
 
 
+def _directory_entries(source: Any, what: str) -> None:
+    """Refuse a zip whose central directory holds more than MAX_MEMBERS entries or is bigger than
+    MAX_SCHEMA_BYTES: zipfile parses all of it into objects when it opens the file."""
+    source.seek(0)
+    record = zipfile._EndRecData(source)  # the end-of-directory record; what ZipFile reads first
+    if record is None:
+        raise InvalidInputError(f"{what} is not a skops file: not a zip archive")
+    entries, size = record[zipfile._ECD_ENTRIES_TOTAL], record[zipfile._ECD_SIZE]
+    if entries > MAX_MEMBERS or size > MAX_SCHEMA_BYTES:
+        raise InvalidInputError(
+            f"{what} lists {entries} members in a {size}-byte directory; lolpop reads at most "
+            f"{MAX_MEMBERS} members and {MAX_SCHEMA_BYTES} bytes of directory")
+
+
+def _check_members(archive: zipfile.ZipFile, what: str, budget: list[int]) -> None:
+    """Refuse ``archive`` unless each member's declared size is within its limit and the total
+    within what is left of ``budget`` (a one-item list, shared with nested archives); then inflate
+    each deflated member once, in bounded reads, to prove its directory entry does not understate
+    it (skops and numpy later read a member whole, in one unbounded inflate)."""
+    members = archive.infolist()
+    for info in members:  # from the directory alone: nothing is inflated yet
+        name = f"{what} member {info.filename!r:.200}"
+        if info.compress_type not in _COMPRESSIONS:
+            # bzip2 and lzma inflate a whole read at once: their output cannot be bounded per read.
+            raise InvalidInputError(f"{name} is compressed with method {info.compress_type}; "
+                                    "lolpop reads stored or deflated members only")
+        limit = MAX_SCHEMA_BYTES if info.filename == "schema.json" else MAX_MEMBER_BYTES
+        if info.file_size > limit:
+            raise InvalidInputError(f"{name} inflates to {info.file_size} bytes; the limit is {limit}")
+        if info.file_size > RATIO_FLOOR_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
+            raise InvalidInputError(
+                f"{name} inflates {info.file_size // max(info.compress_size, 1)} times its stored size "
+                f"({info.compress_size} bytes); the limit is {MAX_COMPRESSION_RATIO} times")
+        budget[0] -= info.file_size
+        if budget[0] < 0:
+            raise InvalidInputError(f"{what} inflates to more than {MAX_MODEL_BYTES} bytes in all; that is the limit")
+    for info in members:
+        if info.compress_type == zipfile.ZIP_DEFLATED:
+            _read_member(archive, info, keep=False)
+        if info.filename.endswith(".npz"):
+            # A sparse matrix: numpy inflates the arrays of this inner zip in turn.
+            name = f"{what} member {info.filename!r:.200}"
+            with archive.open(info) as inner_file:
+                _directory_entries(inner_file, name)
+                with zipfile.ZipFile(inner_file) as inner:
+                    _check_members(inner, name, budget)
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, keep: bool) -> bytes:
+    """Inflate member ``info`` in reads of _CHUNK bytes (a read inflates at most what it asks for);
+    zipfile stops at the size the directory declares and then checks the CRC, so a member whose
+    entry understates it ends in BadZipFile. The bytes are returned when ``keep``."""
+    parts = []
+    with archive.open(info) as member:
+        while chunk := member.read(_CHUNK):
+            if keep:
+                parts.append(chunk)
+    return b"".join(parts)
+
+
 def _schema(source: Any, what: str) -> Any:
+    """The parsed ``schema.json`` of the skops file ``source`` (a binary file object), after
+    checking the sizes its zip directory declares (see the module docstring)."""
     try:
+        _directory_entries(source, what)
         with zipfile.ZipFile(source) as archive:
-            return json.loads(archive.read("schema.json"))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, RecursionError) as exc:
+            _check_members(archive, what, [MAX_MODEL_BYTES])
+            return json.loads(_read_member(archive, archive.getinfo("schema.json"), keep=True))
+    except InvalidInputError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ValueError, OSError, RecursionError,
+            EOFError, NotImplementedError) as exc:
         raise InvalidInputError(f"{what} is not a skops file: {exc}") from exc
 
 
@@ -178,6 +272,9 @@ def _check_savable(obj: Any) -> list[str]:
         raise InvalidInputError(
             f"{type(obj).__name__} holds types lolpop does not load back from a store: {', '.join(refused)}"
         )
+    # A fit can leave state the load-time checks refuse (KNeighborsClassifier(n_neighbors=10) on 5
+    # rows): say so here, not in whichever process loads it later.
+    check_model(obj, f"{type(obj).__name__} is not saved, lolpop would refuse it from a store")
     return _type_names(schema)
 
 
@@ -218,8 +315,10 @@ def load_sklearn(path: str | os.PathLike[str]) -> Any:
 
     Raises:
         InvalidInputError: ``path`` is not an MLflow sklearn model folder in the skops format,
-            the file names types outside lolpop's allow-list (they are named; nothing was built),
-            or a decision tree in it is malformed (see :mod:`lolpop.component._sklearn_trees`).
+            a file in it is over the reading limits (the member and the limit are named), the
+            file names types outside lolpop's allow-list (they are named; nothing was built), or
+            an object in it is malformed (the type and what is wrong are named; see
+            :mod:`lolpop.component._sklearn_checks`).
     """
     import skops.io
     import yaml
@@ -228,10 +327,14 @@ def load_sklearn(path: str | os.PathLike[str]) -> Any:
     mlmodel = folder / "MLmodel"
     if not mlmodel.is_file():
         raise InvalidInputError(f"{str(folder)!r} is not an MLflow model folder (no MLmodel file)")
+    with open(mlmodel, "rb") as stream:
+        text = stream.read(MAX_MLMODEL_BYTES + 1)
+    if len(text) > MAX_MLMODEL_BYTES:
+        raise InvalidInputError(f"{str(mlmodel)!r} is bigger than {MAX_MLMODEL_BYTES} bytes; that is the limit")
     try:
-        spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}
+        spec = yaml.safe_load(text.decode("utf-8")) or {}
         flavor = (spec.get("flavors") or {}).get("sklearn") or {}
-    except (yaml.YAMLError, AttributeError) as exc:
+    except (yaml.YAMLError, AttributeError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"{str(mlmodel)!r} is not a valid MLmodel file") from exc
     if flavor.get("serialization_format") != SKOPS:
         raise InvalidInputError(
@@ -244,16 +347,22 @@ def load_sklearn(path: str | os.PathLike[str]) -> Any:
     model_file = folder / name
     if not model_file.is_file():
         raise InvalidInputError(f"{str(folder)!r}: model file {name!r} is missing")
-    schema = _schema(model_file, repr(str(model_file)))
-    refused = refused_types(schema)
-    if refused:
-        raise InvalidInputError(
-            f"{str(model_file)!r} names types lolpop does not load: {', '.join(refused)}; nothing was loaded"
-        )
-    try:
-        # skops audits again, trusting exactly the (allowed) types this file names.
-        obj = skops.io.load(model_file, trusted=_type_names(schema))
-    except Exception as exc:
-        raise InvalidInputError(f"{str(model_file)!r} could not be loaded: {exc}") from exc
-    check_trees(obj, repr(str(model_file)))
+    size = model_file.stat().st_size
+    if size > MAX_MODEL_BYTES:
+        raise InvalidInputError(f"{str(model_file)!r} is {size} bytes; lolpop loads at most {MAX_MODEL_BYTES}")
+    # One open file for the checks and for skops: what is checked is what is loaded.
+    with open(model_file, "rb") as stream:
+        schema = _schema(stream, repr(str(model_file)))
+        refused = refused_types(schema)
+        if refused:
+            raise InvalidInputError(
+                f"{str(model_file)!r} names types lolpop does not load: {', '.join(refused)}; nothing was loaded"
+            )
+        try:
+            # skops audits again, trusting exactly the (allowed) types this file names.
+            stream.seek(0)
+            obj = skops.io.load(stream, trusted=_type_names(schema))
+        except Exception as exc:
+            raise InvalidInputError(f"{str(model_file)!r} could not be loaded: {exc}") from exc
+    check_model(obj, repr(str(model_file)))
     return obj

@@ -16,6 +16,17 @@ store, so nothing in it (nor in its ``MLmodel`` file) widens what it may constru
 
 Functions are never allowed, under any name: a file naming one (``numpy.full_like``,
 ``subprocess.check_output`` under any alias) is refused.
+
+Being on the list is not enough to be loaded: scikit-learn, scipy and numpy hand arrays from a
+fitted model to compiled code that indexes them without bounds checks. A type is on this list only
+if every array its compiled code indexes is checked before anything runs
+(:mod:`lolpop.component._sklearn_checks`: trees and forests, gradient boosting, histogram gradient
+boosting, KD and ball trees, nearest-neighbors estimators, libsvm models, k-means, the encoders
+that build sparse matrices from fitted indices, sparse matrices, random generators, and every
+estimator's parameters), or if its compiled code only sees arrays it sizes itself. Some types are
+only accepted as part of the estimator whose checks cover them: a distance metric inside a
+``KDTree`` / ``BallTree`` (the tree never validates its input against the metric), a ``Tree``
+as an estimator's ``tree_``, a ``TreePredictor`` inside a histogram-boosting estimator.
 """
 
 from __future__ import annotations
@@ -93,7 +104,8 @@ INTERNAL_TYPES: frozenset[str] = frozenset({
     "sklearn.gaussian_process.kernels.RBF",
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
-    # nearest neighbors: search trees and distance metrics (not PyFuncDistance: it calls a function)
+    # nearest neighbors: search trees and their distance metrics (a metric is only accepted inside
+    # a tree, whose check covers it; not PyFuncDistance: it calls a function)
     "sklearn.neighbors._ball_tree.BallTree",
     "sklearn.neighbors._kd_tree.KDTree",
     "sklearn.neighbors._unsupervised.NearestNeighbors",
