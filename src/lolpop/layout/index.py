@@ -11,7 +11,9 @@ Where. One *index run* per MLflow experiment, named by the experiment tag :data:
 It is an ordinary FINISHED run (not a workflow run, so never a version) named ``lolpop-index``.
 The writer that creates the experiment builds it before its own run starts (MLflow lets one
 writer create an experiment, so writers starting together do not race to build it); in an
-experiment that has none (an older store), the first ``stop()`` builds it.
+experiment that has none (an older store), the first ``stop()`` builds it. The index built with
+its experiment is *complete* (:func:`complete`): every version of the experiment is in it, so a
+missing entry answers "none" without a search.
 
 What. Per resource id and kind (:data:`NEWEST`, :data:`DEPLOYED`) three MLflow *metrics*
 ``lolpop.<kind>.<id>.0|1|2``. MLflow keeps, per metric key, the entry with the greatest
@@ -61,6 +63,11 @@ EXPERIMENT_TAG = "lolpop.index_run_id"
 INDEX_RUN_TAG = "lolpop.index"
 #: Index-run tag: ms since epoch; indexed answers that started earlier are not used.
 SINCE_TAG = "lolpop.index.since"
+#: Index-run tag, set when the run is created: the index was built with its experiment, so every
+#: version is in it and "no entry" means "no such version" (see :func:`complete`).
+COMPLETE_TAG = "lolpop.index.complete"
+#: How long after its experiment's creation an index may start and still be the complete one.
+COMPLETE_WINDOW_MS = 60_000
 INDEX_RUN_NAME = "lolpop-index"
 INDEX_RUN_NOTE = (
     "lolpop's version index: for each resource, the newest run that finished as one of its "
@@ -138,6 +145,27 @@ def pointer(kind: str, resource_id: str, metrics: Mapping[str, Any],
         return None
     run_id = decode([metrics[k] for k in keys])
     return (run_id, step) if run_id is not None else None
+
+
+def has_entry(kind: str, resource_id: str, metrics: Mapping[str, Any]) -> bool:
+    """Whether the index's ``metrics`` hold anything at all for ``resource_id`` as ``kind``."""
+    keys = metric_keys(kind, resource_id)
+    return keys is not None and any(k in metrics for k in keys)
+
+
+def complete(run: Any, experiment_creation_time: int | None) -> bool:
+    """Whether index ``run`` holds every version of its experiment, so that a missing entry
+    answers "none" without a search.
+
+    Only the index built with its experiment (before any of the experiment's runs could finish)
+    is complete. The tag alone is not believed — anyone may tag a run — but a run's start time
+    cannot be changed after it is created, and the experiment's creation time is the server's:
+    an index started more than :data:`COMPLETE_WINDOW_MS` away from its experiment's creation is
+    not the complete one, whatever its tags say (a rebuilt or replacement index never is).
+    """
+    start = run.info.start_time
+    return (run.data.tags.get(COMPLETE_TAG) == "True" and isinstance(experiment_creation_time, int)
+            and isinstance(start, int) and abs(start - experiment_creation_time) <= COMPLETE_WINDOW_MS)
 
 
 def metric_steps(run: Any) -> dict[str, int]:

@@ -82,13 +82,23 @@ def _check(make_tracker, expect_index: bool | None = None) -> dict[str, str | No
         got["newest"] = None
     assert got == expected
     if expect_index is True:
-        # "No such version" cannot be read from an index of what exists: those answers search.
-        nones = sum(got[k] is None for k in ("prev", "deployed", "latest_job"))
-        assert len(calls) == nones and len(newest_calls) == (got["newest"] is None), \
+        # "No such version" is read from a complete index (built with its experiment); from any
+        # other, those answers search.
+        complete = _complete(reader)
+        nones = 0 if complete else sum(got[k] is None for k in ("prev", "deployed", "latest_job"))
+        assert len(calls) == nones and len(newest_calls) == (got["newest"] is None and not complete), \
             "the index should have answered every look-up with an answer"
     elif expect_index is False:
         assert calls, "without a usable index the look-ups must search"
     return got
+
+
+def _complete(tracker) -> bool:
+    """Whether the experiment's index is the complete one (lolpop.layout.index.complete)."""
+    client = tracker.client
+    experiment = client.get_experiment(tracker.experiment_id)
+    index_id = experiment.tags.get(index.EXPERIMENT_TAG)
+    return index_id is not None and index.complete(client.get_run(index_id), experiment.creation_time)
 
 
 def _cycle(make_tracker, *, deploy: bool = False, status: str = "FINISHED", stop: bool = True):
@@ -383,3 +393,34 @@ def test_a_far_future_entry_naming_an_old_version_pins_nothing_and_is_retired(ma
     _, newest = _cycle(make_tracker, deploy=True)
     got = _check(make_tracker, expect_index=True)  # read from the new index again: no search
     assert got["deployed"] == newest.run.info.run_id
+
+
+def test_none_answers_of_an_experiments_own_index_search_nothing(make_tracker):
+    """Issue 21: the index built with its experiment holds every version, so "no such version"
+    (never deployed, no earlier version, no prediction job) is read from it, not searched."""
+    _cycle(make_tracker)  # versions of data, m and m_predictions; nothing DEPLOYED
+    reader = make_tracker()
+    assert _complete(reader)
+    calls = _searches(reader)
+    mv = reader.create_resource("m", type="model_version")
+    first = reader.create_resource("never_seen", type="dataset_version")
+    assert reader.get_currently_deployed_model_version(mv) is None
+    assert reader.get_prev_resource_version(first) is None
+    assert reader.get_latest_model_resource(("never_seen", reader.run), "prediction_job") is None
+    assert calls == []
+    assert _expected(reader)["deployed"] is None  # the search agrees
+
+
+def test_a_replacement_index_claiming_to_be_complete_is_not_believed(make_tracker, client):
+    """Anyone may tag a run; a run's start time is fixed at creation. An index that started long
+    after its experiment (a rebuilt one, or one made by hand) is not complete, whatever its tags
+    say: "none" answers search, and find the versions it does not hold."""
+    t, _ = _cycle(make_tracker, deploy=True)
+    experiment = client.get_experiment(t.experiment_id)
+    fake = client.create_run(t.experiment_id, start_time=experiment.creation_time + 10 * 60_000,
+                             tags={index.INDEX_RUN_TAG: "True", index.COMPLETE_TAG: "True",
+                                   index.SINCE_TAG: "1"})
+    client.set_terminated(fake.info.run_id)
+    client.set_experiment_tag(t.experiment_id, index.EXPERIMENT_TAG, fake.info.run_id)
+    got = _check(make_tracker, expect_index=False)  # it holds no entry: every look-up searches
+    assert got["deployed"] is not None and got["prev"] == t.run.info.run_id

@@ -56,10 +56,12 @@ class Lookups:
         experiment_id = before.info.experiment_id if before is not None else self.experiment_id
         found = self.index.candidate(index.DEPLOYED if deployed else index.NEWEST, resource_id, experiment_id)
         if found is not None:
-            run, since, step = found
-            if index.answers(run, since, resource_id, experiment_id, step=step, before=before,
-                             include_before=include_before, deployed=deployed):
-                return run
+            if found.run is None:
+                if found.complete:
+                    return None  # every version is indexed, and none of this id: no search
+            elif index.answers(found.run, found.since, resource_id, experiment_id, step=found.step, before=before,
+                               include_before=include_before, deployed=deployed):
+                return found.run
         runs = self.search(resource_id, 1, [deployed_clause(resource_id)] if deployed else None,
                            before, include_before)
         return runs[0] if runs else None

@@ -635,7 +635,12 @@ class RunStore:
 
     def experiment_tags(self, experiment_id: str) -> dict[str, str]:
         """One ``experiments/get``: the experiment's tags."""
-        return dict(self.client.get_experiment(experiment_id).tags)
+        return self.experiment_facts(experiment_id)[0]
+
+    def experiment_facts(self, experiment_id: str) -> tuple[dict[str, str], int | None]:
+        """One ``experiments/get``: the experiment's tags and creation time (ms, the server's)."""
+        experiment = self.client.get_experiment(experiment_id)
+        return dict(experiment.tags), experiment.creation_time
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         self.client.set_experiment_tag(experiment_id, key, value)

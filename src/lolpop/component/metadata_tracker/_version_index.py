@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
@@ -29,6 +30,18 @@ _GONE = frozenset({"INVALID_PARAMETER_VALUE", "INVALID_STATE", "RESOURCE_DOES_NO
 
 def _now() -> int:
     return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """What an index says about one id: ``run`` named by its entry (``None``: the index holds no
+    entry for the id), the index's ``since``, the entry's ``step``, and whether the index is
+    :func:`~lolpop.layout.index.complete` (then "no entry" means "no such version")."""
+
+    run: Run | None
+    since: int
+    step: int
+    complete: bool
 
 
 class VersionIndex:
@@ -76,10 +89,10 @@ class VersionIndex:
 
     def create_first(self) -> int:
         """Build the index of an experiment this tracker just created (before any run of it can
-        have started); returns the earliest time a run may start to be indexed usably (its
-        ``since``)."""
+        have started), marked complete; returns the earliest time a run may start to be indexed
+        usably (its ``since``)."""
         with self._lock:
-            self._create()
+            self._create(complete=True)
             return max(_now(), self._since)
 
     def _alive(self, run_id: str) -> bool:
@@ -91,11 +104,11 @@ class VersionIndex:
         self._index_id = index.index_run_id(self.store.experiment_tags(self.experiment_id))
         self._seen_at = seen_at
 
-    def _create(self) -> None:
-        run = self.store.create_finished_run(
-            self.experiment_id, {index.INDEX_RUN_TAG: "True", MLFLOW_NOTE: index.INDEX_RUN_NOTE},
-            index.INDEX_RUN_NAME,
-        )
+    def _create(self, complete: bool = False) -> None:
+        tags = {index.INDEX_RUN_TAG: "True", MLFLOW_NOTE: index.INDEX_RUN_NOTE}
+        if complete:
+            tags[index.COMPLETE_TAG] = "True"
+        run = self.store.create_finished_run(self.experiment_id, tags, index.INDEX_RUN_NAME)
         seen_at = _now()
         try:
             self.store.set_experiment_tag(self.experiment_id, index.EXPERIMENT_TAG, run.info.run_id)
@@ -132,16 +145,16 @@ class VersionIndex:
                            "experiment's index: %s", run_id, exc)
 
     # -- reading -----------------------------------------------------------------------------
-    def candidate(self, kind: str, resource_id: str, experiment_id: str) -> tuple[Run, int, int] | None:
-        """The run the index of ``experiment_id`` names as ``kind`` of ``resource_id``, with the
-        index's ``since`` and the entry's step; ``None`` when the index has no usable answer.
-        Three reads: the experiment, the index run and the candidate. The caller checks the
-        candidate; a forged entry (:func:`lolpop.layout.index.forged`) in this tracker's own
-        experiment retires the index here."""
+    def candidate(self, kind: str, resource_id: str, experiment_id: str) -> Indexed | None:
+        """What the index of ``experiment_id`` says of ``kind`` of ``resource_id`` (:class:`Indexed`);
+        ``None`` when it has no usable answer. Three reads: the experiment, the index run and the
+        candidate (two when there is no entry). The caller checks the candidate; a forged entry
+        (:func:`lolpop.layout.index.forged`) in this tracker's own experiment retires the index."""
         if index.metric_keys(kind, resource_id) is None:
             return None
         seen_at = _now()
-        index_id = index.index_run_id(self.store.experiment_tags(experiment_id))
+        tags, created = self.store.experiment_facts(experiment_id)
+        index_id = index.index_run_id(tags)
         if experiment_id == self.experiment_id:
             with self._lock:
                 if seen_at > self._seen_at:
@@ -160,6 +173,9 @@ class VersionIndex:
             except MlflowException as exc:
                 logger.info("could not write the missing since of version index %s: %s", index_id, exc)
             return None
+        complete = index.complete(run, created)
+        if not index.has_entry(kind, resource_id, run.data.metrics):
+            return Indexed(None, since, 0, complete)
         entry = index.pointer(kind, resource_id, run.data.metrics, index.metric_steps(run))
         if entry is None or self.store.owns(entry[0]):  # this tracker's runs are still open: no versions
             return None
@@ -171,7 +187,7 @@ class VersionIndex:
         if index.forged(candidate, step) and experiment_id == self.experiment_id:
             self.retire(index_id, f"entry {kind} of {resource_id!r} names run {run_id} at step {step}, "
                                   f"but that run started at {candidate.info.start_time}")
-        return candidate, since, step
+        return Indexed(candidate, since, step, complete)
 
     def retire(self, index_id: str, why: str) -> None:
         """Replace a tampered index by a new one (its entries can never be overtaken: MLflow keeps
