@@ -20,7 +20,10 @@ Our exception hierarchy::
     ├── VersionControlError            the version-control backend (git) refused an operation
     ├── TrackerStoppedError            a write after ``stop()``
     └── TrackerUnavailableError        the tracking store cannot be reached / refused us
-        └── AuthenticationError         the tracking server rejected the credentials
+        ├── AuthenticationError         the tracking server rejected the credentials (HTTP 401)
+        └── PermissionDeniedError       the credentials were accepted, but the user may not do
+                                        this to the named experiment, run or registered model
+                                        (HTTP 403)
 
 A value that cannot be stored as JSON raises the builtin :class:`TypeError` (naming the key and
 the type), as ``json.dumps`` would.
@@ -38,6 +41,15 @@ Errors are mapped by their cause:
 * **The store** (connection refused or reset, no answer within ``mlflow_request_timeout``, HTTP
   5xx, a database that cannot be reached): :class:`TrackerUnavailableError`, with ``err.uri``
   the tracking URI (credentials redacted). Worth retrying later.
+* **The credentials** (HTTP 401, ``UNAUTHENTICATED``): :class:`AuthenticationError`, pointing at
+  the variables lolpop sends (``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD`` or
+  ``MLFLOW_TRACKING_TOKEN``). Retrying does not help.
+* **A permission** (HTTP 403, ``PERMISSION_DENIED``: the server knows the user, whose permissions
+  do not cover the request): :class:`PermissionDeniedError` naming what was refused
+  (``err.resource_kind``, ``err.resource_name``), who (``err.user``) and the request
+  (``err.endpoint``). Retrying does not help; an owner of that object (or an admin) can grant
+  the permission. One mapping (:func:`lolpop.layout.access.access_error`) decides 401 vs 403 for
+  the tracker and every reader alike.
 * **The configuration** (a plain path such as ``mlflow.db`` instead of ``sqlite:///mlflow.db``,
   a file that is not an SQLite database, a folder as the database, a database that does not
   exist, a missing database driver): :class:`ConfigError` naming the URI (``err.uri``) and, for
@@ -73,6 +85,7 @@ __all__ = [
     "TrackerStoppedError",
     "TrackerUnavailableError",
     "AuthenticationError",
+    "PermissionDeniedError",
 ]
 
 
@@ -196,4 +209,40 @@ class TrackerUnavailableError(LolpopError):
 
 
 class AuthenticationError(TrackerUnavailableError):
-    """The tracking server rejected the credentials (HTTP 401/403)."""
+    """The tracking server (or database) rejected the credentials (HTTP 401).
+
+    A request the server refuses for lack of a *permission* (HTTP 403) is a
+    :class:`PermissionDeniedError` instead: the credentials were fine there.
+    """
+
+
+class PermissionDeniedError(TrackerUnavailableError):
+    """The tracking server accepted the credentials but refused the request: the user lacks a
+    permission on the object it touches (HTTP 403, ``PERMISSION_DENIED``; e.g. ``mlflow server
+    --app-name basic-auth`` with READ where EDIT is needed). Nothing of the call was written.
+
+    Attributes:
+        resource_kind: what was refused, as MLflow's permissions name it: ``"experiment"``,
+            ``"run"``, ``"registered_model"`` or ``"logged_model"``; ``None`` when unknown.
+        resource_name: its name (experiment or registered model name, run id, LoggedModel id),
+            or ``None`` when unknown.
+        user: the MLflow user the request was sent as, or ``None`` (a token, no credentials).
+        endpoint: the REST endpoint refused (``/api/2.0/mlflow/model-versions/create``), or ``None``.
+        experiment_id, run_id, registered_model, version, model_id: the other objects of the
+            request where known (``None`` otherwise); ``resource_id`` the lolpop resource.
+        uri: the tracking URI (credentials redacted).
+
+    Example:
+        >>> err = PermissionDeniedError("no", resource_kind="registered_model", resource_name="churn")
+        >>> err.resource_kind, err.resource_name, err.user
+        ('registered_model', 'churn', None)
+    """
+
+    resource_kind: Any = None
+    resource_name: Any = None
+    user: Any = None
+    endpoint: Any = None
+    experiment_id: Any = None
+    registered_model: Any = None
+    version: Any = None
+    model_id: Any = None

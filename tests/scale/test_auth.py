@@ -3,6 +3,11 @@
 * Correct credentials from ``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD`` work.
 * Wrong or missing ones raise :class:`AuthenticationError` with a clear message.
 * The password never shows in logs, exception messages (the whole cause chain) or ``repr``.
+* Permissions (real users, real grants): a request the server refuses for lack of a permission
+  (HTTP 403) is a :class:`PermissionDeniedError` naming the experiment, run or registered model
+  refused and the user, never "credentials rejected" (HTTP 401 stays :class:`AuthenticationError`),
+  in the tracker and in every reader; a status the registry refuses writes nothing, so lolpop's
+  answers and ``models:/<id>@deployed`` never disagree.
 
 That artifact and resource ids never write outside their folders is in the bad-input matrix
 (``tests/component/metadata_tracker/test_bad_input.py``), on every backend.
@@ -13,14 +18,22 @@ from __future__ import annotations
 import logging
 import traceback
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from lolpop.components import MLFlowMetadataTracker
+from lolpop.components import MLFlowMetadataTracker, SklearnModelTrainer
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
-from lolpop.exceptions import AuthenticationError, TrackerUnavailableError
+from lolpop.component.metadata_tracker.base_metadata_tracker import Resource
+from lolpop.exceptions import AuthenticationError, PermissionDeniedError, TrackerUnavailableError
+from lolpop.layout import index, keys
+from tests.support.data import iris_splits
 from tests.support.mlflow_server import free_port
 
 
@@ -165,3 +178,205 @@ def test_a_uri_password_holding_at_signs_works_and_never_leaks(basic_auth_server
     text += _chain_text(info.value) + debug_logs.text
     for piece in secret.split("@") + wrong.split("@"):
         assert piece not in text, piece
+
+
+# ---------------------------------------------------------------------------------------------
+# permissions: a team, a colleague with EDIT on the experiment only, a reader with READ only
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class People:
+    url: str
+    names: dict[str, str]
+    auth: Any  # mlflow.server.auth.client.AuthServiceClient, called as the admin
+    as_user: Callable[[str], Any]
+
+
+@pytest.fixture
+def people(basic_auth_server, monkeypatch) -> Iterator[People]:
+    """Fresh users ``team``, ``colleague`` and ``reader`` on the auth server, created by the admin
+    through MLflow's auth REST API. MLflow clients read the credentials at each request, so a
+    block ``with people.as_user("team"):`` acts as that user; outside one, as the admin."""
+    from mlflow.server import get_app_client
+
+    server, admin, password = basic_auth_server
+
+    def login(user: str, secret: str) -> None:
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user)
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", secret)
+
+    login(admin, password)
+    auth = get_app_client("basic-auth", tracking_uri=server.url)
+    suffix, secrets = uuid.uuid4().hex[:8], {}
+    for role in ("team", "colleague", "reader"):
+        secrets[role] = (f"{role}-{suffix}", f"pw-{uuid.uuid4().hex}")
+        auth.create_user(*secrets[role])
+
+    @contextmanager
+    def as_user(role: str) -> Iterator[str]:
+        login(*secrets[role])
+        try:
+            yield secrets[role][0]
+        finally:
+            login(admin, password)
+
+    yield People(server.url, {role: user for role, (user, _) in secrets.items()}, auth, as_user)
+
+
+def _winner(tracker: MLFlowMetadataTracker, model_id: str, c: float) -> Resource:
+    """A model version of ``model_id`` whose winning experiment saved a model (registrable)."""
+    mv = tracker.create_resource(model_id, type="model_version")
+    conf = {"estimator": "LogisticRegression", "training_params": {"C": c, "max_iter": 500}}
+    SklearnModelTrainer(conf=conf, metadata_tracker=tracker).build_model(iris_splits(), mv, winner=True)
+    return mv
+
+
+def test_a_colleague_without_rights_on_the_registered_model_cannot_deploy_and_nothing_disagrees(people):
+    """Issue 18, item 10: the team owns the experiment and the registered model; a colleague with
+    EDIT on the experiment and the default READ on the model sets DEPLOYED on their version. The
+    registry refuses the new version, so the status is refused as well, by name, and nothing of it
+    is written: lolpop's look-ups, index and history, and ``models:/<id>@deployed``, all still
+    say the team's version; no LoggedModel is left PENDING or READY without a registry version."""
+    conf, model_id = _conf(people.url), f"churn_{uuid.uuid4().hex[:8]}"
+    with people.as_user("team"), MLFlowMetadataTracker(conf=conf) as team:
+        team_mv = _winner(team, model_id, 0.5)
+        team.log_tag(team_mv, "status", "DEPLOYED")
+        experiment_id, team_run = team.experiment_id, team_mv.run.info.run_id
+    people.auth.grant_user_permission(people.names["colleague"], "experiment", experiment_id, "EDIT")
+
+    with people.as_user("colleague") as colleague, MLFlowMetadataTracker(conf=conf) as tracker:
+        mv = _winner(tracker, model_id, 2.0)
+        with pytest.raises(PermissionDeniedError) as info:
+            tracker.log_tag(mv, "status", "DEPLOYED")
+        err = info.value
+        assert (err.resource_kind, err.resource_name, err.user) == ("registered_model", model_id, colleague)
+        assert err.endpoint.endswith("/model-versions/create") and err.registered_model == model_id
+        assert f"registered model {model_id!r}" in str(err) and "'DEPLOYED'" in str(err)
+        assert "rejected the credentials" not in str(err) and "MLFLOW_TRACKING_PASSWORD" not in str(err)
+        # Nothing of the status, and the tracker goes on (the same refusal again: nothing half
+        # registered is taken for a registration).
+        assert tracker.get_tag(mv, "status") is None
+        assert [(e.run_id, e.new_status) for e in tracker.get_status_history(model_id)] == [(team_run, "DEPLOYED")]
+        tracker.log_metadata(mv, "note", "asked the team for EDIT on the registered model")
+        with pytest.raises(PermissionDeniedError):
+            tracker.update_resource(mv, {"status": "DEPLOYED"})
+        colleague_run = mv.run.info.run_id
+
+    admin = MlflowClient(people.url)
+    tags = admin.get_run(colleague_run).data.tags
+    assert f"{model_id}.status" not in tags and not [k for k in tags if k.startswith("_lolpop.status_event.")]
+    assert tags[f"{model_id}.note"] == "asked the team for EDIT on the registered model"
+    deployed = admin.get_model_version_by_alias(model_id, "deployed")
+    assert deployed.tags[keys.REGISTRY_WORKFLOW_RUN_TAG] == team_run
+    versions = admin.search_model_versions(f"name = '{model_id}'")
+    assert [v.version for v in versions] == [deployed.version]
+    models = admin.search_logged_models([experiment_id])
+    status = {m.artifact_location: str(getattr(m.status, "value", m.status)).rsplit(".", 1)[-1] for m in models}
+    assert "PENDING" not in status.values()
+    assert {m for m, s in status.items() if s == "READY"} == {v.source for v in versions}  # the team's only
+    # The version index names the team's run as the deployed one.
+    index_run = admin.get_run(index.index_run_id(admin.get_experiment(experiment_id).tags))
+    found = index.pointer(index.DEPLOYED, model_id, index_run.data.metrics, index.metric_steps(index_run))
+    assert found is not None and found[0] == team_run
+    # And lolpop's answer from a later workflow run: the team's version.
+    with people.as_user("team"), MLFlowMetadataTracker(conf=conf) as later:
+        current = later.get_currently_deployed_model_version(later.create_resource(model_id, type="model_version"))
+        assert current is not None and current.run.info.run_id == team_run
+
+
+def test_a_status_write_refused_after_the_alias_moved_moves_the_alias_back(people):
+    """MANAGE on the registered model but READ on the experiment: the aliases move (the registry
+    work comes first), then the status write to the team's run is refused; the aliases are moved
+    back, so registry and status still agree, and the refusal names the run."""
+    conf, model_id = _conf(people.url), f"churn_{uuid.uuid4().hex[:8]}"
+    with people.as_user("team"), MLFlowMetadataTracker(conf=conf) as first:
+        first.log_tag(_winner(first, model_id, 0.5), "status", "DEPLOYED")
+    with people.as_user("team"), MLFlowMetadataTracker(conf=conf) as second:
+        mv = _winner(second, model_id, 2.0)
+        second.log_tag(mv, "status", "PROMOTED")
+        run_id = mv.run.info.run_id
+    admin = MlflowClient(people.url)
+
+    def aliases() -> dict[str, str]:
+        return {alias: str(v) for alias, v in admin.get_registered_model(model_id).aliases.items()}
+
+    assert aliases() == {"deployed": "1", "promoted": "2"}
+    people.auth.grant_user_permission(people.names["colleague"], "registered_model", model_id, "MANAGE")
+    with people.as_user("colleague"), MLFlowMetadataTracker(conf=_conf(people.url)) as own:
+        with pytest.raises(PermissionDeniedError) as info:
+            own.log_tag(Resource(model_id, own.client.get_run(run_id)), "status", "DEPLOYED")
+        assert (info.value.resource_kind, info.value.resource_name) == ("run", run_id)
+    assert aliases() == {"deployed": "1", "promoted": "2"}
+    tags = admin.get_run(run_id).data.tags
+    assert tags[f"{model_id}.status"] == "PROMOTED"
+    assert len([k for k in tags if k.startswith("_lolpop.status_event.")]) == 1
+
+
+def test_a_read_only_colleague_writing_to_the_experiment_is_refused_by_name(people):
+    """READ (MLflow's default) on the team's experiment: opening a workflow run there, or writing
+    to one of its runs, is a PermissionDeniedError naming the experiment / run and the user;
+    the credentials were fine, so it is not an AuthenticationError. Nothing is written."""
+    conf = _conf(people.url)
+    with people.as_user("team"), MLFlowMetadataTracker(conf=conf) as team:
+        team_mv = team.create_resource("churn", type="model_version")
+        team.log_metadata(team_mv, "rows", 1)
+        experiment_id, team_run = team.experiment_id, team_mv.run.info.run_id
+
+    with people.as_user("reader") as reader:
+        with pytest.raises(PermissionDeniedError) as info:
+            MLFlowMetadataTracker(conf=conf)
+        err = info.value
+        assert not isinstance(err, AuthenticationError)
+        assert (err.resource_kind, err.resource_name, err.experiment_id, err.user) == \
+            ("experiment", conf["mlflow_experiment_name"], experiment_id, reader)
+        assert err.endpoint.endswith("/runs/create")
+        assert f"experiment {conf['mlflow_experiment_name']!r}" in str(err) and reader in str(err)
+        assert "rejected the credentials" not in str(err)
+        with MLFlowMetadataTracker(conf=_conf(people.url)) as own:  # the reader's own experiment
+            theirs = Resource("churn", own.client.get_run(team_run))
+            with pytest.raises(PermissionDeniedError) as info:
+                own.log_metadata(theirs, "rows", 2)
+            assert (info.value.resource_kind, info.value.resource_name, info.value.experiment_id) == \
+                ("run", team_run, experiment_id)
+            assert info.value.endpoint.endswith("/runs/log-batch") and team_run in str(info.value)
+            mine = own.create_resource("mine", type="dataset_version")  # the tracker goes on
+            own.log_metadata(mine, "rows", 3)
+            assert own.get_metadata(mine, "rows") == 3
+    assert MlflowClient(people.url).get_run(team_run).data.tags["churn.rows"] == "1"
+
+
+def test_401_and_403_map_alike_in_the_tracker_and_every_reader(people, monkeypatch):
+    """The one mapping (lolpop.layout.access), through a real server: wrong credentials (401) are
+    an AuthenticationError, a missing permission (403) a PermissionDeniedError naming the user —
+    in the tracker's ``translate``, the REST reader and the MlflowClient reader alike."""
+    from lolpop.component.metadata_tracker._connection import translate
+    from lolpop.lineage.clients.mlflow_adapter import MlflowClientAdapter
+    from lolpop.lineage.clients.rest import RestClient
+
+    url = people.url
+    closed = MlflowClient(url).create_experiment(f"closed-{uuid.uuid4().hex[:8]}")  # as the admin
+    people.auth.grant_user_permission(people.names["reader"], "experiment", closed, "DENY")
+    readers = {"rest": lambda: RestClient(url, timeout=30), "mlflow": lambda: MlflowClientAdapter.open(url)}
+
+    with people.as_user("reader") as reader:
+        with pytest.raises(MlflowException) as raw:
+            MlflowClient(url).create_run(closed)
+        err = translate(raw.value, "create_run", url)
+        assert type(err) is PermissionDeniedError
+        assert (err.resource_kind, err.user) == ("experiment", reader)  # the kind read off the endpoint
+        assert err.endpoint.endswith("/runs/create") and "rejected the credentials" not in str(err)
+        for name, make in readers.items():
+            with pytest.raises(PermissionDeniedError) as info:
+                make().get_experiment(closed)
+            assert info.value.user == reader and info.value.resource_kind == "experiment", name
+            assert "/experiments/get" in info.value.endpoint and "rejected the credentials" not in str(info.value)
+
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", f"wrong-{uuid.uuid4().hex}")
+        with pytest.raises(MlflowException) as raw:
+            MlflowClient(url).search_experiments()
+        err = translate(raw.value, "search_experiments", url)
+        assert type(err) is AuthenticationError and "rejected the credentials" in str(err) and "401" in str(err)
+        for name, make in readers.items():
+            with pytest.raises(AuthenticationError) as info:
+                make().search_experiments()
+            assert not isinstance(info.value, PermissionDeniedError), name
+            assert "rejected the credentials" in str(info.value), name

@@ -13,4 +13,6 @@ starts fast). Modules:
 * :mod:`lolpop.layout.index`: the version index (newest and DEPLOYED version per id) that lets
   look-ups skip the search.
 * :mod:`lolpop.layout.uris`: tracking-URI helpers (redaction, SQLite paths, the embedded default).
+* :mod:`lolpop.layout.access`: the one mapping of a store's 401 / 403 answers to lolpop errors
+  (credentials rejected vs. permission denied on a named object), for the tracker and readers.
 """

@@ -35,30 +35,43 @@ from lolpop.exceptions import (
     ResourceNotFoundError,
     TrackerUnavailableError,
 )
+from lolpop.layout.access import access_error, request_user
 from lolpop.layout.keys import MLFLOW_EXPERIMENT_KIND, TRAINING_EXPERIMENT_KIND
 from lolpop.layout.uris import default_artifact_location, is_http, plain_path_hint, redact, sqlite_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# MLflow's REST client reports an HTTP failure as "... failed with error code 401 != 200 ...".
-_AUTH_STATUS = re.compile(r"error code 40[13] != \d+")
+
+def tracking_user(uri: str | None) -> str | None:
+    """The MLflow user requests to ``uri`` go out as, as MLflow reads it
+    (``MLFLOW_TRACKING_USERNAME``, else ``~/.mlflow/credentials``), for naming in errors;
+    ``None`` with a token, without credentials, or when the URI carries its own userinfo."""
+    try:
+        from mlflow.utils.credentials import read_mlflow_creds
+
+        configured = read_mlflow_creds().username
+    except Exception:  # noqa: BLE001 - naming the user is a courtesy, never a new failure
+        configured = None
+    return request_user(uri, configured)
 
 
-def translate(exc: BaseException, what: str, uri: str | None = None) -> LolpopError:
+def translate(exc: BaseException, what: str, uri: str | None = None, **objects: Any) -> LolpopError:
     """Map an MLflow / transport error to lolpop's hierarchy (the caller raises ``from exc``).
 
     ``uri`` (the tracking URI) is attached, redacted, to a :class:`TrackerUnavailableError`.
+    ``objects`` are what the request touched (``experiment``, ``experiment_id``, ``run_id``,
+    ``registered_model``, ``version``, ``model_id``, ``resource_id``): a refusal for lack of a
+    permission names the one it was about (:func:`lolpop.layout.access.access_error`, the one
+    401/403 mapping of the tracker and the readers).
     """
-    uri = redact(uri) if uri is not None else None
     message = redact(str(getattr(exc, "message", None) or exc))
     code = getattr(exc, "error_code", None)
     status = getattr(exc, "get_http_status_code", lambda: None)()
-    if code in ("UNAUTHENTICATED", "PERMISSION_DENIED") or status in (401, 403) or _AUTH_STATUS.search(message):
-        return AuthenticationError(
-            f"{what}: the tracking server rejected the credentials: {message} (lolpop sends what "
-            "MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN hold)",
-            uri=uri,
-        )
+    refused = access_error(what, status=status, code=code, message=message, uri=uri, user=tracking_user(uri),
+                           **objects)
+    if refused is not None:
+        return refused
+    uri = redact(uri) if uri is not None else None
     if code == "RESOURCE_DOES_NOT_EXIST":
         return ResourceNotFoundError(f"{what}: {message}")
     if code == "INVALID_PARAMETER_VALUE" and isinstance(exc, RestException | MlflowException):
@@ -114,12 +127,13 @@ def translating(func: F) -> F:
             raise
         except MlflowException as exc:
             scrub_chain(exc)
-            raise translate(exc, f"{type(self).__name__}.{func.__name__}", getattr(self, "url", None)) from exc
+            raise translate(exc, f"{type(self).__name__}.{func.__name__}", getattr(self, "url", None),
+                            **_touched(self, args)) from exc
         except OSError as exc:  # requests' ConnectionError is an OSError too
             scrub_chain(exc)
             if not is_transport_error(exc):
                 raise
-            raise _unavailable(self, func, exc) from exc
+            raise _unavailable(self, func, exc, args) from exc
         except Exception as exc:
             # MLflow's SQL stores let some SQLAlchemy errors through unwrapped.
             sql_errors = sys.modules.get("sqlalchemy.exc")
@@ -131,14 +145,35 @@ def translating(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _unavailable(obj: Any, func: Callable[..., Any], exc: BaseException) -> TrackerUnavailableError:
-    uri = getattr(obj, "url", None)
-    uri = redact(uri) if uri is not None else None
+def _touched(obj: Any, args: tuple[Any, ...]) -> dict[str, Any]:
+    """What a tracker call touches, for naming a refused permission: the tracker's experiment,
+    and the run (and its experiment) of a resource passed first."""
+    touched: dict[str, Any] = {"experiment": getattr(obj, "experiment_name", None),
+                               "experiment_id": getattr(obj, "experiment_id", None)}
+    resource = args[0] if args else None
+    info = getattr(resource[1], "info", None) if isinstance(resource, (tuple, list)) and len(resource) == 2 else None
+    if isinstance(getattr(info, "run_id", None), str):
+        touched["run_id"] = info.run_id
+        touched["resource_id"] = resource[0] if isinstance(resource[0], str) else None
+        if getattr(info, "experiment_id", None) not in (None, touched["experiment_id"]):
+            # Another experiment's run: its name is not at hand (reading it could be refused too).
+            touched.update(experiment=None, experiment_id=str(info.experiment_id))
+    return touched
+
+
+def _unavailable(obj: Any, func: Callable[..., Any], exc: BaseException,
+                 args: tuple[Any, ...] = ()) -> TrackerUnavailableError:
+    url = getattr(obj, "url", None)
+    uri = redact(url) if url is not None else None
     what = f"{type(obj).__name__}.{func.__name__}"
     response = getattr(exc, "response", None)  # an artifact request the server refused
-    if isinstance(exc, requests.HTTPError) and getattr(response, "status_code", None) in (401, 403):
-        return AuthenticationError(f"{what}: the tracking server rejected the credentials: {redact(str(exc))}",
-                                   uri=uri)
+    if isinstance(exc, requests.HTTPError) and response is not None:
+        refused = access_error(what, status=getattr(response, "status_code", None), message=str(exc), uri=url,
+                               endpoint=urlsplit(str(getattr(response, "url", "") or "")).path or None,
+                               method=getattr(getattr(response, "request", None), "method", None),
+                               user=tracking_user(url), **_touched(obj, args))
+        if refused is not None:
+            return refused
     return TrackerUnavailableError(f"{what}: {redact(str(exc))}", uri=uri)
 
 

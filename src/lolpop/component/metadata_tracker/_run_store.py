@@ -759,3 +759,18 @@ class RunStore:
 
     def delete_alias(self, name: str, alias: str) -> None:
         self.client.delete_registered_model_alias(name, alias)
+
+    def aliases(self, name: str) -> dict[str, str]:
+        """The aliases of registered model ``name`` (alias → version; empty when there is no such
+        model): one ``get_registered_model``. (MLflow's basic-auth server refuses an alias look-up
+        on a missing model as a permission; this read says "not found".)"""
+        try:
+            model = self.client.get_registered_model(name)
+        except MlflowException as exc:
+            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+                return {}
+            raise
+        return {alias: str(version) for alias, version in (model.aliases or {}).items()}
+
+    def delete_logged_model(self, model_id: str) -> None:
+        self.client.delete_logged_model(model_id)

@@ -95,7 +95,8 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     * ``mlflow_registry`` (optional, default ``True``): model versions enter MLflow's Model
       Registry at their first status, and each status moves the alias ``lower(status)``
       (:mod:`~lolpop.component.metadata_tracker._registry`); ``False`` for stores without a
-      registry. Registry errors are warnings, never failures.
+      registry. The status and its alias change together: a registry that refuses (a permission:
+      ``PermissionDeniedError``) or fails makes the status call raise, having written nothing.
 
     What MLflow's own UI shows (DESIGN.md, "MLflow-native records"): run names (an experiment's
     nested run is named by the id given to ``create_resource``), the workflow run's description
@@ -256,15 +257,14 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     def _write_metadata(self, rid: str, run_id: str, items: Mapping[str, Any], *,
                         extra: Batch | None = None, defer: bool | None = None) -> None:
         """Write ``items`` as metadata of ``rid``. A ``status`` of a model version also writes its
-        status event in the same batch, and moves its registry alias after (:mod:`._status_history`)."""
+        status event in the same batch, after its registry alias moved (:mod:`._status_history`:
+        the two change together, or the call raises having written nothing of the status)."""
         self._check_open()
         change = None
-        if "status" in items and not self._is_experiment(rid, run_id):
+        sets_status = "status" in items and not self._is_experiment(rid, run_id)
+        if sets_status:
             self._encode_items(rid, run_id, items, {})  # refuse bad input before the registry hears of it
             change = self._statuses.prepare(rid, run_id, items)
-            if items["status"] == DEPLOYED:
-                # Indexed before the tag is written: a DEPLOYED version is never missing from the index.
-                self._index.record(index.DEPLOYED, [(rid, run_id, self._store.get_run(run_id).info.start_time)])
 
         def build(tags: dict[str, str], params: dict[str, str]) -> Batch:
             batch = self._encode_items(rid, run_id, items, tags)
@@ -274,9 +274,13 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                 batch.tags.update(self._statuses.event_tags(change, tags))
             return batch.merged(extra) if extra is not None else batch
 
-        self._store.write(run_id, build, defer=defer)
-        if change is not None:
-            self._statuses.written(change)
+        with self._statuses.applying(change):  # the alias moves first; it moves back if this block fails
+            if sets_status and items["status"] == DEPLOYED:
+                # Indexed before the tag is written: a DEPLOYED version is never missing from the index.
+                self._index.record(index.DEPLOYED, [(rid, run_id, self._store.get_run(run_id).info.start_time)])
+            if change is not None and change.changed_registry:
+                defer = False  # batched mode too: the alias already moved, the status goes with it
+            self._store.write(run_id, build, defer=defer)
 
     # ------------------------------------------------------------------------------------
     # artifacts

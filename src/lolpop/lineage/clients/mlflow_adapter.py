@@ -16,6 +16,7 @@ in every thread (DESIGN.md, "How it talks to MLflow").
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from lolpop.exceptions import (
-    AuthenticationError,
     ConfigError,
     InvalidInputError,
     LolpopError,
@@ -31,6 +31,7 @@ from lolpop.exceptions import (
     TrackerUnavailableError,
 )
 from lolpop.layout import index
+from lolpop.layout.access import access_error, request_user
 from lolpop.layout.uris import is_http, redact, sqlite_path
 from lolpop.lineage.clients.base import (
     DEFAULT_ORDER,
@@ -49,9 +50,11 @@ def _error(exc: BaseException, what: str) -> LolpopError:
     """An MLflow / transport error as a lolpop error, credentials redacted."""
     message = redact(" ".join(str(getattr(exc, "message", None) or exc).split()))[:600]
     code = getattr(exc, "error_code", None)
-    if code in ("UNAUTHENTICATED", "PERMISSION_DENIED") or "error code 401" in message \
-            or "error code 403" in message:
-        return AuthenticationError(f"{what}: the tracking server rejected the credentials: {message}")
+    status = getattr(exc, "get_http_status_code", lambda: None)()
+    refused = access_error(what, status=status, code=code, message=message,  # one 401/403 mapping
+                           user=request_user(None, os.environ.get("MLFLOW_TRACKING_USERNAME")))
+    if refused is not None:
+        return refused
     if code == "RESOURCE_DOES_NOT_EXIST":
         return ResourceNotFoundError(f"{what}: {message}")
     if code == "INVALID_PARAMETER_VALUE":

@@ -25,12 +25,12 @@ from typing import Any
 
 from lolpop import __version__
 from lolpop.exceptions import (
-    AuthenticationError,
     ConfigError,
     InvalidInputError,
     ResourceNotFoundError,
     TrackerUnavailableError,
 )
+from lolpop.layout.access import access_error, request_user
 from lolpop.layout.uris import redact
 from lolpop.lineage.clients.base import (
     DEFAULT_ORDER,
@@ -188,11 +188,10 @@ class RestClient(StoreClient):
         except ValueError:
             message = body[:300].decode("utf-8", "replace")
         message = redact(" ".join(message.split()))[:500]
-        if status in (401, 403) or code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
-            return AuthenticationError(
-                f"{self._where} rejected the credentials (HTTP {status}) for {method} {endpoint}: {message} "
-                "(lolpop sends what MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD or "
-                "MLFLOW_TRACKING_TOKEN hold)")
+        refused = access_error(self._where, status=status, code=code, message=message, uri=self._base,
+                               endpoint=endpoint, method=method, user=request_user(self._base, _credentials()[0]))
+        if refused is not None:  # 401: the credentials; 403: a permission (one mapping: lolpop.layout.access)
+            return refused
         if code == "RESOURCE_DOES_NOT_EXIST":
             return ResourceNotFoundError(message or f"{endpoint}: not found")
         if code == "INVALID_PARAMETER_VALUE":
