@@ -93,18 +93,22 @@ def test_each_seed_write_call_is_at_most_one_write_request(counted, tmp_path):
     assert over == {}
 
 
-def test_the_first_stop_of_an_experiment_builds_its_index_once(mlflow_server):
-    """The index run is created once per experiment: one run created and ended, the experiment
-    tag naming it, its ``since`` tag; every later stop adds one log_batch (DOCUMENTED)."""
+def test_the_writer_creating_an_experiment_builds_its_index_once(mlflow_server):
+    """The index run is created once per experiment, by the writer that creates the experiment,
+    before its own run: one run created and ended, the experiment tag naming it, its ``since``
+    tag; every stop adds one log_batch (DOCUMENTED)."""
     port = int(mlflow_server.url.rsplit(":", 1)[1])
     proxy = CountingProxy(port).start()
     try:
         conf = {"mlflow_tracking_uri": proxy.url, "mlflow_experiment_name": f"budget-{uuid.uuid4().hex[:8]}"}
         first = MLFlowMetadataTracker(conf=conf)
+        # experiments/create; the index run (create, update, experiment tag, since); the workflow run
+        assert _writes(proxy) == {"POST /api/2.0/mlflow/experiments/create": 1, CREATE: 2, UPDATE: 1,
+                                  SET_EXPERIMENT_TAG: 1, LOG_BATCH: 1}
         first.create_resource("train", type="dataset_version")
         proxy.reset()
         first.stop()
-        assert _writes(proxy) == {CREATE: 1, UPDATE: 2, SET_EXPERIMENT_TAG: 1, LOG_BATCH: 3}
+        assert _writes(proxy) == {LOG_BATCH: 2, UPDATE: 1}
         second = MLFlowMetadataTracker(conf=conf)
         second.create_resource("train", type="dataset_version")
         proxy.reset()
