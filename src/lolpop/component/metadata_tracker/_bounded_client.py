@@ -15,6 +15,9 @@ would change every other MLflow client in the process. Instead, the stores of *t
 
 Nothing global is touched: no environment variable, no module attribute, no shared cache entry
 (MLflow caches artifact repositories per run id process-wide; this client keeps its own).
+
+Every MLflow private name used here is listed in :mod:`lolpop._mlflow_compat`; on an MLflow that lacks
+one, ``compat.BOUNDED_CLIENT_OK`` is False and this client is never built.
 """
 
 from __future__ import annotations
@@ -40,17 +43,24 @@ from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository
 from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
 from mlflow.store.model_registry.rest_store import RestStore as RegistryRestStore
 from mlflow.store.tracking.rest_store import RestStore
-from mlflow.tracking._model_registry.client import ModelRegistryClient
-from mlflow.tracking._tracking_service.client import TrackingServiceClient
 from mlflow.utils.credentials import get_default_host_creds
-from mlflow.utils.mime_type_utils import _guess_mime_type
 from mlflow.utils.proto_json_utils import parse_dict
 from mlflow.utils.rest_utils import augmented_raise_for_status, http_request, verify_rest_response
 from mlflow.utils.uri import validate_path_is_safe
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-
+from lolpop import _mlflow_compat as compat
 from lolpop.layout.uris import is_http, redact
+
+# MLflow's private client classes, subclassed below. This module must import on an MLflow that
+# lacks them (RequestBound and AnswerLost are used everywhere): then the bounded classes are
+# defined on ``object`` and never built, since ``compat.BOUNDED_CLIENT_OK`` is False and
+# _connection falls back to MLflow's own client.
+if compat.BOUNDED_CLIENT_OK:
+    from mlflow.tracking._model_registry.client import ModelRegistryClient
+    from mlflow.tracking._tracking_service.client import TrackingServiceClient
+else:  # pragma: no cover - exercised by the compatibility test's subprocess
+    ModelRegistryClient = TrackingServiceClient = object  # type: ignore[misc,assignment]
 
 #: The longest pause between two attempts of one request.
 MAX_BACKOFF = 16.0
@@ -245,7 +255,7 @@ class _BoundedHttpTransfers:
         endpoint = posixpath.join("/", *paths)
         with open(local_file, "rb") as f:
             resp = self.bound.http_request(self._host_creds, endpoint, "PUT", data=f,  # type: ignore[attr-defined]
-                                           extra_headers={"Content-Type": _guess_mime_type(file_name)})
+                                           extra_headers={"Content-Type": compat.guess_mime_type(file_name)})
             augmented_raise_for_status(resp)
 
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
@@ -362,6 +372,9 @@ class BoundedMlflowClient(MlflowClient):
     def __init__(self, tracking_uri: str, bound: RequestBound) -> None:
         if not is_http(tracking_uri):
             raise ValueError(f"BoundedMlflowClient needs an http(s):// tracking URI, got {redact(tracking_uri)!r}")
+        if not compat.BOUNDED_CLIENT_OK:
+            raise RuntimeError("BoundedMlflowClient cannot be built on the installed MLflow, which lacks "
+                               f"private names it needs: {', '.join(compat.missing())}")
         super().__init__(tracking_uri=tracking_uri)
         self.bound = bound
         self._tracking_client = _BoundedTrackingClient(tracking_uri, bound)

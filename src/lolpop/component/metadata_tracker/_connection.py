@@ -21,6 +21,7 @@ from filelock import FileLock
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException, RestException
 
+from lolpop import _mlflow_compat as compat
 from lolpop.component.metadata_tracker._bounded_client import (
     BoundedMlflowClient,
     RequestBound,
@@ -423,8 +424,12 @@ def _driver_hint(url: Any, shown: str, exc: BaseException) -> str:
 # clients
 # ---------------------------------------------------------------------------------------------
 def _new_client(uri: str, bound: RequestBound) -> MlflowClient:
+    """The bounded client for a tracking server; MLflow's own client for other stores, and for a
+    server when the installed MLflow lacks a private name the bounded client needs (one warning
+    says so, naming the names and what is lost: :func:`lolpop._mlflow_compat.warn_missing`)."""
+    compat.warn_missing(server=is_http(uri))
     try:
-        if is_http(uri):
+        if is_http(uri) and compat.BOUNDED_CLIENT_OK:
             return BoundedMlflowClient(uri, bound)
         return MlflowClient(tracking_uri=uri)
     except MlflowException as exc:

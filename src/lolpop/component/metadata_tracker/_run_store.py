@@ -57,8 +57,7 @@ from mlflow.entities import (
 )
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
-from mlflow.utils.validation import _validate_tag_name
-
+from lolpop import _mlflow_compat as compat
 from lolpop.component.metadata_tracker._bounded_client import AnswerLost
 from lolpop.component.metadata_tracker._connection import artifact_repository
 from lolpop.exceptions import InvalidInputError, InvalidKeyError, ResourceNotFoundError
@@ -78,6 +77,9 @@ RUN_STATUSES = tuple(RunStatus.to_string(s) for s in RunStatus.all_status())
 
 #: MLflow accepts 1000 metrics in one log_batch; 900 leaves room for the tags riding along.
 _MAX_METRICS_PER_BATCH = 900
+# MLflow private names the run store reaches (listed, with their fallbacks, in _mlflow_compat).
+_TRACKING_CLIENT = "mlflow.tracking.client.MlflowClient._tracking_client"
+_GET_ARTIFACT_REPO = "mlflow.tracking._tracking_service.client.TrackingServiceClient._get_artifact_repo"
 
 logger = logging.getLogger("lolpop.run_store")
 
@@ -148,7 +150,7 @@ def check_key(key: str, what: str, error: type[InvalidInputError] = InvalidKeyEr
                     f"{MAX_KEY_LENGTH}", key=key)
     check_text(key, what, error)
     try:
-        _validate_tag_name(key)
+        compat.validate_tag_name(key)  # MLflow's own check, or its rule when MLflow lacks it
     except MlflowException as exc:
         raise error(f"{what}: {key!r} cannot be an MLflow tag key (use letters, digits, '_', '-', "
                     "'.', ' ', ':' and no path tricks)", key=key) from exc
@@ -307,8 +309,7 @@ class RunStore:
         try:
             self.client.delete_run(run_id)
         except MlflowException:
-            self.client._tracking_client.store.update_run_info(
-                run_id, RunStatus.KILLED, int(time.time() * 1000), None)
+            self._update_run_info(run_id, "KILLED", int(time.time() * 1000), None)
         logger.warning("lolpop: removed run %s, a duplicate a lost answer left behind", run_id)
 
     def _state(self, run_id: str) -> _RunState | None:
@@ -570,8 +571,7 @@ class RunStore:
                 self._flush_locked(run_id, state)
             if status is None:
                 status = state.status if state is not None else self.get_run(run_id).info.status
-            store = self.client._tracking_client.store
-            info = store.update_run_info(run_id, RunStatus.from_string(status), end_time, name)
+            info = self._update_run_info(run_id, status, end_time, name)
             if state is not None:
                 with state.data_lock:
                     state.status = status
@@ -579,6 +579,21 @@ class RunStore:
                         state.run = Run(info, state.run.data, state.run.inputs)
                     if name is not None:
                         state.tags[MLFLOW_RUN_NAME] = name  # the store renamed the run's tag too
+
+    def _update_run_info(self, run_id: str, status: str, end_time: int | None, name: str | None) -> Any:
+        """The store's ``update_run_info`` (one request), reached through the client's private
+        ``_tracking_client``; on an MLflow without it, the public ``set_terminated`` /
+        ``update_run`` (each fetches the run first) and a ``get_run`` for the new run info."""
+        if compat.available(_TRACKING_CLIENT):
+            return self.client._tracking_client.store.update_run_info(
+                run_id, RunStatus.from_string(status), end_time, name)
+        if end_time is not None:
+            self.client.set_terminated(run_id, status, end_time)
+            if name is not None:
+                self.client.update_run(run_id, name=name)
+        else:
+            self.client.update_run(run_id, status=status, name=name)
+        return self.client.get_run(run_id).info
 
     def terminate(self, run_id: str, status: str) -> None:
         self.update_run(run_id, status, int(time.time() * 1000))
@@ -604,7 +619,10 @@ class RunStore:
         if state is None:
             if artifact_uri is not None:
                 return artifact_repository(self.client, artifact_uri)
-            return self.client._tracking_client._get_artifact_repo(run_id)
+            if compat.available(_TRACKING_CLIENT) and compat.available(_GET_ARTIFACT_REPO):
+                return self.client._tracking_client._get_artifact_repo(run_id)
+            # What MLflow's _get_artifact_repo does, without its cache: fetch the run for its URI.
+            return artifact_repository(self.client, self.client.get_run(run_id).info.artifact_uri)
         with state.data_lock:
             if state.artifact_repo is None:
                 state.artifact_repo = artifact_repository(self.client, state.run.info.artifact_uri)
@@ -648,8 +666,7 @@ class RunStore:
     def create_finished_run(self, experiment_id: str, tags: Mapping[str, str], run_name: str) -> Run:
         """A run this tracker does not own, created and set FINISHED at once (two requests)."""
         run = self._create_run_once(experiment_id, tags, run_name)
-        self.client._tracking_client.store.update_run_info(
-            run.info.run_id, RunStatus.FINISHED, int(time.time() * 1000), None)
+        self._update_run_info(run.info.run_id, "FINISHED", int(time.time() * 1000), None)
         return run
 
     def delete_run(self, run_id: str) -> None:

@@ -123,9 +123,13 @@ class MlflowClientAdapter(StoreClient):
         from mlflow import MlflowClient
 
         if is_http(tracking_uri):
+            from lolpop import _mlflow_compat as compat
             from lolpop.component.metadata_tracker._bounded_client import BoundedMlflowClient, RequestBound
 
+            compat.warn_missing(server=True)
             with _translated(f"opening the MLflow store at {redact(tracking_uri)}"):
+                if not compat.BOUNDED_CLIENT_OK:  # an MLflow lacking its private names: MLflow's own
+                    return cls(MlflowClient(tracking_uri=tracking_uri))
                 return cls(BoundedMlflowClient(tracking_uri, RequestBound(float(timeout), MAX_RETRIES)))
         if is_sql_uri(tracking_uri):
             check_sql_store(tracking_uri, timeout)
@@ -233,8 +237,10 @@ def check_sql_store(uri: str, timeout: float = 10.0) -> None:
         TrackerUnavailableError: the database cannot be reached within ``timeout``.
     """
     import sqlalchemy
-    from mlflow.store.db import utils as db_utils
 
+    from lolpop import _mlflow_compat as compat
+
+    compat.warn_missing(server=False, sql=True)
     db = sqlite_path(uri)
     if db is not None:
         from lolpop.lineage.clients import sqlite_file as direct
@@ -254,13 +260,21 @@ def check_sql_store(uri: str, timeout: float = 10.0) -> None:
             if not own:
                 raise ConfigError(f"no MLflow store at {shown}: the database is empty (reading never creates "
                                   "a store; a lolpop tracker or `mlflow server` does)")
-            if not db_utils._all_tables_exist(engine):
+            complete = compat.all_tables_exist(engine)
+            head = compat.latest_schema_revision()
+            if complete is None or head is None:
+                # The installed MLflow gives no way to tell whether opening the store would make
+                # it create tables or migrate: refuse rather than risk a write.
+                raise ConfigError(
+                    f"cannot check {shown} against the installed MLflow {_mlflow_version()}, which lacks the "
+                    "schema helpers lolpop relies on; reading refuses a store it cannot check (install MLflow "
+                    "3.17.0 to 3.18.0, or read through a tracking server)")
+            if not complete:
                 raise ConfigError(
                     f"{shown} lacks tables of the installed MLflow's schema (an older store, or not an MLflow "
                     "database); MLflow would create or upgrade them, and reading never does: back the "
                     "database up, then run `mlflow db upgrade <uri>`")
-            current = db_utils._get_schema_version(engine)
-            head = db_utils._get_latest_schema_revision()
+            current = compat.schema_version(engine)
             if current != head:
                 raise ConfigError(
                     f"{shown} has MLflow schema revision {current!r}; the installed MLflow expects {head!r}: "
@@ -277,6 +291,12 @@ def check_sql_store(uri: str, timeout: float = 10.0) -> None:
             raise TrackerUnavailableError(f"cannot read the database at {shown}: {redact(first)[:300]}") from None
     finally:
         engine.dispose()
+
+
+def _mlflow_version() -> str:
+    import mlflow
+
+    return str(getattr(mlflow, "__version__", "unknown"))
 
 
 def _engine(uri: str, timeout: float) -> Any:

@@ -60,14 +60,18 @@ from lolpop.lineage.clients.base import (
 )
 
 #: Alembic revisions of MLflow's schema this reader was checked against: MLflow 3.17's chain from
-#: ``1b5f0d9ad7c1`` (workspace column on experiments) to its head. None of them changes the
-#: columns read here (experiments, experiment_tags, runs, tags, params, latest_metrics). A newer MLflow adds a
+#: ``1b5f0d9ad7c1`` (workspace column on experiments) to its head, and MLflow 3.18.0's head
+#: ``f4a9b2c7d1e6`` (a fresh 3.18.0 store passes check_definitions / check_columns with the same
+#: columns; its three new migrations add skill-registry and issue tables and change MCP version
+#: columns only). 3.18's two intermediate revisions (``e7d1f4b2a9c6``, ``8b6ad64cb8f5``) were not
+#: checked on a store of their own and stay unlisted. None of them changes the columns read here
+#: (experiments, experiment_tags, runs, tags, params, latest_metrics). A newer MLflow adds a
 #: revision: until it is checked and listed here, such stores are read through MlflowClient.
 SUPPORTED_REVISIONS = frozenset({
     "1b5f0d9ad7c1", "e1f2a3b4c5d6", "76601a5f987d", "c3d6457b6d8a", "a5b4c3d2e1f0", "ae8bbe7743c9",
     "7d34483879f0", "da6fb0208061", "89d3d66ed43f", "b7e4c1a90f23", "a8b9c0d1e2f3", "c1d2e3f4a5b6",
     "c3d9e7f1a2b4", "6f8d9c3b2a1e", "1971f2d9a75b", "17e22815139b", "b7e2c1a4d9f3", "75868b020152",
-    "dc11669786a5",
+    "dc11669786a5", "f4a9b2c7d1e6",
 })
 _MLFLOW_TABLES = ("experiments", "experiment_tags", "runs", "tags", "params", "latest_metrics")
 _CHUNK = 500  # ids per IN (...) list, below SQLite's variable limit
