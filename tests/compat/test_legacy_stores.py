@@ -25,13 +25,16 @@ def _finished_run(client, experiment_id: str, tags: dict[str, str]) -> str:
     return run.info.run_id
 
 
-def _later_tracker(make_tracker):
+def _later_tracker(make_tracker, client, conf):
+    """A tracker of this version opening an experiment an earlier lolpop created (so it has no
+    complete version index: lolpop.layout.index.complete)."""
+    client.create_experiment(conf["config"]["mlflow_experiment_name"])
     tracker = make_tracker()
     return tracker, tracker.experiment_id
 
 
 def test_a_lolpop_020_store_reads_back_as_strings(make_tracker, client, conf):
-    tracker, experiment_id = _later_tracker(make_tracker)
+    tracker, experiment_id = _later_tracker(make_tracker, client, conf)
     # lolpop 0.2.0: log_tag -> client.set_tag(run_id, "<id>.<key>", value), MLflow str()s the value
     run_id = _finished_run(client, experiment_id, {
         "train.exists": "True", "train.hexsha": SHA, "train.uri": "data/train.csv", "train.rows": str(1000),
@@ -60,7 +63,7 @@ def test_a_lolpop_020_store_reads_back_as_strings(make_tracker, client, conf):
 
 
 def test_a_store_with_marker_tags_reads_back_typed(make_tracker, client, conf, tmp_path):
-    tracker, experiment_id = _later_tracker(make_tracker)
+    tracker, experiment_id = _later_tracker(make_tracker, client, conf)
     big = {"blob": "y" * 5000}
     path = f"_lolpop/values/{hashlib.sha256(b'churn.big').hexdigest()[:24]}.txt"
     run_id = _finished_run(client, experiment_id, {

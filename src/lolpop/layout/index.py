@@ -43,7 +43,8 @@ time. Such an entry is forged: the look-up searches, and the tracker that saw it
 (a new one replaces it), so tampering costs speed, never correctness, and never for good.
 
 A writer of an earlier lolpop on the same experiment does not index what it finishes: keep every
-writer of an experiment on one lolpop version.
+writer of an experiment on one lolpop version. (In an experiment whose index is complete, that
+writer's versions would be missing from "none" answers too.)
 """
 
 from __future__ import annotations

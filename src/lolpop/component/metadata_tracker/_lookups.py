@@ -54,6 +54,9 @@ class Lookups:
         """What ``search(resource_id, 1, …)`` returns first (with the DEPLOYED clause when
         ``deployed``), or ``None``."""
         experiment_id = before.info.experiment_id if before is not None else self.experiment_id
+        # An id the search could not take (a backtick, a NUL) is refused here as it was by the
+        # search, also when the index answers without one.
+        versions.clauses(resource_id)
         found = self.index.candidate(index.DEPLOYED if deployed else index.NEWEST, resource_id, experiment_id)
         if found is not None:
             if found.run is None:
