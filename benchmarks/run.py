@@ -195,7 +195,7 @@ def bench_lookups(r: Runner, args: argparse.Namespace) -> dict[str, Any]:
                     _merge(res[backend].setdefault(impl, {}).setdefault(size, {}), r.driver(impl, cfg))
             log(f"  {backend}: round {rnd + 1}/{args.rounds} done")
         for size in args.sizes:
-            for lookup in report.LOOKUPS:
+            for lookup in report.ALL_LOOKUPS:
                 ours = res[backend]["ours"][size]
                 log(f"  {backend}, {size} cycles, {lookup}: " + ", ".join(
                     f"{i} {res[backend][i][size]['median'][lookup] * 1000:.1f} ms" for i in LOOKUP_IMPLS)
