@@ -14,8 +14,8 @@ SQLite the tracker's MLflow client calls are counted.
         [--build build/bench-many] [--profile] [--json FILE]
 
 Ratios come from one run (the counts are measured in the same process, one after the other).
-``benchmarks/run.py`` does not call this script: setting up 1 000 experiments takes a minute or
-more per backend.
+``benchmarks/run.py`` (``make bench``) runs it too (:func:`measure`, SQLite and server, 100 and
+1 000) and ``report.py`` puts :func:`render`'s table in BENCHMARKS.md; ``--skip-many`` leaves it out.
 """
 
 from __future__ import annotations
@@ -131,29 +131,20 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--counts", type=lambda s: [int(x) for x in s.split(",")], default=[100, 1000])
-    ap.add_argument("--backends", type=lambda s: s.split(","), default=["sqlite", "server"])
-    ap.add_argument("--build", type=Path, default=ROOT / "build" / "bench-many")
-    ap.add_argument("--profile", action="store_true", help="pyinstrument profiles of the timed calls")
-    ap.add_argument("--json", type=Path, default=None, help="also write the raw results here")
-    args = ap.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
-    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
-    build = args.build.resolve()
+def measure(build: Path, counts: list[int], backends: list[str], profile_calls: bool = False) -> dict[str, Any]:
+    """Time the calls at each count on each backend (``benchmarks/run.py`` calls this too)."""
+    build = build.resolve()
     shutil.rmtree(build, ignore_errors=True)
     build.mkdir(parents=True)
     data_file = build / "train.csv"
     data_file.write_text("a,b\n1,2\n")
-    results: dict[str, Any] = {"counts": args.counts, "backends": {}, "load": [os.getloadavg()]}
-    for backend in args.backends:
+    results: dict[str, Any] = {"counts": counts, "backends": {}, "load": [os.getloadavg()]}
+    for backend in backends:
         per: dict[str, Any] = {}
-        for n in args.counts:
+        for n in counts:
             d = build / backend / str(n)
             d.mkdir(parents=True)
-            profile = d if args.profile else None
+            profile = d if profile_calls else None
             if backend == "sqlite":
                 per[str(n)] = one(f"sqlite:///{d / 'mlflow.db'}", "many", n, None, profile, str(data_file))
             else:
@@ -168,6 +159,21 @@ def main() -> None:
                   + ", ".join(f"{k} {_ms(v)}" for k, v in per[str(n)]["seconds"].items()), flush=True)
         results["backends"][backend] = per
     results["load"].append(os.getloadavg())
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--counts", type=lambda s: [int(x) for x in s.split(",")], default=[100, 1000])
+    ap.add_argument("--backends", type=lambda s: s.split(","), default=["sqlite", "server"])
+    ap.add_argument("--build", type=Path, default=ROOT / "build" / "bench-many")
+    ap.add_argument("--profile", action="store_true", help="pyinstrument profiles of the timed calls")
+    ap.add_argument("--json", type=Path, default=None, help="also write the raw results here")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    results = measure(args.build, args.counts, args.backends, args.profile)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     print(render(results))

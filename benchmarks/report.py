@@ -80,7 +80,7 @@ def requests_per_cycle(res: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def label(lookup: str) -> str:
+def lookup_label(lookup: str) -> str:
     """A look-up's name in the tables: the method, and for a "none" look-up why it answers none."""
     if lookup.startswith("none:"):
         return f"`{lookup[5:]}` → none ({_NONE_WHY[lookup]})"
@@ -278,12 +278,14 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
         "`stop()` sends the run description (`mlflow.note.content`) with the writes still held back in "
         "one `log_batch`, redraws the lineage pages with the final state (a look-up of what is "
         "downstream, then an upload), writes one `log_batch` of version-index entries to the index run "
-        "and ends the run (`runs/update`). The first `stop()` in an experiment also creates the index "
-        "run: `runs/create` + `runs/update` (FINISHED) + the experiment tag `lolpop.index_run_id` + a "
-        "`log_batch` with its `lolpop.index.since` tag. Its look-ups read the version index: "
-        "`experiments/get` + `runs/get` of the index run + `runs/get` of the candidate, checked against "
-        "the version rule; when the index has no usable answer (here: no version was ever `DEPLOYED`, "
-        "or the index does not exist yet) they fall back to the `runs/search` they replace.")
+        "and ends the run (`runs/update`). The tracker that creates an experiment builds its index at "
+        "once (in the warm-up cycle here): `runs/create` + `runs/update` (FINISHED) + the experiment tag "
+        "`lolpop.index_run_id` + a `log_batch` with its `lolpop.index.since` tag; that index is complete "
+        "(`lolpop.index.complete`). Its look-ups read the version index: `experiments/get` + `runs/get` of "
+        "the index run + `runs/get` of the candidate, checked against the version rule; an answer \"none\" "
+        "(here `get_currently_deployed_model_version`: no version is ever `DEPLOYED` in these cycles) is "
+        "two reads, the complete index holding no entry; when the index has no usable answer they fall "
+        "back to the `runs/search` they replace.")
     add("- **ours (batched)**: the same tracker with `mlflow_write_mode: \"batched\"` (default "
         "`mlflow_flush_seconds` 5): writes wait in the tracker and go out together at `clean_resource` of "
         "an experiment, `flush()`, `stop()`, exit, at 100 waiting entries, or once the oldest waits "
@@ -327,7 +329,7 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
                 _, reused = _lk(lk, b, impl)
                 lo, hi = lat(b, impl, lookup, lo_s), lat(b, impl, lookup, hi_s)
                 cells.append(f"= immediate ({SAME_CODE})" if reused else f"{_ms(lo)} → {_ms(hi)} ({hi / lo:.2f}×)")
-            add(f"| {label(lookup)} {_n(lo_s)} → {_n(hi_s)} cycles, {b} | " + " | ".join(cells) + " |"
+            add(f"| {lookup_label(lookup)} {_n(lo_s)} → {_n(hi_s)} cycles, {b} | " + " | ".join(cells) + " |"
                 + " |" * (2 * len(OURS)))
     add("")
 
@@ -356,7 +358,7 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
         for lookup in timed:
             for s in tsizes:
                 lo, hi = lat(b, "ours", lookup, lo_s), lat(b, "ours", lookup, s)
-                add(f"| {label(lookup)}: time at {_n(s)} cycles ≤ {LOOKUP_GROWTH:g}× time at {_n(lo_s)}, "
+                add(f"| {lookup_label(lookup)}: time at {_n(s)} cycles ≤ {LOOKUP_GROWTH:g}× time at {_n(lo_s)}, "
                     f"{BACKENDS[b]} | {_ms(lo)} → {_ms(hi)} = {hi / lo:.2f}× | "
                     f"{_yes(hi / lo <= LOOKUP_GROWTH)} |")
     for b in BACKENDS:
@@ -381,7 +383,7 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
     add("|---|---|" + "---:|" * (3 * len(tsizes)))
     for b in BACKENDS:
         for lookup in timed:
-            add(f"| {label(lookup)} | {b} | " + " | ".join(
+            add(f"| {lookup_label(lookup)} | {b} | " + " | ".join(
                 f"{lat(b, i, lookup, s) / lat(b, i, lookup, lo_s):.2f}×" for i in ("ours", "legacy", "raw")
                 for s in tsizes) + " |")
     add("")
@@ -447,11 +449,11 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
             for impl in IMPLS:
                 d, reused = _lk(lk, b, impl)
                 if reused:
-                    add(f"| {label(lookup)} | {NAMES[impl]} | " + " | ".join("″" for _ in sizes) + " | "
+                    add(f"| {lookup_label(lookup)} | {NAMES[impl]} | " + " | ".join("″" for _ in sizes) + " | "
                         + " | ".join(f"″ ({SAME_CODE})" if s == hi_s else "″" for s in sizes if s != lo_s) + " |")
                     continue
                 vals = [_get(d, s)["median"][lookup] for s in sizes]
-                add(f"| {label(lookup)} | {NAMES[impl]} | " + " | ".join(_ms(v) for v in vals) + " | "
+                add(f"| {lookup_label(lookup)} | {NAMES[impl]} | " + " | ".join(_ms(v) for v in vals) + " | "
                     + " | ".join(f"{v / vals[0]:.2f}×" for s, v in zip(sizes, vals) if s != lo_s) + " |")
         add("")
         add("Ours, per look-up call during the timed calls (all rounds): requests by the tracker's MLflow "
@@ -466,11 +468,31 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
                 found = (o.get("found") or {}).get(lookup) or {}
                 agree = all((_get(lk[b][i], s)["found"].get(lookup) or {}).get("run_id") == found.get("run_id")
                             for i in ("legacy", "raw"))
-                add(f"| {label(lookup)} | {_n(s)} | {o.get('reps', 0)} | {cc.get('client.search_runs', 0) / n:g} | "
+                add(f"| {lookup_label(lookup)} | {_n(s)} | {o.get('reps', 0)} | {cc.get('client.search_runs', 0) / n:g} | "
                     f"{cc.get('client.get_experiment', 0) / n:g} | {cc.get('client.get_run', 0) / n:g} | "
                     f"{_yes(bool(o.get('same_as_search', {}).get(lookup)))} | "
                     f"`{found.get('run_name', '—')}`{'' if agree else ' (**0.2.0 / raw found another run**)'} |")
         add("")
+
+    if "many" in results:
+        import many_experiments
+
+        many = results["many"]
+        lo_n, hi_n = min(many["counts"]), max(many["counts"])
+        add(f"## One model version with {lo_n} and {_n(hi_n)} experiments\n")
+        add("A hyper-parameter search: one model version, N experiments (`create_resource(type=\"experiment\", "
+            "parent=mv)`, `log_metadata(exp, \"params\", {5 params})`, `clean_resource(exp)`), all ended before "
+            "the timed `build_model_lineage(mv, [dv])` and `stop()` (immediate mode, a fresh store and tracker "
+            "per count; server requests counted by the proxy, on SQLite the tracker's MLflow client calls). "
+            f"Target (issue #21): each call at {_n(hi_n)} experiments ≤ {many_experiments.TARGET:g}× its time at "
+            f"{lo_n}. Source: `benchmarks/many_experiments.py`.\n")
+        add(many_experiments.render(many) + "\n")
+        add("`build_model_lineage` sends one `log_inputs` per experiment run: MLflow keeps a dataset input "
+            "per run and has no request that logs inputs of several runs, and in immediate mode the call "
+            "returns once its records are in the store, so the experiments' inputs cannot wait for a later "
+            "call. What else the two calls did per experiment no longer grows: the lineage page draws at "
+            "most 25 experiments, the held runs are grouped by parent in one pass, snapshots of ended runs "
+            "are reused, the description formats only what fits.\n")
 
     if "cli" in results:
         add("## `lolpop` command latency\n")
@@ -579,9 +601,9 @@ def analysis(results: dict[str, Any], req: dict[str, Any], wall: dict[str, Any],
             "`build_model_lineage`), the run description and the redrawn lineage page at `stop()` "
             "(with the look-up of what is downstream of the model version), the version-index `log_batch` "
             "at `stop()`, the Model Registry's reads at the status change, the server probe at "
-            "construction, and look-ups that read the index (three small reads each, or the index read "
-            "plus the search when the index has no answer — here `get_currently_deployed_model_version`, "
-            "as no version is ever DEPLOYED in these cycles) where the floor spends one `runs/search`.")
+            "construction, and look-ups that read the index (three small reads each; two for "
+            "`get_currently_deployed_model_version`, which answers none from the complete index as no "
+            "version is ever DEPLOYED in these cycles) where the floor spends one `runs/search`.")
         add("* *Immediate* sends one request per write call by contract (durable on return); over the "
             "batched mode it spends the per-call `log_batch` of each `log_metadata` / `register_vc_resource` "
             "/ `create_resource` (see the per-call tables): "
