@@ -6,11 +6,12 @@ Per count: a fresh store and a fresh tracker (immediate write mode, the default)
 version with version-control info; a model version; N experiments, each
 ``create_resource(type="experiment", parent=mv)``, ``log_metadata(exp, "params", {5 params})``,
 ``clean_resource(exp)`` (all ended before the lineage is built, as a search does); then the timed
-calls ``build_model_lineage(mv, [dv])`` and ``stop()``. On the server every request goes through
+calls ``build_model_lineage(mv, [dv])`` and ``stop()``. Each count is measured ``--reps`` times
+(counts interleaved) and the median shown. On the server every request goes through
 the counting proxy (``proxy.py``), so the requests each timed call sent are reported too; on
 SQLite the tracker's MLflow client calls are counted.
 
-    python benchmarks/many_experiments.py [--counts 100,1000] [--backends sqlite,server]
+    python benchmarks/many_experiments.py [--counts 100,1000] [--backends sqlite,server] [--reps 3]
         [--build build/bench-many] [--profile] [--json FILE]
 
 Ratios come from one run (the counts are measured in the same process, one after the other).
@@ -25,6 +26,7 @@ import json
 import logging
 import os
 import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -131,32 +133,43 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def measure(build: Path, counts: list[int], backends: list[str], profile_calls: bool = False) -> dict[str, Any]:
-    """Time the calls at each count on each backend (``benchmarks/run.py`` calls this too)."""
+def measure(build: Path, counts: list[int], backends: list[str], profile_calls: bool = False,
+            reps: int = 3) -> dict[str, Any]:
+    """Time the calls at each count on each backend, ``reps`` times (a fresh store each), the
+    counts interleaved so machine load hits them alike; the median is reported
+    (``benchmarks/run.py`` calls this too)."""
     build = build.resolve()
     shutil.rmtree(build, ignore_errors=True)
     build.mkdir(parents=True)
     data_file = build / "train.csv"
     data_file.write_text("a,b\n1,2\n")
-    results: dict[str, Any] = {"counts": counts, "backends": {}, "load": [os.getloadavg()]}
+    results: dict[str, Any] = {"counts": counts, "reps": reps, "backends": {}, "load": [os.getloadavg()]}
     for backend in backends:
+        runs: dict[str, list[dict[str, Any]]] = {str(n): [] for n in counts}
+        for r in range(reps):
+            for n in counts:
+                d = build / backend / f"{n}-{r}"
+                d.mkdir(parents=True)
+                profile = d if profile_calls else None
+                if backend == "sqlite":
+                    out = one(f"sqlite:///{d / 'mlflow.db'}", "many", n, None, profile, str(data_file))
+                else:
+                    server = Server(d / "mlflow.db", d / "artifacts", d / "server.log")
+                    proxy = CountingProxy(server.port).start()
+                    try:
+                        out = one(proxy.url, "many", n, proxy.url, profile, str(data_file))
+                    finally:
+                        proxy.stop()
+                        server.stop()
+                runs[str(n)].append(out)
+                print(f"[many] {backend} {n} experiments: setup {out['setup_s']:.1f} s, "
+                      + ", ".join(f"{k} {_ms(v)}" for k, v in out["seconds"].items()), flush=True)
         per: dict[str, Any] = {}
-        for n in counts:
-            d = build / backend / str(n)
-            d.mkdir(parents=True)
-            profile = d if profile_calls else None
-            if backend == "sqlite":
-                per[str(n)] = one(f"sqlite:///{d / 'mlflow.db'}", "many", n, None, profile, str(data_file))
-            else:
-                server = Server(d / "mlflow.db", d / "artifacts", d / "server.log")
-                proxy = CountingProxy(server.port).start()
-                try:
-                    per[str(n)] = one(proxy.url, "many", n, proxy.url, profile, str(data_file))
-                finally:
-                    proxy.stop()
-                    server.stop()
-            print(f"[many] {backend} {n} experiments: setup {per[str(n)]['setup_s']:.1f} s, "
-                  + ", ".join(f"{k} {_ms(v)}" for k, v in per[str(n)]["seconds"].items()), flush=True)
+        for n, outs in runs.items():
+            # the median time per call; requests are the same every time (the last run's shown)
+            per[n] = {**outs[-1], "seconds": {name: statistics.median(o["seconds"][name] for o in outs)
+                                              for name in TIMED},
+                      "all_seconds": {name: [o["seconds"][name] for o in outs] for name in TIMED}}
         results["backends"][backend] = per
     results["load"].append(os.getloadavg())
     return results
@@ -168,12 +181,13 @@ def main() -> None:
     ap.add_argument("--backends", type=lambda s: s.split(","), default=["sqlite", "server"])
     ap.add_argument("--build", type=Path, default=ROOT / "build" / "bench-many")
     ap.add_argument("--profile", action="store_true", help="pyinstrument profiles of the timed calls")
+    ap.add_argument("--reps", type=int, default=3, help="fresh stores per count (median reported)")
     ap.add_argument("--json", type=Path, default=None, help="also write the raw results here")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
-    results = measure(args.build, args.counts, args.backends, args.profile)
+    results = measure(args.build, args.counts, args.backends, args.profile, args.reps)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     print(render(results))

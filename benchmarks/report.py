@@ -483,7 +483,8 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
         add("A hyper-parameter search: one model version, N experiments (`create_resource(type=\"experiment\", "
             "parent=mv)`, `log_metadata(exp, \"params\", {5 params})`, `clean_resource(exp)`), all ended before "
             "the timed `build_model_lineage(mv, [dv])` and `stop()` (immediate mode, a fresh store and tracker "
-            "per count; server requests counted by the proxy, on SQLite the tracker's MLflow client calls). "
+            f"per measurement, median of {many.get('reps', 1)} per count with the counts interleaved; server "
+            "requests counted by the proxy, on SQLite the tracker's MLflow client calls). "
             f"Target (issue #21): each call at {_n(hi_n)} experiments ≤ {many_experiments.TARGET:g}× its time at "
             f"{lo_n}. Source: `benchmarks/many_experiments.py`.\n")
         add(many_experiments.render(many) + "\n")

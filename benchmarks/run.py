@@ -249,8 +249,9 @@ def many_experiments(args: argparse.Namespace) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env.update({"MLFLOW_ENABLE_ASYNC_LOGGING": "false", "PYTHONWARNINGS": "ignore",
                 "PYTHONPATH": os.pathsep.join([str(ROOT / "src")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))})
-    subprocess.run([sys.executable, str(HERE / "many_experiments.py"), "--counts", counts, "--build",
-                    str(args.build / "many"), "--json", str(out)], env=env, check=True,
+    subprocess.run([sys.executable, str(HERE / "many_experiments.py"), "--counts", counts,
+                    "--reps", "1" if args.quick else "3", "--build", str(args.build / "many"), "--json", str(out)],
+                   env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=open(args.build / "many.log", "w"))
     return json.loads(out.read_text())
 
