@@ -124,7 +124,15 @@ def mode_cycles(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 LOOKUPS = ("get_prev_resource_version", "get_currently_deployed_model_version", "get_latest_model_resource")
+#: The same three look-ups whose answer is "none" (issue 21, item 2): the previous version of an id
+#: no history run holds, the deployed version of a model never deployed, the prediction job of a
+#: model that has none. The version index built with its experiment answers these without a search.
+NONE_LOOKUPS = tuple(f"none:{name}" for name in LOOKUPS)
+ALL_LOOKUPS = LOOKUPS + NONE_LOOKUPS
 PREDICTIONS = f"{W.MODEL_VERSION}_predictions"
+NEW_DATASET_VERSION = "new_data"          # in no history run
+NEW_MODEL_VERSION = "never_deployed_model"  # in no history run: never deployed, no prediction job
+NEW_PREDICTIONS = f"{NEW_MODEL_VERSION}_predictions"
 
 
 def _found(res: Any) -> Any:
@@ -150,7 +158,8 @@ class _Counter:
 
 
 def mode_lookups(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Time the three look-ups into history from a fresh workflow run (median of ``reps``).
+    """Time the three look-ups into history from a fresh workflow run (median of ``reps``), each
+    once for an id with versions and once for an id without (``none:<look-up>``: answer ``None``).
 
     For ours it also counts, during the timed calls, the tracker's ``runs/search`` calls
     (``RunStore.search``: 0 = answered from the version index) and its client's reads, and checks
@@ -158,9 +167,10 @@ def mode_lookups(cfg: dict[str, Any]) -> dict[str, Any]:
     """
     reps = cfg.get("reps", 7)
     tracker = make_tracker(cfg)
-    times: dict[str, list[float]] = {name: [] for name in LOOKUPS}
+    times: dict[str, list[float]] = {name: [] for name in ALL_LOOKUPS}
     found: dict[str, Any] = {}
     dv_id, mv_id = W.DATASET_VERSION, W.MODEL_VERSION
+    new_dv_id, new_mv_id = NEW_DATASET_VERSION, NEW_MODEL_VERSION
     ours = cfg["impl"] in ("ours", "batched")
     if cfg["impl"] == "raw":
         # the raw floor: exactly the one search each look-up needs, timed on its own
@@ -171,13 +181,26 @@ def mode_lookups(cfg: dict[str, Any]) -> dict[str, Any]:
                  "get_currently_deployed_model_version": lambda: _search(
                      tracker.client, eid, st, [f"tags.`{mv_id}.exists` = 'True'", f"tags.`{mv_id}.status` = 'DEPLOYED'"]),
                  "get_latest_model_resource": lambda: _search(
-                     tracker.client, eid, st, [f"tags.`{PREDICTIONS}.exists` = 'True'"])}
+                     tracker.client, eid, st, [f"tags.`{PREDICTIONS}.exists` = 'True'"]),
+                 "none:get_prev_resource_version": lambda: _search(
+                     tracker.client, eid, st, [f"tags.`{new_dv_id}.exists` = 'True'"]),
+                 "none:get_currently_deployed_model_version": lambda: _search(
+                     tracker.client, eid, st,
+                     [f"tags.`{new_mv_id}.exists` = 'True'", f"tags.`{new_mv_id}.status` = 'DEPLOYED'"]),
+                 "none:get_latest_model_resource": lambda: _search(
+                     tracker.client, eid, st, [f"tags.`{NEW_PREDICTIONS}.exists` = 'True'"])}
     else:
         dv = tracker.create_resource(dv_id, type="dataset_version")
         mv = tracker.create_resource(mv_id, type="model_version")
+        new_dv = tracker.create_resource(new_dv_id, type="dataset_version")
+        new_mv = tracker.create_resource(new_mv_id, type="model_version")
         calls = {"get_prev_resource_version": lambda: tracker.get_prev_resource_version(dv),
                  "get_currently_deployed_model_version": lambda: tracker.get_currently_deployed_model_version(mv),
-                 "get_latest_model_resource": lambda: tracker.get_latest_model_resource(mv, "prediction_job")}
+                 "get_latest_model_resource": lambda: tracker.get_latest_model_resource(mv, "prediction_job"),
+                 "none:get_prev_resource_version": lambda: tracker.get_prev_resource_version(new_dv),
+                 "none:get_currently_deployed_model_version":
+                     lambda: tracker.get_currently_deployed_model_version(new_mv),
+                 "none:get_latest_model_resource": lambda: tracker.get_latest_model_resource(new_mv, "prediction_job")}
     counters: dict[str, Any] = {}
     if ours:
         counters = {"search": _Counter(tracker._store, "search"),
@@ -209,12 +232,16 @@ def mode_lookups(cfg: dict[str, Any]) -> dict[str, Any]:
             "get_prev_resource_version": lk.search(dv_id, 1, before=before_run),
             "get_currently_deployed_model_version": lk.search(mv_id, 1, [deployed_clause(mv_id)], before=before_run),
             "get_latest_model_resource": lk.search(PREDICTIONS, 1, before=before_run, include_before=True),
+            "none:get_prev_resource_version": lk.search(new_dv_id, 1, before=before_run),
+            "none:get_currently_deployed_model_version": lk.search(
+                new_mv_id, 1, [deployed_clause(new_mv_id)], before=before_run),
+            "none:get_latest_model_resource": lk.search(NEW_PREDICTIONS, 1, before=before_run, include_before=True),
         }
-        result["searches"] = {name: counts[name]["search"] for name in LOOKUPS}
+        result["searches"] = {name: counts[name]["search"] for name in ALL_LOOKUPS}
         result["client_calls"] = counts
         result["search_answer"] = {name: runs[0].info.run_id if runs else None for name, runs in searched.items()}
         result["same_as_search"] = {name: (found[name] or {}).get("run_id") == result["search_answer"][name]
-                                    for name in LOOKUPS}
+                                    for name in ALL_LOOKUPS}
     if cfg.get("profile"):
         from pyinstrument import Profiler
 

@@ -10,9 +10,12 @@ increase one second apart and end well before "now". Every 10th cycle's model ve
 ``DEPLOYED``, the others ``PROMOTED``.
 
 The store also holds the *version index* (:mod:`lolpop.layout.index`) as this version's
-``stop()`` and ``DEPLOYED`` status writes leave it: one FINISHED index run (``lolpop-index``,
-tags ``lolpop.index = True`` and ``lolpop.index.since`` = a time before the first history cycle)
-named by the experiment tag ``lolpop.index_run_id``; per cycle the ``newest`` metric entries of
+``stop()`` and ``DEPLOYED`` status writes leave it in an experiment lolpop created: one FINISHED
+index run (``lolpop-index``, tags ``lolpop.index = True``, ``lolpop.index.complete = True`` and
+``lolpop.index.since`` = a time before the first history cycle) named by the experiment tag
+``lolpop.index_run_id``, started just after the experiment's creation time — so
+:func:`lolpop.layout.index.complete` judges it the complete index built with its experiment, and
+"none" look-ups answer from it as they do in a store lolpop wrote from the start; per cycle the ``newest`` metric entries of
 every id the run is a version of (:func:`lolpop.layout.index.indexed_resource_ids`: the dataset
 version, the model version, ``<mv>.dataset_versions`` and ``<mv>_predictions``) and, for the
 DEPLOYED cycles, the ``deployed`` entries of the model version — rows of MLflow's ``metrics``
@@ -39,9 +42,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from mlflow.store.tracking.dbmodels.models import SqlExperimentTag, SqlLatestMetric, SqlMetric, SqlRun, SqlTag
+from mlflow.store.tracking.dbmodels.models import (SqlExperiment, SqlExperimentTag, SqlLatestMetric, SqlMetric,
+                                                   SqlRun, SqlTag)
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import and_, delete, func, insert, select, update
 
 from lolpop.layout import index, values
 
@@ -55,6 +59,13 @@ T0 = int(time.time() * 1000) - (MAX_CYCLES + 6 * 3600) * 1000
 #: from the index (a store whose index was created by the first ``stop()`` trusts all but the
 #: versions that started before it).
 INDEX_SINCE = T0 - 1000
+#: The index run's start time, and the experiment's creation time: a tracker that creates an
+#: experiment builds its index at once (``VersionIndex.create_first``), so the index starts within
+#: :data:`lolpop.layout.index.COMPLETE_WINDOW_MS` of the experiment's creation and is complete.
+#: The history lies in the past, so the experiment's creation time (MLflow sets it to "now") is
+#: moved back to just before the index, as if lolpop had created it then.
+INDEX_START = INDEX_SINCE - 1000
+EXPERIMENT_CREATED = INDEX_START - 5
 CHUNK_CYCLES = 5000
 PREDICTIONS = f"{W.MODEL_VERSION}_predictions"
 
@@ -118,19 +129,24 @@ def _run_row(db: Path, exp_id: str, run_id: str, name: str, start: int, end: int
 
 
 def _index_run(conn: Any, db: Path, exp_id: str) -> str:
-    """The experiment's index run, created (run, tags, experiment tag) when it has none."""
+    """The experiment's index run, created (run, tags, experiment tag) when it has none, as the
+    complete index of an experiment created just before it (its creation time is set back)."""
     et = SqlExperimentTag.__table__
     found = conn.execute(select(et.c.value).where(et.c.experiment_id == int(exp_id),
                                                   et.c.key == index.EXPERIMENT_TAG)).scalar_one_or_none()
     if found:
         return found
     run_id = uuid.uuid4().hex
+    ex = SqlExperiment.__table__
+    conn.execute(update(ex).where(ex.c.experiment_id == int(exp_id))
+                 .values(creation_time=EXPERIMENT_CREATED, last_update_time=EXPERIMENT_CREATED))
     conn.execute(insert(SqlRun.__table__), [_run_row(db, exp_id, run_id, index.INDEX_RUN_NAME,
-                                                     INDEX_SINCE - 1000, INDEX_SINCE - 995)])
+                                                     INDEX_START, INDEX_START + 5)])
     conn.execute(insert(SqlTag.__table__), [
         {"key": k, "value": v, "run_uuid": run_id} for k, v in {
-            index.INDEX_RUN_TAG: "True", "mlflow.runName": index.INDEX_RUN_NAME, "mlflow.user": "bench",
-            "mlflow.note.content": index.INDEX_RUN_NOTE, index.SINCE_TAG: str(INDEX_SINCE)}.items()])
+            index.INDEX_RUN_TAG: "True", index.COMPLETE_TAG: "True", "mlflow.runName": index.INDEX_RUN_NAME,
+            "mlflow.user": "bench", "mlflow.note.content": index.INDEX_RUN_NOTE,
+            index.SINCE_TAG: str(INDEX_SINCE)}.items()])
     conn.execute(insert(et), [{"key": index.EXPERIMENT_TAG, "value": run_id, "experiment_id": int(exp_id)}])
     return run_id
 

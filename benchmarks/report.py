@@ -24,6 +24,18 @@ LOOKUP_CALLS = {
     "get_currently_deployed_model_version": "`get_currently_deployed_model_version(mv)`",
     "get_latest_model_resource": "`get_latest_model_resource(mv, \"prediction_job\")`",
 }
+#: The same look-ups answering "none" (issue #21, item 2; ``driver.NONE_LOOKUPS``): an id no history
+#: run holds, a model never deployed, a model without prediction jobs.
+NONE_LOOKUPS = tuple(f"none:{k}" for k in LOOKUPS)
+ALL_LOOKUPS = LOOKUPS + NONE_LOOKUPS
+NONE_CALLS = {
+    "none:get_prev_resource_version": "`get_prev_resource_version(new_dv)` (an id in no earlier run)",
+    "none:get_currently_deployed_model_version": "`get_currently_deployed_model_version(new_mv)` (never deployed)",
+    "none:get_latest_model_resource": "`get_latest_model_resource(new_mv, \"prediction_job\")` (no prediction job)",
+}
+_NONE_WHY = {"none:get_prev_resource_version": "no earlier version",
+             "none:get_currently_deployed_model_version": "never deployed",
+             "none:get_latest_model_resource": "no prediction job"}
 BACKENDS = {"sqlite": "SQLite file store", "server": "mlflow server (SQLite, 1 worker)"}
 SAME_CODE = "same look-up code as immediate"
 
@@ -68,6 +80,19 @@ def requests_per_cycle(res: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def lookup_label(lookup: str) -> str:
+    """A look-up's name in the tables: the method, and for a "none" look-up why it answers none."""
+    if lookup.startswith("none:"):
+        return f"`{lookup[5:]}` → none ({_NONE_WHY[lookup]})"
+    return f"`{lookup}`"
+
+
+def lookups_of(lk: dict[str, Any]) -> tuple[str, ...]:
+    """The look-ups timed in a run (results from before the "none" look-ups have only three)."""
+    ours = next(iter(lk["sqlite"]["ours"].values()))
+    return tuple(k for k in ALL_LOOKUPS if k in ours["median"])
+
+
 def _get(d: dict[Any, Any], size: int) -> Any:
     return d[str(size)] if str(size) in d else d[size]
 
@@ -108,11 +133,12 @@ def plot(results: dict[str, Any], path: Path) -> None:
                              gridspec_kw={"width_ratios": [1] * len(LOOKUPS) + [0.85]})
     styles = {"ours": ("tab:green", "o", "-"), "batched": ("tab:olive", "D", "-"),
               "legacy": ("tab:red", "s", "--"), "raw": ("tab:blue", "^", ":")}
+    timed = lookups_of(lk)
     for row, backend in enumerate(BACKENDS):
         top = max(_get(lk[backend][i], s)["median"][k] for i in _lookup_impls(lk, backend)
-                  for s in results["args"]["sizes"] for k in LOOKUPS) * 1000
+                  for s in results["args"]["sizes"] for k in timed) * 1000
         bottom = min(_get(lk[backend][i], s)["median"][k] for i in _lookup_impls(lk, backend)
-                     for s in results["args"]["sizes"] for k in LOOKUPS) * 1000
+                     for s in results["args"]["sizes"] for k in timed) * 1000
         for col, lookup in enumerate(LOOKUPS):
             ax = axes[row][col]
             for impl in _lookup_impls(lk, backend):
@@ -122,6 +148,11 @@ def plot(results: dict[str, Any], path: Path) -> None:
                 color, marker, ls = styles[impl]
                 name = "ours (immediate = batched)" if impl == "ours" else NAMES[impl]
                 ax.plot(sizes, ys, ls, color=color, marker=marker, label=name)
+                if f"none:{lookup}" in timed:
+                    # the same look-up answering "none": same colour, hollow markers, thinner line
+                    ys_none = [_get(data, s)["median"][f"none:{lookup}"] * 1000 for s in sizes]
+                    ax.plot(sizes, ys_none, ls, color=color, marker=marker, markerfacecolor="none",
+                            linewidth=0.8, alpha=0.8, label=f"{name}, answer none")
                 if impl == "ours":
                     ax.annotate(f"{ys[-1]:.1f} ms", (sizes[-1], ys[-1]), textcoords="offset points",
                                 xytext=(-6, -13), ha="right", fontsize=7, color=color)
@@ -135,10 +166,10 @@ def plot(results: dict[str, Any], path: Path) -> None:
             ax.yaxis.set_minor_formatter(ticker.NullFormatter())
             ax.set_xlabel("finished training cycles of history")
             ax.set_ylabel("median latency (ms)")
-            ax.set_title(f"{lookup}\n{BACKENDS[backend]}", fontsize=9)
+            ax.set_title(f"{lookup} (filled: found; hollow: none)\n{BACKENDS[backend]}", fontsize=9)
             ax.grid(True, which="both", alpha=0.3)
             if col == 0:
-                ax.legend(fontsize=7, loc="upper left")
+                ax.legend(fontsize=6, loc="upper left")
         # last column: one training cycle on this backend, wall time per implementation (+ requests)
         ax = axes[row][-1]
         impls = [i for i in IMPLS if i in cyc[backend]]
@@ -188,6 +219,7 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
     tsizes = target_sizes(sizes)
     req = {impl: requests_per_cycle(cyc["server"][impl]) for impl in IMPLS}
     wall = {b: {impl: cyc[b][impl]["median"] for impl in IMPLS} for b in BACKENDS}
+    timed = lookups_of(lk)
 
     def lat(b: str, impl: str, lookup: str, size: int) -> float:
         return _get(_lk(lk, b, impl)[0], size)["median"][lookup]
@@ -246,12 +278,14 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
         "`stop()` sends the run description (`mlflow.note.content`) with the writes still held back in "
         "one `log_batch`, redraws the lineage pages with the final state (a look-up of what is "
         "downstream, then an upload), writes one `log_batch` of version-index entries to the index run "
-        "and ends the run (`runs/update`). The first `stop()` in an experiment also creates the index "
-        "run: `runs/create` + `runs/update` (FINISHED) + the experiment tag `lolpop.index_run_id` + a "
-        "`log_batch` with its `lolpop.index.since` tag. Its look-ups read the version index: "
-        "`experiments/get` + `runs/get` of the index run + `runs/get` of the candidate, checked against "
-        "the version rule; when the index has no usable answer (here: no version was ever `DEPLOYED`, "
-        "or the index does not exist yet) they fall back to the `runs/search` they replace.")
+        "and ends the run (`runs/update`). The tracker that creates an experiment builds its index at "
+        "once (in the warm-up cycle here): `runs/create` + `runs/update` (FINISHED) + the experiment tag "
+        "`lolpop.index_run_id` + a `log_batch` with its `lolpop.index.since` tag; that index is complete "
+        "(`lolpop.index.complete`). Its look-ups read the version index: `experiments/get` + `runs/get` of "
+        "the index run + `runs/get` of the candidate, checked against the version rule; an answer \"none\" "
+        "(here `get_currently_deployed_model_version`: no version is ever `DEPLOYED` in these cycles) is "
+        "two reads, the complete index holding no entry; when the index has no usable answer they fall "
+        "back to the `runs/search` they replace.")
     add("- **ours (batched)**: the same tracker with `mlflow_write_mode: \"batched\"` (default "
         "`mlflow_flush_seconds` 5): writes wait in the tracker and go out together at `clean_resource` of "
         "an experiment, `flush()`, `stop()`, exit, at 100 waiting entries, or once the oldest waits "
@@ -289,18 +323,18 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
             + " | ".join(f"{wall[b][o] / wall[b]['legacy']:.2f}× | {wall[b][o] / wall[b]['raw']:.2f}×" for o in OURS)
             + " |")
     for b in BACKENDS:
-        for lookup in LOOKUPS:
+        for lookup in timed:
             cells = []
             for impl in IMPLS:
                 _, reused = _lk(lk, b, impl)
                 lo, hi = lat(b, impl, lookup, lo_s), lat(b, impl, lookup, hi_s)
                 cells.append(f"= immediate ({SAME_CODE})" if reused else f"{_ms(lo)} → {_ms(hi)} ({hi / lo:.2f}×)")
-            add(f"| `{lookup}` {_n(lo_s)} → {_n(hi_s)} cycles, {b} | " + " | ".join(cells) + " |"
+            add(f"| {lookup_label(lookup)} {_n(lo_s)} → {_n(hi_s)} cycles, {b} | " + " | ".join(cells) + " |"
                 + " |" * (2 * len(OURS)))
     add("")
 
     # -- targets ------------------------------------------------------------------------------
-    add("## Targets (issue #12)\n")
+    add("## Targets (issue #12; \"none\" look-ups: issue #21)\n")
     add("| target | measured | met? |")
     add("|---|---:|:---:|")
     wc = write_calls(cyc["server"]["ours"].get("breakdown", {}))
@@ -321,14 +355,14 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
         add(f"| batched: wall time per cycle ≤ {BATCHED_WALL:g}× lolpop 0.2.0, {BACKENDS[b]} | "
             f"{_ms(wall[b]['batched'])} / {_ms(wall[b]['legacy'])} = {r:.2f}× | {_yes(r <= BATCHED_WALL)} |")
     for b in BACKENDS:
-        for lookup in LOOKUPS:
+        for lookup in timed:
             for s in tsizes:
                 lo, hi = lat(b, "ours", lookup, lo_s), lat(b, "ours", lookup, s)
-                add(f"| `{lookup}`: time at {_n(s)} cycles ≤ {LOOKUP_GROWTH:g}× time at {_n(lo_s)}, "
+                add(f"| {lookup_label(lookup)}: time at {_n(s)} cycles ≤ {LOOKUP_GROWTH:g}× time at {_n(lo_s)}, "
                     f"{BACKENDS[b]} | {_ms(lo)} → {_ms(hi)} = {hi / lo:.2f}× | "
                     f"{_yes(hi / lo <= LOOKUP_GROWTH)} |")
     for b in BACKENDS:
-        checks = [(lookup, s) for lookup in LOOKUPS for s in sizes]
+        checks = [(lookup, s) for lookup in timed for s in sizes]
         same = sum(bool(ours_at(b, s).get("same_as_search", {}).get(lookup)) for lookup, s in checks)
         add(f"| same answers as today's search (`Lookups.search`), every look-up and history size, "
             f"{BACKENDS[b]} | {same} of {len(checks)} | {_yes(same == len(checks))} |")
@@ -348,8 +382,8 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
         + " |")
     add("|---|---|" + "---:|" * (3 * len(tsizes)))
     for b in BACKENDS:
-        for lookup in LOOKUPS:
-            add(f"| `{lookup}` | {b} | " + " | ".join(
+        for lookup in timed:
+            add(f"| {lookup_label(lookup)} | {b} | " + " | ".join(
                 f"{lat(b, i, lookup, s) / lat(b, i, lookup, lo_s):.2f}×" for i in ("ours", "legacy", "raw")
                 for s in tsizes) + " |")
     add("")
@@ -392,8 +426,15 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
         "entries of every id the run is a version of plus the `deployed` entries of the DEPLOYED cycles, "
         "with `latest_metrics` kept as MLflow keeps it. Rows are bulk-inserted into MLflow's own tables "
         f"(generation took {gen_times} for the cumulative {' / '.join(_n(s) for s in sizes)} steps; each "
-        "size is a copy of the store at that point). Each implementation opens a fresh workflow run and "
-        f"times each look-up ({', '.join(LOOKUP_CALLS[k] for k in LOOKUPS)}) in {a.get('rounds', 1)} rounds × "
+        "size is a copy of the store at that point). The index run carries `lolpop.index.complete = True` and "
+        "starts just after the experiment's creation time, as the index a tracker builds with the experiment "
+        "it creates: `lolpop.layout.index.complete` judges it complete, so a look-up whose answer is \"none\" "
+        "reads the index and does not search (tests/benchmarks/test_bench_smoke.py checks both). Each "
+        "implementation opens a fresh workflow run and "
+        f"times each look-up ({', '.join(LOOKUP_CALLS[k] for k in LOOKUPS)}"
+        + (f"; and, answering none, {', '.join(NONE_CALLS[k] for k in NONE_LOOKUPS if k in timed)}"
+           if any(k in timed for k in NONE_LOOKUPS) else "")
+        + f") in {a.get('rounds', 1)} rounds × "
         f"{a['reps']} calls after one warm-up call per round (median of all shown); its own run is then "
         "deleted (ours ends it `KILLED` first, so it is not indexed) and the history stays the same for "
         "the next one. The raw floor runs the one `runs/search` each look-up needs. **ours (batched)** runs "
@@ -404,22 +445,22 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
         add("| look-up | implementation | " + " | ".join(f"{_n(s)} cycles" for s in sizes) + " | "
             + " | ".join(f"{_n(s)} / {_n(lo_s)}" for s in sizes if s != lo_s) + " |")
         add("|---|---|" + "---:|" * (2 * len(sizes) - 1))
-        for lookup in LOOKUPS:
+        for lookup in timed:
             for impl in IMPLS:
                 d, reused = _lk(lk, b, impl)
                 if reused:
-                    add(f"| `{lookup}` | {NAMES[impl]} | " + " | ".join("″" for _ in sizes) + " | "
+                    add(f"| {lookup_label(lookup)} | {NAMES[impl]} | " + " | ".join("″" for _ in sizes) + " | "
                         + " | ".join(f"″ ({SAME_CODE})" if s == hi_s else "″" for s in sizes if s != lo_s) + " |")
                     continue
                 vals = [_get(d, s)["median"][lookup] for s in sizes]
-                add(f"| `{lookup}` | {NAMES[impl]} | " + " | ".join(_ms(v) for v in vals) + " | "
+                add(f"| {lookup_label(lookup)} | {NAMES[impl]} | " + " | ".join(_ms(v) for v in vals) + " | "
                     + " | ".join(f"{v / vals[0]:.2f}×" for s, v in zip(sizes, vals) if s != lo_s) + " |")
         add("")
         add("Ours, per look-up call during the timed calls (all rounds): requests by the tracker's MLflow "
             "client, and whether the answer was the search's:\n")
         add("| look-up | history | calls | `runs/search` | `experiments/get` | `runs/get` | same as search | found |")
         add("|---|---:|---:|---:|---:|---:|:---:|---|")
-        for lookup in LOOKUPS:
+        for lookup in timed:
             for s in sizes:
                 o = ours_at(b, s)
                 cc = o.get("client_calls", {}).get(lookup, {})
@@ -427,11 +468,32 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
                 found = (o.get("found") or {}).get(lookup) or {}
                 agree = all((_get(lk[b][i], s)["found"].get(lookup) or {}).get("run_id") == found.get("run_id")
                             for i in ("legacy", "raw"))
-                add(f"| `{lookup}` | {_n(s)} | {o.get('reps', 0)} | {cc.get('client.search_runs', 0) / n:g} | "
+                add(f"| {lookup_label(lookup)} | {_n(s)} | {o.get('reps', 0)} | {cc.get('client.search_runs', 0) / n:g} | "
                     f"{cc.get('client.get_experiment', 0) / n:g} | {cc.get('client.get_run', 0) / n:g} | "
                     f"{_yes(bool(o.get('same_as_search', {}).get(lookup)))} | "
                     f"`{found.get('run_name', '—')}`{'' if agree else ' (**0.2.0 / raw found another run**)'} |")
         add("")
+
+    if "many" in results:
+        import many_experiments
+
+        many = results["many"]
+        lo_n, hi_n = min(many["counts"]), max(many["counts"])
+        add(f"## One model version with {lo_n} and {_n(hi_n)} experiments\n")
+        add("A hyper-parameter search: one model version, N experiments (`create_resource(type=\"experiment\", "
+            "parent=mv)`, `log_metadata(exp, \"params\", {5 params})`, `clean_resource(exp)`), all ended before "
+            "the timed `build_model_lineage(mv, [dv])` and `stop()` (immediate mode, a fresh store and tracker "
+            f"per measurement, median of {many.get('reps', 1)} per count with the counts interleaved; server "
+            "requests counted by the proxy, on SQLite the tracker's MLflow client calls). "
+            f"Target (issue #21): each call at {_n(hi_n)} experiments ≤ {many_experiments.TARGET:g}× its time at "
+            f"{lo_n}. Source: `benchmarks/many_experiments.py`.\n")
+        add(many_experiments.render(many) + "\n")
+        add("`build_model_lineage` sends one `log_inputs` per experiment run: MLflow keeps a dataset input "
+            "per run and has no request that logs inputs of several runs, and in immediate mode the call "
+            "returns once its records are in the store, so the experiments' inputs cannot wait for a later "
+            "call. What else the two calls did per experiment no longer grows: the lineage page draws at "
+            "most 25 experiments, the held runs are grouped by parent in one pass, snapshots of ended runs "
+            "are reused, the description formats only what fits.\n")
 
     if "cli" in results:
         add("## `lolpop` command latency\n")
@@ -540,9 +602,9 @@ def analysis(results: dict[str, Any], req: dict[str, Any], wall: dict[str, Any],
             "`build_model_lineage`), the run description and the redrawn lineage page at `stop()` "
             "(with the look-up of what is downstream of the model version), the version-index `log_batch` "
             "at `stop()`, the Model Registry's reads at the status change, the server probe at "
-            "construction, and look-ups that read the index (three small reads each, or the index read "
-            "plus the search when the index has no answer — here `get_currently_deployed_model_version`, "
-            "as no version is ever DEPLOYED in these cycles) where the floor spends one `runs/search`.")
+            "construction, and look-ups that read the index (three small reads each; two for "
+            "`get_currently_deployed_model_version`, which answers none from the complete index as no "
+            "version is ever DEPLOYED in these cycles) where the floor spends one `runs/search`.")
         add("* *Immediate* sends one request per write call by contract (durable on return); over the "
             "batched mode it spends the per-call `log_batch` of each `log_metadata` / `register_vc_resource` "
             "/ `create_resource` (see the per-call tables): "
@@ -571,11 +633,13 @@ def analysis(results: dict[str, Any], req: dict[str, Any], wall: dict[str, Any],
     def growth(backend: str, impl: str, lookup: str, s: int) -> float:
         return lat(backend, impl, lookup, s) / lat(backend, impl, lookup, lo_s)
 
-    worst = max(growth(bk, "ours", k, s) for bk in ("sqlite", "server") for k in LOOKUPS for s in tsizes)
+    timed = lookups_of(results["lookups"])
+    nones = [k for k in NONE_LOOKUPS if k in timed]
+    worst = max(growth(bk, "ours", k, s) for bk in ("sqlite", "server") for k in timed for s in tsizes)
     raw_hi = {bk: [growth(bk, "raw", k, hi_s) for k in LOOKUPS] for bk in ("sqlite", "server")}
     searches = sum(_get(results["lookups"][bk]["ours"], s).get("searches", {}).get(k, 0)
-                   for bk in ("sqlite", "server") for s in sizes for k in LOOKUPS)
-    calls = sum(_get(results["lookups"][bk]["ours"], s).get("reps", 0) * len(LOOKUPS)
+                   for bk in ("sqlite", "server") for s in sizes for k in timed)
+    calls = sum(_get(results["lookups"][bk]["ours"], s).get("reps", 0) * len(timed)
                 for bk in ("sqlite", "server") for s in sizes)
     add(f"**Look-ups (ours: at most {worst:.2f}× its time at {_n(lo_s)} cycles, over every look-up, backend and "
         f"size ≥ {_n(min(tsizes))}; from {_n(lo_s)} to {_n(hi_s)} cycles the raw floor's single search grows "
@@ -586,15 +650,19 @@ def analysis(results: dict[str, Any], req: dict[str, Any], wall: dict[str, Any],
         "version index — `experiments/get` (the index run's id), `runs/get` of the index run (its latest "
         "metrics hold one entry per resource id and kind, not per version) and `runs/get` of the "
         "candidate, none of which reads more rows as history grows — and the candidate passed the check "
-        "against the version rule, so no search was needed. MLflow's search, which 0.2.0 and the floor "
+        "against the version rule, so no search was needed"
+        + (" (a look-up answering none reads two records: the index holds no entry for the id, and the "
+           "index is the complete one built with its experiment, so no entry means no such version)"
+           if nones else "")
+        + ". MLflow's search, which 0.2.0 and the floor "
         "use, joins the `tags` table once per clause and every history run matches (`parent_run = True`, "
         "`<id>.exists = True`), so its work grows with the history before `ORDER BY start_time LIMIT` "
         "applies.")
     def x(v: float) -> str:
         return f"{v:.2f}×" if v < 10 else f"{v:.0f}×"
 
-    def cmp(size: int, num: str, den: str) -> str:
-        return "; ".join(" / ".join(x(lat(bk, num, k, size) / lat(bk, den, k, size)) for k in LOOKUPS)
+    def cmp(size: int, num: str, den: str, which: Any = LOOKUPS) -> str:
+        return "; ".join(" / ".join(x(lat(bk, num, k, size) / lat(bk, den, k, size)) for k in which)
                          + (" on SQLite" if bk == "sqlite" else " on the server") for bk in ("sqlite", "server"))
 
     add(f"At {_n(lo_s)} cycles ours takes {cmp(lo_s, 'ours', 'raw')} the floor's time (prev / deployed / "
@@ -605,11 +673,20 @@ def analysis(results: dict[str, Any], req: dict[str, Any], wall: dict[str, Any],
         f"{_prof(profiles, f'ours-lookups-server-{hi_s}', 'VersionIndex.candidate')} on the server; "
         f"`MlflowClient.search_runs` {_prof(profiles, f'ours-lookups-sqlite-{hi_s}', 'MlflowClient.search_runs')} / "
         f"{_prof(profiles, f'ours-lookups-server-{hi_s}', 'MlflowClient.search_runs')}.\n")
+    if nones:
+        add(f"Answering none (never deployed / no earlier version / no prediction job), at {_n(hi_s)} cycles "
+            f"the floor's search takes {cmp(hi_s, 'raw', 'ours', nones)} ours' time (prev / deployed / "
+            f"prediction job), lolpop 0.2.0 {cmp(hi_s, 'legacy', 'ours', nones)}: a search for an id no "
+            "run holds still scans every run matching its other clauses (`parent_run = True`, "
+            "FINISHED, started before).\n")
     add("What keeps ours on the index path: a version is indexed before it is FINISHED (by its `stop()`) "
         "and a DEPLOYED version before its status tag is written; an indexed answer is used only when it "
         "passes every condition of the search it replaces and started at or after the index's "
         "`lolpop.index.since`. A store whose index was created after its first versions (an upgrade from "
         "lolpop 0.3 or older, or a deleted index run) searches for look-ups whose answer started before "
         "`since` — the generated history here is indexed from its first cycle, as a store written by this "
-        "version from the start is.\n")
+        "version from the start is. A \"none\" answer is taken from the index only when the index is the "
+        "complete one built with its experiment (`lolpop.index.complete`, started within "
+        "`COMPLETE_WINDOW_MS` of the experiment's creation), as in every experiment this version creates; "
+        "any other index cannot say what it does not hold, and those look-ups search.\n")
     return "\n".join(L)

@@ -195,7 +195,7 @@ def bench_lookups(r: Runner, args: argparse.Namespace) -> dict[str, Any]:
                     _merge(res[backend].setdefault(impl, {}).setdefault(size, {}), r.driver(impl, cfg))
             log(f"  {backend}: round {rnd + 1}/{args.rounds} done")
         for size in args.sizes:
-            for lookup in report.LOOKUPS:
+            for lookup in report.ALL_LOOKUPS:
                 ours = res[backend]["ours"][size]
                 log(f"  {backend}, {size} cycles, {lookup}: " + ", ".join(
                     f"{i} {res[backend][i][size]['median'][lookup] * 1000:.1f} ms" for i in LOOKUP_IMPLS)
@@ -241,6 +241,21 @@ def _merge(acc: dict[str, Any], out: dict[str, Any]) -> None:
         acc["search_answer"] = out["search_answer"]
 
 
+def many_experiments(args: argparse.Namespace) -> dict[str, Any]:
+    """``many_experiments.py`` in its own process, on this worktree's ``src`` (as the drivers)."""
+    counts = "20,200" if args.quick else "100,1000"
+    log(f"one model version with {counts.replace(',', ' and ')} experiments (many_experiments.py)")
+    out = args.build / "many.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update({"MLFLOW_ENABLE_ASYNC_LOGGING": "false", "PYTHONWARNINGS": "ignore",
+                "PYTHONPATH": os.pathsep.join([str(ROOT / "src")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))})
+    subprocess.run([sys.executable, str(HERE / "many_experiments.py"), "--counts", counts,
+                    "--reps", "1" if args.quick else "3", "--build", str(args.build / "many"), "--json", str(out)],
+                   env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=open(args.build / "many.log", "w"))
+    return json.loads(out.read_text())
+
+
 def machine() -> dict[str, str]:
     cpu = platform.processor() or "unknown"
     try:
@@ -283,6 +298,8 @@ def main() -> None:
                          "--cli-runs 2, "
                          "output under build/bench-quick")
     ap.add_argument("--skip-cycles", action="store_true", help="reuse build/bench/results.json cycles")
+    ap.add_argument("--skip-many", action="store_true",
+                    help="leave out many_experiments.py (one model version with 100 and 1 000 experiments)")
     ap.add_argument("--render-only", action="store_true", help="re-render from build/bench/results.json")
     args = ap.parse_args()
     quick = ROOT / "build" / "bench-quick"
@@ -325,6 +342,8 @@ def _main(args: argparse.Namespace, r: Runner, t0: float) -> None:
     results["lookups"] = bench_lookups(r, args)
     log("lolpop command latency (cli_latency.py)")
     results["cli"] = cli_latency.measure(args.build / "cli", runs=args.cli_runs)
+    if not args.skip_many:
+        results["many"] = many_experiments(args)
     results["elapsed_s"] = time.time() - t0
     results["machine"]["load_end"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     results["profiles"] = {p.stem: p.read_text() for p in sorted((args.build / "profiles").glob("*.txt"))}

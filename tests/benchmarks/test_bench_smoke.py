@@ -82,6 +82,48 @@ def test_history_generator(store: Path) -> None:
     assert len(deployed) == 5 and deployed[0].data.tags["mlflow.runName"] == "history-40"
 
 
+def test_generated_index_is_the_complete_kind(store: Path) -> None:
+    """The generated index is judged complete by the tracker's own rule, as the index a tracker
+    builds with the experiment it creates: the "none" look-ups of the benchmark then time the
+    index path (two reads), not a search."""
+    import history
+
+    from lolpop.layout import index
+
+    history.generate(store, "lookup-complete", 0, 20)
+    history.generate(store, "lookup-complete", 20, 40)  # a later step keeps the index as it was
+    client = MlflowClient(f"sqlite:///{store}")
+    exp = client.get_experiment_by_name("lookup-complete")
+    run = client.get_run(index.index_run_id(exp.tags))
+    assert run.data.tags[index.COMPLETE_TAG] == "True"
+    assert index.complete(run, exp.creation_time)
+    # as lolpop creates it: experiment, then its index, then ``since``, then the first version
+    first = client.search_runs([exp.experiment_id], "tags.parent_run = 'True'",
+                               order_by=["attributes.start_time ASC"], max_results=1)[0]
+    assert exp.creation_time <= run.info.start_time < index.since(run.data.tags) <= first.info.start_time
+
+
+def test_lookups_into_generated_history_take_the_index_path(store: Path) -> None:
+    """ours answers every timed look-up, found and "none", from the index without a search, and
+    the same as the search it replaces; the raw floor's searches agree."""
+    import history
+
+    history.generate(store, "lookup-paths", 0, 30)
+    cfg = {"uri": f"sqlite:///{store}", "experiment": "lookup-paths", "reps": 2, "delete_own_run": True}
+    ours = driver.mode_lookups({**cfg, "impl": "ours"})
+    assert set(ours["median"]) == set(driver.ALL_LOOKUPS)
+    assert ours["searches"] == {name: 0 for name in driver.ALL_LOOKUPS}
+    assert all(ours["same_as_search"].values())
+    for name in driver.NONE_LOOKUPS:
+        assert ours["found"][name] is None
+        # "none" from the complete index: the experiment and the index run, no candidate
+        assert ours["client_calls"][name]["client.get_run"] == ours["reps"]
+    assert ours["found"]["get_currently_deployed_model_version"]["run_name"] == "history-20"
+    raw = driver.mode_lookups({**cfg, "impl": "raw"})
+    assert {k: (v or {}).get("run_id") for k, v in raw["found"].items()} == \
+        {k: (v or {}).get("run_id") for k, v in ours["found"].items()}
+
+
 def test_counting_proxy_counts_by_endpoint() -> None:
     import http.server
     import threading

@@ -95,16 +95,23 @@ class LineageGraph:
     depth: int | None
     nodes: dict[str, LineageNode] = field(default_factory=dict)
     edges: list[LineageEdge] = field(default_factory=list)
+    #: ``(source, target)`` of ``edges``, so adding an edge does not scan them all (a model version
+    #: with a thousand experiments has a thousand edges); rebuilt when ``edges`` was changed directly.
+    _pairs: set[tuple[str, str]] = field(default_factory=set, init=False, repr=False, compare=False)
+    #: experiments left out per model version node key (``max_experiments`` of the builder)
+    omitted: dict[str, int] = field(default_factory=dict)
 
     @property
     def root_node(self) -> LineageNode:
         return self.nodes[self.root]
 
     def add_edge(self, source: str, target: str, relation: str) -> None:
-        for edge in self.edges:
-            if edge.source == source and edge.target == target:
-                return
+        if len(self._pairs) != len(self.edges):
+            self._pairs = {(e.source, e.target) for e in self.edges}
+        if (source, target) in self._pairs:
+            return
         self.edges.append(LineageEdge(source, target, relation))
+        self._pairs.add((source, target))
 
     def parents(self, key: str) -> list[LineageEdge]:
         return [e for e in self.edges if e.target == key]
@@ -119,7 +126,7 @@ class LineageGraph:
             "depth": self.depth,
             "nodes": [asdict(n) for n in self.nodes.values()],
             "edges": [asdict(e) for e in self.edges],
-        }
+        } | ({"omitted_experiments": dict(self.omitted)} if self.omitted else {})
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, default=str)
@@ -142,9 +149,12 @@ class LineageBuilder:
         reader: a :class:`StoreReader` (read-only).
         direction: ``"both"``, ``"upstream"`` or ``"downstream"``.
         depth: maximum hops from the root, ``None`` for no limit.
+        max_experiments: at most this many experiments per model version (the winner and the
+            newest others); how many were left out is in ``graph.omitted``. ``None``: all.
     """
 
-    def __init__(self, reader: StoreReader, direction: str = "both", depth: int | None = None) -> None:
+    def __init__(self, reader: StoreReader, direction: str = "both", depth: int | None = None,
+                 max_experiments: int | None = None) -> None:
         if direction not in DIRECTIONS:
             raise InvalidInputError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
         if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
@@ -152,6 +162,8 @@ class LineageBuilder:
         self.reader = reader
         self.direction = direction
         self.depth = depth
+        self.max_experiments = max_experiments
+        self.omitted: dict[str, int] = {}
 
     # -- nodes -------------------------------------------------------------------------------
     def _type(self, rid: str, run: Run) -> str | None:
@@ -201,12 +213,23 @@ class LineageBuilder:
                     out.append((str(item["id"]), drun, "trained", "in"))
         if node.type == MODEL_VERSION or lineage is not None:
             winner = self.reader.get(node.id, run, WINNER_KEY)
+            experiments = []
             for erun in self.reader.search(
                 _filters.tag_clause(MLFLOW_PARENT, node.run_id), experiment_ids=[node.experiment_id]
             ):
                 eid = f"{erun.info.run_id}.{node.id}"
                 if self.reader.has_resource(eid, erun):
-                    out.append((eid, erun, "winner" if eid == winner else "candidate", "in"))
+                    experiments.append((eid, erun, "winner" if eid == winner else "candidate", "in"))
+            limit = self.max_experiments
+            if limit is not None and len(experiments) > limit:
+                # The winner, then the newest others (the search answers newest first): a page of
+                # a thousand-trial search stays readable and costs the same as one of ten.
+                kept = [e for e in experiments if e[2] == "winner"][:limit]
+                kept += [e for e in experiments if e[2] != "winner"][: limit - len(kept)]
+                self.omitted[node.key] = len(experiments) - len(kept)
+                ids = {e[0] for e in kept}
+                experiments = [e for e in experiments if e[0] in ids]
+            out += experiments
         parent_id = self.reader.get(node.id, run, "parent_id")
         parent_run_id = self.reader.get(node.id, run, "parent_run_id")
         if parent_id and parent_run_id:
@@ -256,6 +279,7 @@ class LineageBuilder:
         self.reader.remember(start.run)
         root = self._node(start.id, start.run, "root", 0)
         graph = LineageGraph(root=root.key, direction=self.direction, depth=self.depth)
+        self.omitted = graph.omitted
         graph.nodes[root.key] = root
         walks = []
         if self.direction in ("both", "upstream"):
@@ -287,9 +311,9 @@ class LineageBuilder:
 
 
 def build_lineage(reader: StoreReader, start: Located, direction: str = "both",
-                  depth: int | None = None) -> LineageGraph:
+                  depth: int | None = None, max_experiments: int | None = None) -> LineageGraph:
     """Build the lineage graph of ``start`` (see :class:`LineageBuilder`)."""
-    return LineageBuilder(reader, direction, depth).build(start)
+    return LineageBuilder(reader, direction, depth, max_experiments).build(start)
 
 
 def highlight_text(node: LineageNode, limit: int = 3) -> str:

@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("lolpop.lineage")
 
+#: Experiments drawn per model version on a lineage page (the winner and the newest others): a
+#: hyper-parameter search of a thousand trials draws the same page, at the same cost, as one of
+#: this many; the page says how many it left out.
+PAGE_EXPERIMENTS = 25
 #: Artifact id of the lineage page: ``<model version id>/lineage/lineage.html``.
 LINEAGE_ARTIFACT_ID = "lineage"
 LINEAGE_FILE_NAME = "lineage.html"
@@ -91,10 +95,14 @@ class HeldRunsReader(StoreReader):
         for run in self._held.values():
             self.remember(run)
         newest_first = sorted(self._held.values(), key=lambda r: r.info.start_time or 0, reverse=True)
-        self._answers = {
-            tag_clause(MLFLOW_PARENT, run_id): [r for r in newest_first if r.data.tags.get(MLFLOW_PARENT) == run_id]
-            for run_id in self._held
-        }
+        # Children grouped in one pass (newest first): a model version with a thousand experiments
+        # must not cost a pass over every held run per held run.
+        children: dict[str, list[Run]] = {run_id: [] for run_id in self._held}
+        for run in newest_first:
+            parent = run.data.tags.get(MLFLOW_PARENT)
+            if parent in children:
+                children[parent].append(run)
+        self._answers = {tag_clause(MLFLOW_PARENT, run_id): runs for run_id, runs in children.items()}
 
     def search(self, filter_string: str, max_results: int = 1000,
                experiment_ids: list[str] | None = None) -> list[Run]:
@@ -113,13 +121,15 @@ def log_lineage_page(tracker: MLFlowMetadataTracker, model_version: Any, held: M
     The graph is drawn from ``held`` (the tracker's owned runs, see :class:`HeldRunsReader`) and
     the store: ``build_model_lineage`` draws what made the model version (``upstream``; nothing can
     be downstream of it yet), ``stop()`` everything around it (``both``) with the final statuses.
+    At most :data:`PAGE_EXPERIMENTS` experiments per model version are drawn.
     """
     rid = tracker.get_resource_id(model_version)
     run_id = model_version[1].info.run_id
     own = reader is None
     reader = reader if reader is not None else HeldRunsReader(tracker.client, held)
     try:
-        graph = build_lineage(reader, Located(rid, reader.get_run(run_id)), direction)
+        graph = build_lineage(reader, Located(rid, reader.get_run(run_id)), direction,
+                              max_experiments=PAGE_EXPERIMENTS)
     finally:
         if own:
             reader.close()

@@ -78,10 +78,17 @@ def render(summary: Summary, limit: int = MAX_TAG_VAL_LENGTH) -> str:
             lines.append(f"  - {code(resource.id)}{details}")
     if summary.experiments:
         lines.append(f"- **experiment** ({len(summary.experiments)} nested runs)")
-        for name, run_id, status, winner in summary.experiments:
+        size = sum(len(line.encode("utf-8")) + 1 for line in lines)
+        for n, (name, run_id, status, winner) in enumerate(summary.experiments):
+            if size > limit:
+                # Past the limit every later line is cut (_bounded counts them, never shows
+                # them): a search's thousand experiments are not formatted to be dropped.
+                lines += [""] * (len(summary.experiments) - n)
+                break
             star = " ★ winner" if winner else ""
             lines.append(f"  - [{md(name)}]({run_link(summary.experiment_id, run_id)}) "
                          f"{md(status)}{star}")
+            size += len(lines[-1].encode("utf-8")) + 1
     if not summary.resources and not summary.experiments:
         lines.append("Nothing was recorded in this run.")
     if summary.linked:

@@ -141,6 +141,11 @@ class _RunState:
     artifact_repo: Any = None
     write_lock: threading.RLock = field(default_factory=threading.RLock)
     data_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Bumped (under data_lock) by every change a snapshot shows; the last snapshot is kept with
+    # the version and status it was made for, so runs that have ended (a search's thousand
+    # experiments) are not rebuilt at every lineage page and at stop().
+    version: int = 0
+    snapshot_cache: tuple[int, str, Run] | None = None
 
 
 def check_key(key: str, what: str, error: type[InvalidInputError] = InvalidKeyError) -> None:
@@ -334,17 +339,25 @@ class RunStore:
         if state is None:
             return None
         with state.data_lock:
+            status = status or state.status
+            cached = state.snapshot_cache
+            if cached is not None and cached[0] == state.version and cached[1] == status:
+                return cached[2]  # nothing it shows changed (callers only read snapshots)
             tags = {**state.tags, **state.pending.tags}
             params = {**state.params, **state.pending.params}
             metrics = {**state.metrics, **state.pending.metrics}
             info = state.run.info
-            status = status or state.status
+            version = state.version
         info = RunInfo(info.run_id, info.experiment_id, info.user_id, status, info.start_time,
                        info.end_time, info.lifecycle_stage, info.artifact_uri, info.run_name)
         data = RunData(metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()],
                        params=[Param(k, v) for k, v in params.items()],
                        tags=[RunTag(k, v) for k, v in tags.items()])
-        return Run(info, data)
+        run = Run(info, data)
+        with state.data_lock:
+            if state.version == version:
+                state.snapshot_cache = (version, status, run)
+        return run
 
     def held_runs(self, statuses: Mapping[str, str] | None = None) -> dict[str, Run]:
         """:meth:`snapshot` of every owned run, by run id (``statuses`` overrides by run id)."""
@@ -422,6 +435,7 @@ class RunStore:
             if defer:
                 with state.data_lock:
                     state.pending = state.pending.merged(batch)
+                    state.version += 1
                     state.pending_since = state.pending_since or time.monotonic()
                     due = state.pending.size() >= MAX_PARAMS_TAGS_PER_BATCH or \
                         time.monotonic() - state.pending_since >= self.flush_seconds
@@ -461,6 +475,7 @@ class RunStore:
             state.params.update(sent.params)
             state.metrics.update(sent.metrics)
             state.big_values.update(sent.uploads)
+            state.version += 1
             if clear_pending:
                 state.pending, state.pending_since = Batch(), None
 
@@ -515,6 +530,7 @@ class RunStore:
                 # them would resend a refused request forever.
                 with state.data_lock:
                     state.pending, state.pending_since = Batch(), None
+                    state.version += 1
                 logger.error("lolpop: the store refused held writes of run %s; dropped: %s",
                              run_id, sorted(held.tags) + sorted(held.params))
             raise
@@ -575,6 +591,7 @@ class RunStore:
             if state is not None:
                 with state.data_lock:
                     state.status = status
+                    state.version += 1
                     if info is not None:
                         state.run = Run(info, state.run.data, state.run.inputs)
                     if name is not None:
