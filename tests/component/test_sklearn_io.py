@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skops.io
-import yaml
 from sklearn.base import RegressorMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_diabetes, load_iris
@@ -30,28 +29,12 @@ from lolpop.component._sklearn_types import (
 )
 from lolpop.components import SklearnFeatureTransformer, SklearnModelTrainer
 from lolpop.exceptions import ConfigError, InvalidInputError
-from tests.support.crafted_model import CHECK_OUTPUT, FULL_LIKE, crafted_transformer, write_model
+from tests.support.crafted_model import CHECK_OUTPUT, FULL_LIKE, crafted_transformer, edit_schema, write_model
 
 
 @pytest.fixture(scope="module")
 def iris():
     return load_iris(return_X_y=True, as_frame=True)
-
-
-def _model_file(folder: Path) -> Path:
-    return folder / yaml.safe_load((folder / "MLmodel").read_text())["flavors"]["sklearn"]["pickled_model"]
-
-
-def _edit_schema(folder: Path, edit) -> None:
-    model_file = _model_file(folder)
-    with zipfile.ZipFile(model_file) as archive:
-        files = {name: archive.read(name) for name in archive.namelist()}
-    schema = json.loads(files["schema.json"])
-    edit(schema)
-    files["schema.json"] = json.dumps(schema).encode()
-    with zipfile.ZipFile(model_file, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
 
 
 def test_crafted_artifact_is_refused_before_anything_runs(tmp_path, iris):
@@ -194,7 +177,7 @@ def test_saving_refuses_what_loading_would_refuse(tmp_path, obj, refused):
 def test_a_tampered_file_is_refused_naming_the_type(tmp_path, iris, edit, refused):
     X, _ = iris
     folder = Path(save_sklearn(StandardScaler().fit(X), tmp_path / "m"))
-    _edit_schema(folder, edit)
+    edit_schema(folder, edit)
     with pytest.raises(InvalidInputError, match="nothing was loaded") as err:
         load_sklearn(folder)
     assert refused in str(err.value)
