@@ -173,7 +173,8 @@ class StatusHistory:
         return {key: text}
 
     def history(self, model_id: str) -> list[events.StatusEvent]:
-        """Every status event of every version of ``model_id``, oldest first."""
+        """Every status event of every version of ``model_id``, oldest first (with those inferred for
+        versions an older lolpop wrote: :func:`lolpop.layout.events.history_in`)."""
         runs = {r.info.run_id: r for r in self.store.search_all(
             [self.experiment_id], filters.combine(events.history_clauses(model_id), None))}
         found: list[events.StatusEvent] = []
@@ -186,5 +187,6 @@ class StatusHistory:
                     continue
             else:
                 tags = runs[run_id].data.tags
-            found.extend(events.events_in(tags, run_id, model_id))
+            info = runs[run_id].info if run_id in runs else None
+            found.extend(events.history_in(tags, run_id, model_id, info and info.start_time, info and info.end_time))
         return events.ordered(found)
