@@ -104,6 +104,9 @@ class StatusHistory:
         # One status change of this tracker at a time, from reading the old status to its write:
         # the alias moved is the one of the status the write replaces.
         self._lock = threading.RLock()
+        #: (model version id, run id) -> its registry version (or None) of every status this
+        #: tracker set: their audit reports are written again at stop().
+        self.changed: dict[tuple[str, str], RegistryVersion | None] = {}
 
     def _decoded(self, run_id: str, tags: Mapping[str, str], key: str) -> Any:
         return _values.decode_tag(tags, key, lambda path: self.store.big_value(run_id, path))
@@ -165,6 +168,7 @@ class StatusHistory:
         """The event tag of ``change`` for a run currently holding ``tags`` (called under the run's
         write lock, so the old status is the one this write replaces)."""
         change.old_status = self._decoded(change.run_id, tags, keys.key(change.model_version_id, "status"))
+        self.changed[(change.model_version_id, change.run_id)] = change.version
         key, text = events.new_event_tag(
             change.model_version_id, change.run_id, change.old_status, change.new_status,
             registry_version=int(change.version.version) if change.version is not None else None,
