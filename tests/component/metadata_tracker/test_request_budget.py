@@ -145,5 +145,6 @@ def test_the_audit_report_at_stop(counted):
 #: Reads of stop() in the test above, as measured (docs/report.md lists them): the report's three
 #: searches (what was predicted with the version, for the lineage picture; the model's versions,
 #: for the diff; the runs holding its status events, for the history; its experiments come from
-#: what the tracker holds), and the registry read stop() made before (the version index's check).
+#: what the tracker holds), and the registered-model read MLflow's set_model_version_tag makes
+#: itself (it refuses to tag a prompt).
 REPORT_READS = {"POST /api/2.0/mlflow/runs/search": 3, "GET /api/2.0/mlflow/registered-models/get": 1}

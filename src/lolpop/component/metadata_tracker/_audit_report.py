@@ -11,8 +11,9 @@ so the registry page leads to it. Nothing here can keep the runs from ending: a 
 warning.
 
 Requests per such model version: the report's reads (:mod:`lolpop.audit.report`; the runs this
-tracker owns are served from what it holds), one artifact upload, and one
-``set-model-version-tag`` when it has a registry version.
+tracker owns are served from what it holds: three searches for a version with no dataset), one
+artifact upload, and, when it has a registry version, one ``set-tag`` (plus the
+``registered-models/get`` MLflow's ``set_model_version_tag`` makes itself to refuse a prompt).
 """
 
 from __future__ import annotations
