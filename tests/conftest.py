@@ -86,6 +86,8 @@ SLOW = [
     "tests/lineage/test_clients.py::test_every_client_gives_the_same_answers",
     "tests/lineage/test_clients.py::test_unknown_schema_revision_reads_through_mlflow_client",
     "tests/lineage/test_graph.py::test_lineage_both_directions_on_a_store_built_by_two_tracker_processes",
+    # the quickstart and an upgraded store, built to regenerate the docs' report examples (~70 s)
+    "tests/audit/test_report_docs.py::test_the_committed_examples_are_what_the_script_writes",
     # measured (server): a fresh interpreter on a renamed MLflow, two trackers per store (50-85 s)
     "tests/component/metadata_tracker/test_mlflow_compat.py::test_a_missing_bounded_client_name_*",
     "tests/component/metadata_tracker/test_mlflow_compat.py::test_an_mlflow_without_any_of_the_private_names_*",

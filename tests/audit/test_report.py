@@ -50,8 +50,8 @@ def test_the_report_on_every_backend(two_cycles, client, tmp_path):
         assert (data.id, data.run_id) == ("breast_cancer", two["dv"].run.info.run_id)
         assert data.fields["hexsha"] == "b" * 40 and data.fields["rows"] == 469
         assert {a[0] for a in data.artifacts} >= {"data_profile", "data_checks_report"}
-        assert [(c.trainer, c.winner) for c in report.candidates] == [("SklearnModelTrainer", True),
-                                                                       ("SklearnModelTrainer", False)]
+        assert [(c.trainer, c.winner) for c in report.candidates] == [
+            (f"SklearnModelTrainer ({CYCLES[1]['trainer']})", True), ("SklearnModelTrainer (Dummy)", False)]
         assert report.winner == report.candidates[0].id and report.why[0].startswith("Recorded winner")
         assert report.metrics == {"accuracy": CYCLES[1]["accuracy"]}
         assert report.diff.a["run_id"] == one["run"]
@@ -192,6 +192,7 @@ def test_hostile_stored_text_is_inert_in_markdown(hostile_store):
     for table in tables:
         assert len(set(table.split())) == 1, table
     assert md("a|b") == "a\\|b" and md("<x>") == "\\<x\\>"
+    assert md("1. item") == "1\\. item" and md("0.5") == "0.5" and md("# h") == "\\# h"
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

@@ -30,7 +30,7 @@ from typing import Any
 from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
 from lolpop.layout import filters
 from lolpop.layout.events import StatusEvent
-from lolpop.layout.keys import MLFLOW_PARENT, PARAMS_KEY, TRAINER_KEY, WINNER_KEY, resource_id
+from lolpop.layout.keys import MLFLOW_PARENT, PARAMS_KEY, TRAINER_CONFIG_KEY, TRAINER_KEY, WINNER_KEY, resource_id
 
 #: The report's formats (``lolpop report --format``).
 FORMATS = ("html", "md")
@@ -184,7 +184,7 @@ def _iso(ms: int | None) -> str:
 
 
 def _candidates(reader: Any, model_id: str, run: Any, winner: Any) -> list[Candidate]:
-    out = []
+    out, starts = [], []
     for erun in reader.search(filters.tag_clause(MLFLOW_PARENT, run.info.run_id),
                               experiment_ids=[run.info.experiment_id], max_results=5000):
         eid = f"{erun.info.run_id}.{model_id}"
@@ -192,11 +192,17 @@ def _candidates(reader: Any, model_id: str, run: Any, winner: Any) -> list[Candi
             continue
         record = reader.metadata(eid, erun, structural=False)
         params = record.get(PARAMS_KEY)
+        trainer = record.get(TRAINER_KEY)
+        config = record.get(TRAINER_CONFIG_KEY)
+        if isinstance(config, dict) and isinstance(config.get("estimator"), str):
+            trainer = f"{trainer} ({config['estimator']})"
         metrics = _flat(record.get("metrics")) if isinstance(record.get("metrics"), dict) else dict(erun.data.metrics)
-        out.append(Candidate(eid, erun.info.run_id, eid == winner, record.get(TRAINER_KEY),
+        starts.append(erun.info.start_time or 0)
+        out.append(Candidate(eid, erun.info.run_id, eid == winner, trainer,
                              params if isinstance(params, dict) else ({} if params is None else {"": params}),
                              {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}))
-    return sorted(out, key=lambda c: (not c.winner, c.id))
+    # The winner first, then in the order they were run (run ids are random: no order of their own).
+    return [c for _, c in sorted(zip(starts, out), key=lambda p: (not p[1].winner, p[0], p[1].id))]
 
 
 def _why(candidates: list[Candidate], winner: Any) -> list[str]:
@@ -382,7 +388,7 @@ def _diff_caption(report: AuditReport) -> str:
         return report.diff_note
     d = report.diff
     return (f"Against the previous version (run {d.a.get('run_id')}, started {d.a.get('start_time')}): "
-            f"{len(d.changed())} of {len(d.rows)} field(s) changed. `lolpop diff` shows them all.")
+            f"{len(d.changed())} of {len(d.rows)} field(s) changed; below, the changed ones (lolpop diff shows all).")
 
 
 # -- HTML ------------------------------------------------------------------------------------
@@ -466,7 +472,7 @@ def _html(report: AuditReport) -> str:
 #: backslash-escaped (an ASCII punctuation character after a backslash is always literal).
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|&!~$])")
 #: What makes a block at the start of a line (heading, list item, quote, thematic break...).
-_MD_LEADING = re.compile(r"^(\s*)([#+\-=>]|\d+[.)])")
+_MD_LEADING = re.compile(r"^(\s*)([#+\-=>]|\d+[.)](?=\s|$))")
 
 
 def md(value: Any) -> str:
