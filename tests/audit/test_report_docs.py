@@ -7,8 +7,6 @@ import importlib.util
 import re
 from pathlib import Path
 
-
-
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 FILES = ("report-example.md", "report-example.html", "report-history-example.txt")
 
@@ -36,3 +34,11 @@ def test_the_committed_examples_are_what_the_script_writes(tmp_path):
     for name in FILES:
         assert normalized((tmp_path / name).read_text(encoding="utf-8")) == \
             normalized((DOCS / name).read_text(encoding="utf-8")), f"docs/{name} drifted: run docs/report_example.py"
+
+
+def test_the_excerpts_in_docs_report_md_are_from_the_examples():
+    page = (DOCS / "report.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"<!-- example: (\S+) -->\n```[a-z]*\n(.*?)\n```\n", page, flags=re.S)
+    assert len(blocks) == 5
+    for name, excerpt in blocks:
+        assert normalized(excerpt) in normalized((DOCS / name).read_text(encoding="utf-8")), (name, excerpt[:200])
