@@ -598,7 +598,9 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         Returns:
             :class:`lolpop.layout.events.StatusEvent` list (time, model version id, its run id,
             registry version, old and new status, user, writing workflow run), from every run of
-            this MLflow experiment holding a version of the id, whatever process wrote them.
+            this MLflow experiment holding a version of the id, whatever process wrote them. A version
+            an older lolpop wrote (a ``status`` tag, no events) shows as one event with
+            ``inferred=True``: no user, the run's end time (:func:`lolpop.layout.events.history_in`).
 
         Example:
             >>> [(e.old_status, e.new_status) for e in tracker.get_status_history("churn_model")]
