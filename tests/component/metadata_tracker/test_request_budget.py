@@ -127,7 +127,8 @@ def test_the_audit_report_at_stop(counted):
     from tests.support.data import iris_splits
 
     tracker, proxy = counted
-    mv = tracker.create_resource("m", type="model_version")
+    # its own registered model name: the server's store is shared by the session's tests
+    mv = tracker.create_resource("budget_reported", type="model_version")
     SklearnModelTrainer(conf={"estimator": "LogisticRegression", "training_params": {"max_iter": 500}},
                         metadata_tracker=tracker).build_model(iris_splits(), mv, winner=True)
     tracker.log_tag(mv, "status", "PROMOTED")
