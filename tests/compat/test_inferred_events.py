@@ -8,6 +8,7 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from click.testing import CliRunner
 from mlflow.entities import RunTag
 
@@ -95,3 +96,32 @@ def test_an_upgraded_store_keeps_the_earlier_deployments_marked_inferred(make_tr
     assert "(inferred: not recorded)" in table and "≈ inferred: written before lolpop recorded" in table
     data = json.loads(CliRunner().invoke(cli, [*args, "--format", "json"], catch_exceptions=False).output)
     assert [(d["run_id"], d["inferred"], d["user"]) for d in data][:2] == [(v1, True, None), (v2, True, None)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_hostile_legacy_status_is_shown_inert(make_tracker, client, conf):
+    from lolpop.audit.report import build_report
+    from tests.audit.conftest import HOSTILE
+
+    client.create_experiment(conf["config"]["mlflow_experiment_name"])
+    tracker = make_tracker()
+    experiment_id = tracker.experiment_id
+    tracker.stop()
+    status = "<script>alert(1)</script>|" + HOSTILE
+    run_id, _ = _old_run(client, experiment_id, int(time.time() * 1000) - 60_000, {
+        "churn.exists": "True", "churn.dataset_versions": "[]", "churn.status": status})
+    uri = conf["config"]["mlflow_tracking_uri"]
+    base = ["--tracking-uri", uri, "--experiment", conf["config"]["mlflow_experiment_name"]]
+    for args in (["history", "churn", "--deployments"], ["history", "churn", "--deployments", "--format", "json"],
+                 ["report", "churn", "--format", "md"], ["report", "churn"]):
+        out = CliRunner().invoke(cli, [*base, *args], catch_exceptions=False, env={"COLUMNS": "200"}).output
+        assert run_id in out, args
+        # terminal and JSON show it as text; HTML and Markdown must escape it too
+        for raw in ("\x1b", "\x07", "\x9b", *(("<script>",) if args[0] == "report" else ())):
+            assert raw not in out, (args, raw)
+    reader = StoreReader(open_client(uri), [experiment_id])
+    try:
+        [event] = build_report(reader, "churn").history
+        assert event.inferred and event.new_status == status
+    finally:
+        reader.close()

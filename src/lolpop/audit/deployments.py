@@ -85,4 +85,6 @@ def parse_when(text: str) -> datetime:
 
 def to_json(found: Sequence[StatusEvent]) -> str:
     """The events as a JSON list of :meth:`StatusEvent.to_dict` objects."""
-    return json.dumps([e.to_dict() for e in found], indent=2, ensure_ascii=False, default=str)
+    # ASCII only, as lolpop diff's JSON: json.dumps escapes C0 controls but would print a stored
+    # C1 control (\x9b, a terminal's CSI) raw; as \u escapes no stored text reaches the terminal.
+    return json.dumps([e.to_dict() for e in found], indent=2, ensure_ascii=True, default=str)
