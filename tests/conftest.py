@@ -83,12 +83,12 @@ SLOW = [
     "tests/component/metadata_tracker/test_write_modes.py::"
     "test_pending_writes_are_sent_at_interpreter_exit_without_stop",
     # measured (sqlite): a store built by two tracker processes (build_two_process_store), 7-11 s
-    "tests/lineage/test_clients.py::test_every_client_gives_the_same_answers",
-    "tests/lineage/test_clients.py::test_unknown_schema_revision_reads_through_mlflow_client",
+    "tests/store/test_clients.py::test_every_client_gives_the_same_answers",
+    "tests/store/test_clients.py::test_unknown_schema_revision_reads_through_mlflow_client",
     "tests/lineage/test_graph.py::test_lineage_both_directions_on_a_store_built_by_two_tracker_processes",
     # measured (server): a fresh interpreter on a renamed MLflow, two trackers per store (50-85 s)
-    "tests/component/metadata_tracker/test_mlflow_compat.py::test_a_missing_bounded_client_name_*",
-    "tests/component/metadata_tracker/test_mlflow_compat.py::test_an_mlflow_without_any_of_the_private_names_*",
+    "tests/store/test_compat.py::test_a_missing_bounded_client_name_*",
+    "tests/store/test_compat.py::test_an_mlflow_without_any_of_the_private_names_*",
 ]
 
 

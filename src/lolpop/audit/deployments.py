@@ -37,7 +37,7 @@ def status_history(reader: Any, model_id: str) -> StatusHistory:
     """Every status event of every version of ``model_id`` in the reader's experiments, oldest first.
 
     Args:
-        reader: a :class:`~lolpop.lineage.store.StoreReader`.
+        reader: a :class:`~lolpop.store.reader.StoreReader`.
         model_id: the model (version) resource id.
 
     Example:
@@ -48,7 +48,7 @@ def status_history(reader: Any, model_id: str) -> StatusHistory:
         raise InvalidInputError(f"model id must be a non-empty string, got {model_id!r:.100}", value=model_id)
     rid = resource_id(model_id)
     # Our own clauses, each quoted by filters.tag_clause: nothing to check, so they are joined
-    # as they are. filters.combine would parse them with MLflow's search parser, which imports
+    # as they are. user_filters.combine would parse them with MLflow's search parser, which imports
     # all of MLflow (about 1.3 s) in a command that otherwise reads the store without it.
     runs = reader.search(" and ".join(events.history_clauses(rid)), max_results=MAX_RUNS)
     found: list[StatusEvent] = []

@@ -29,14 +29,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Run
+from lolpop.store.entities import Run
 
 from lolpop.component.base import ConfLike
 from lolpop.component.metadata_tracker import _lifecycle
-from lolpop.component.metadata_tracker._connection import open_store, redact, translating
+from lolpop.store._connection import open_store, redact, translating
 from lolpop.component.metadata_tracker._lookups import DEPLOYED, Lookups
 from lolpop.component.metadata_tracker._registry import ModelRegistry
-from lolpop.component.metadata_tracker._run_store import RUN_STATUSES, TERMINAL, Batch, RunStore, check_key
+from lolpop.store._run_store import RUN_STATUSES, TERMINAL, Batch, RunStore, check_key
 from lolpop.component.metadata_tracker._status_history import StatusHistory, writer_name
 from lolpop.component.metadata_tracker._version_index import VersionIndex
 from lolpop.component.metadata_tracker.base_metadata_tracker import BaseMetadataTracker, Resource
@@ -56,8 +56,8 @@ from lolpop.component.metadata_tracker import _native
 from lolpop.layout import events, filters, index, keys, native
 from lolpop.layout import values as _values
 from lolpop.layout.keys import EXPERIMENT, PARENT_RUN_TAG, RUN_ID
-from lolpop.audit.tracker_hooks import end_openlineage, openlineage_url, start_openlineage
-from lolpop.lineage.tracker_hooks import lineage_of, log_lineage_page, used_by_tags
+from lolpop.component.metadata_tracker._audit_hooks import end_openlineage, openlineage_url, start_openlineage
+from lolpop.component.metadata_tracker._lineage_hooks import lineage_of, log_lineage_page, used_by_tags
 
 _RUN_KEYS = ("status", "end_time", "name")
 _WRITE_MODES = ("immediate", "batched")
@@ -692,7 +692,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         """What changed from model version ``a`` to ``b``: a :class:`lolpop.audit.diff.VersionDiff`
         (rows of section, field, A, B, changed: dataset versions, data artifacts, the winning
         trainer and its params, metrics, vc info, status; ``to_dict()`` is JSON-serialisable)."""
-        from lolpop.audit.tracker_hooks import diff_of
+        from lolpop.component.metadata_tracker._audit_hooks import diff_of
 
         return diff_of(self, a, b)
 
@@ -702,7 +702,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         model version built from it (through every hop the lineage records), every prediction job
         that used them, and which model versions are deployed now (the newest version of their id
         whose status is ``DEPLOYED``)."""
-        from lolpop.audit.tracker_hooks import impact_of_resource
+        from lolpop.component.metadata_tracker._audit_hooks import impact_of_resource
 
         return impact_of_resource(self, dataset_version)
 

@@ -3,8 +3,8 @@
 runs, and no SQL of its own that SQLite would run while reading (a generated column, a view, a
 trigger other than MLflow's, a virtual table).
 
-A leaf module: the direct reader (:mod:`lolpop.lineage.clients.sqlite`) and the MlflowClient path
-(:mod:`lolpop.lineage.clients.mlflow_adapter`) both check files with it.
+A leaf module: the direct reader (:mod:`lolpop.store.clients.sqlite`) and the MlflowClient path
+(:mod:`lolpop.store.clients.mlflow_adapter`) both check files with it.
 """
 
 from __future__ import annotations

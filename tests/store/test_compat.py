@@ -1,4 +1,4 @@
-"""The tripwire of lolpop's compatibility seam with MLflow's private names (``lolpop._mlflow_compat``).
+"""The tripwire of lolpop's compatibility seam with MLflow's private names (``lolpop.store._compat``).
 
 * Each private name lolpop relies on exists in the installed MLflow, with the parameters lolpop
   expects: one test per name, so a failure after an MLflow upgrade names it.
@@ -27,7 +27,7 @@ from mlflow.store.db import utils as db_utils
 from mlflow.utils.mime_type_utils import _guess_mime_type
 from mlflow.utils.validation import _validate_tag_name
 
-from lolpop import _mlflow_compat as compat
+from lolpop.store import _compat as compat
 
 ROOT = Path(__file__).parents[3]
 
@@ -123,7 +123,7 @@ def test_a_missing_bounded_client_name_falls_back_to_mlflows_client_with_one_war
     assert result["bounded_ok"] is False
     assert result["runs"][mlflow_server.url]["client_type"] == "MlflowClient"
     _recorded(result, mlflow_server.url)
-    warnings = [line for line in log.splitlines() if line.startswith("WARNING lolpop._mlflow_compat")]
+    warnings = [line for line in log.splitlines() if line.startswith("WARNING lolpop.store._compat")]
     assert len(warnings) == 1, log[-3000:]
     text = warnings[0]
     assert f"MLflow {mlflow.__version__}" in text
@@ -148,7 +148,7 @@ def test_an_mlflow_without_any_of_the_private_names_still_records_and_reads(mlfl
         assert result["runs"][uri]["client_type"] == "MlflowClient"
         _recorded(result, uri)
     assert result["read_sql_runs"] >= 2  # the SQL checks' fallbacks let the reader open the store
-    warned = "\n".join(line for line in log.splitlines() if line.startswith("WARNING lolpop._mlflow_compat"))
+    warned = "\n".join(line for line in log.splitlines() if line.startswith("WARNING lolpop.store._compat"))
     assert "bounded client needs" in warned
     for name in ("_validate_tag_name", "_metric_objs", "_all_tables_exist", "_get_latest_schema_revision"):
         assert name in warned, name

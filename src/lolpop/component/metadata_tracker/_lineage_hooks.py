@@ -1,4 +1,4 @@
-"""What ``MLFlowMetadataTracker`` delegates to this package: ``get_lineage`` and the extra
+"""The tracker's use of the lineage package (:mod:`lolpop.lineage`): ``get_lineage`` and the extra
 records ``build_model_lineage`` makes (the searchable used-by index and the HTML picture, which
 ``stop()`` draws again with the final state)."""
 
@@ -11,17 +11,17 @@ from pathlib import Path
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from mlflow.entities import Run
+from lolpop.store.entities import Run
 
 from lolpop.layout.filters import tag_clause
 from lolpop.layout.keys import MAX_KEY_LENGTH, MLFLOW_PARENT, used_by_key
 from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
 from lolpop.lineage.graph import LineageGraph, build_lineage
 from lolpop.lineage.render import to_html
-from lolpop.lineage.store import Located, StoreReader
+from lolpop.store.reader import Located, StoreReader
 
 if TYPE_CHECKING:
-    from lolpop.component.metadata_tracker.mlflow_metadata_tracker import MLFlowMetadataTracker
+    from lolpop.component.metadata_tracker._view import TrackerView
 
 logger = logging.getLogger("lolpop.lineage")
 
@@ -34,7 +34,7 @@ LINEAGE_ARTIFACT_ID = "lineage"
 LINEAGE_FILE_NAME = "lineage.html"
 
 
-def lineage_of(tracker: MLFlowMetadataTracker, resource: Any, direction: str = "both",
+def lineage_of(tracker: TrackerView, resource: Any, direction: str = "both",
                depth: int | None = None) -> LineageGraph:
     """The lineage graph of ``resource``, read from the tracker's store (every experiment)."""
     rid = tracker.get_resource_id(resource)  # validates the (id, run) pair
@@ -113,7 +113,7 @@ class HeldRunsReader(StoreReader):
         return [self.remember(self._held.get(r.info.run_id, r)) for r in runs]
 
 
-def log_lineage_page(tracker: MLFlowMetadataTracker, model_version: Any, held: Mapping[str, Run],
+def log_lineage_page(tracker: TrackerView, model_version: Any, held: Mapping[str, Run],
                      direction: str = "upstream", reader: HeldRunsReader | None = None) -> str:
     """Render the model version's lineage as a self-contained HTML page and log it as artifact
     ``lineage`` of the model version (``<id>/lineage/lineage.html``). Returns the artifact path.

@@ -11,11 +11,11 @@ from mlflow import MlflowClient
 
 from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
 from lolpop.lineage import StoreReader, build_lineage, open_client
-from lolpop.lineage.clients import sqlite as sqlite_client
-from lolpop.lineage.clients.base import artifact_path
-from lolpop.lineage.clients.mlflow_adapter import MlflowClientAdapter
-from lolpop.lineage.clients.rest import RestClient
-from lolpop.lineage.clients.sqlite import SqliteClient, parse_filter
+from lolpop.store.clients import sqlite as sqlite_client
+from lolpop.store.clients.base import artifact_path
+from lolpop.store.clients.mlflow_adapter import MlflowClientAdapter
+from lolpop.store.clients.rest import RestClient
+from lolpop.store.clients.sqlite import SqliteClient, parse_filter
 from lolpop.layout import versions
 from lolpop.layout.filters import tag_clause
 from tests.support.lineage_store import build_two_process_store

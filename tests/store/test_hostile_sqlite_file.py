@@ -19,8 +19,8 @@ import pytest
 from lolpop.components import MLFlowMetadataTracker
 from lolpop.exceptions import ConfigError
 from lolpop.lineage import open_client
-from lolpop.lineage.clients import sqlite as sqlite_client
-from lolpop.lineage.clients.mlflow_adapter import MlflowClientAdapter
+from lolpop.store.clients import sqlite as sqlite_client
+from lolpop.store.clients.mlflow_adapter import MlflowClientAdapter
 
 ROOT = Path(__file__).resolve().parents[2]
 # 100 MB of text per row read, from a 1 MB file.

@@ -2,7 +2,7 @@
 
 Nothing here writes to the store or opens a run, so the CLI can look at a store without adding to
 its history. :func:`open_client` picks the fastest reader for a tracking URI (see
-:mod:`lolpop.lineage.clients`): the REST API of a tracking server, an MLflow SQLite file read
+:mod:`lolpop.store.clients`): the REST API of a tracking server, an MLflow SQLite file read
 directly, or ``MlflowClient`` for anything else; :class:`StoreReader` works the same over all of
 them. Values are decoded with the storage format's rules (:mod:`lolpop.layout.values`): plain
 strings, typed values named in the run's ``_lolpop.types`` bookkeeping tags (or an older store's
@@ -31,7 +31,7 @@ from lolpop.layout.keys import (  # noqa: F401 - re-exported for readers of this
     used_by_key,
 )
 from lolpop.layout.uris import redact, sqlite_path
-from lolpop.lineage.clients.base import DEFAULT_TIMEOUT, Experiment, Run, StoreClient
+from lolpop.store.clients.base import DEFAULT_TIMEOUT, Experiment, Run, StoreClient
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 
@@ -46,8 +46,8 @@ def _mlflow_http_only() -> bool:
 def open_client(tracking_uri: str, timeout: float = DEFAULT_TIMEOUT) -> StoreClient:
     """A read-only client on an *existing* store; it never creates or changes anything.
 
-    * ``http(s)://``: :class:`~lolpop.lineage.clients.rest.RestClient` (requests bounded by ``timeout``).
-    * ``sqlite:///``: :class:`~lolpop.lineage.clients.sqlite.SqliteClient`, or ``MlflowClient``
+    * ``http(s)://``: :class:`~lolpop.store.clients.rest.RestClient` (requests bounded by ``timeout``).
+    * ``sqlite:///``: :class:`~lolpop.store.clients.sqlite.SqliteClient`, or ``MlflowClient``
       when the file's schema revision is not one the direct reader knows.
     * anything else (PostgreSQL, MySQL, a file store folder, Databricks...): ``MlflowClient``,
       after checking that opening the database creates nothing.
@@ -56,7 +56,7 @@ def open_client(tracking_uri: str, timeout: float = DEFAULT_TIMEOUT) -> StoreCli
         ConfigError: the URI names no MLflow store (a missing, empty or non-SQLite file, an empty
             database, a plain file path given instead of ``sqlite:///`` ...); the message says why.
     """
-    from lolpop.lineage.clients.mlflow_adapter import MlflowClientAdapter
+    from lolpop.store.clients.mlflow_adapter import MlflowClientAdapter
 
     uri = tracking_uri.strip()
     if not uri:
@@ -66,11 +66,11 @@ def open_client(tracking_uri: str, timeout: float = DEFAULT_TIMEOUT) -> StoreCli
     if scheme in ("http", "https"):
         if _mlflow_http_only():
             return MlflowClientAdapter.open(uri, timeout)
-        from lolpop.lineage.clients.rest import RestClient
+        from lolpop.store.clients.rest import RestClient
 
         return RestClient(uri, timeout)
     if scheme == "sqlite":
-        from lolpop.lineage.clients.sqlite import SqliteClient, UnknownSchema
+        from lolpop.store.clients.sqlite import SqliteClient, UnknownSchema
 
         db = sqlite_path(uri)
         if db is None:
@@ -91,7 +91,7 @@ def _file_store(uri: str, scheme: str) -> str:
     Raises:
         ConfigError: not an existing file store (MLflow would create one).
     """
-    from lolpop.lineage.clients.sqlite import local_artifact_root
+    from lolpop.store.clients.sqlite import local_artifact_root
 
     path = local_artifact_root(uri) if scheme else Path(uri).expanduser()
     if path is None:
@@ -129,7 +129,7 @@ class StoreReader:
     run at most once.
 
     Args:
-        client: a :class:`~lolpop.lineage.clients.base.StoreClient` (see :func:`open_client`), or
+        client: a :class:`~lolpop.store.clients.base.StoreClient` (see :func:`open_client`), or
             an ``MlflowClient``, which is wrapped.
         experiment_ids: MLflow experiments searched for resources; ``None`` means every active one.
 
@@ -142,7 +142,7 @@ class StoreReader:
 
     def __init__(self, client: Any, experiment_ids: list[str] | None = None) -> None:
         if not isinstance(client, StoreClient):
-            from lolpop.lineage.clients.mlflow_adapter import MlflowClientAdapter
+            from lolpop.store.clients.mlflow_adapter import MlflowClientAdapter
 
             client = MlflowClientAdapter(client)
         self.client: StoreClient = client

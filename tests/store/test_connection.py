@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lolpop.component.metadata_tracker._connection import bounded_client, check_store, scrub_chain
+from lolpop.store._connection import bounded_client, check_store, scrub_chain
 from lolpop.components import MLFlowMetadataTracker
 from lolpop.exceptions import (
     AuthenticationError,

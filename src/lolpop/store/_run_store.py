@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import requests
 from mlflow import MlflowClient
 from mlflow.entities import (
     Dataset,
@@ -57,9 +56,10 @@ from mlflow.entities import (
 )
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
-from lolpop import _mlflow_compat as compat
-from lolpop.component.metadata_tracker._bounded_client import AnswerLost
-from lolpop.component.metadata_tracker._connection import artifact_repository
+from lolpop.store import _compat as compat
+from lolpop.store._bounded_client import AnswerLost
+from lolpop.store._retry import store_unavailable
+from lolpop.store._connection import artifact_repository
 from lolpop.exceptions import InvalidInputError, InvalidKeyError, ResourceNotFoundError
 from lolpop.layout import filters
 from lolpop.layout.keys import (
@@ -199,17 +199,6 @@ def _new_only(batch: Batch, tags: Mapping[str, str], params: Mapping[str, str],
                  {k: v for k, v in batch.params.items() if params.get(k) != v},
                  {k: v for k, v in batch.metrics.items() if metrics.get(k) != v},
                  batch.uploads)
-
-
-def is_transport_failure(exc: BaseException) -> bool:
-    """A failure to reach the store (worth sending again later), as opposed to a refusal."""
-    if isinstance(exc, (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)):
-        return True
-    if isinstance(exc, MlflowException):
-        status = exc.get_http_status_code()
-        return exc.error_code in ("TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED") or status >= 500 and \
-            exc.error_code not in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST", "INVALID_STATE")
-    return isinstance(exc, OSError)
 
 
 class RunStore:
@@ -459,7 +448,7 @@ class RunStore:
         try:
             self._send(run_id, held.merged(batch))
         except BaseException as exc:
-            if held and not is_transport_failure(exc):
+            if held and not store_unavailable(exc):
                 try:
                     self._send(run_id, held)
                     self._commit(state, held, clear_pending=True)
@@ -525,7 +514,7 @@ class RunStore:
         try:
             self._send(run_id, held)
         except BaseException as exc:
-            if not is_transport_failure(exc):
+            if not store_unavailable(exc):
                 # Every held entry passed its call's checks, so this should not happen; holding
                 # them would resend a refused request forever.
                 with state.data_lock:

@@ -39,7 +39,7 @@ from lolpop.exceptions import (
     TrackerUnavailableError,
 )
 from lolpop.layout.uris import redact
-from lolpop.lineage.clients.sqlite_file import (  # noqa: F401 - part of this module's interface
+from lolpop.store.clients.sqlite_file import (  # noqa: F401 - part of this module's interface
     MAX_VALUE_BYTES,
     MLFLOW_GENERATED,
     MLFLOW_TRIGGERS,
@@ -47,7 +47,7 @@ from lolpop.lineage.clients.sqlite_file import (  # noqa: F401 - part of this mo
     check_file,
     connect,
 )
-from lolpop.lineage.clients.base import (
+from lolpop.store.clients.base import (
     MAX_ARTIFACT_BYTES,
     Experiment,
     FileInfo,
@@ -82,7 +82,7 @@ _DEFAULT_WORKSPACE = "default"
 #: the tables this reader reads: ``{table: {column: declared types}}``. Hard-coded here (not
 #: derived at run time, so that reading never imports MLflow) from a store created by the installed
 #: MLflow 3.17.2 at its head revision ``dc11669786a5``;
-#: ``tests/cli/test_hostile_sqlite_file.py::test_a_fresh_mlflow_store_passes_every_check``
+#: ``tests/store/test_hostile_sqlite_file.py::test_a_fresh_mlflow_store_passes_every_check``
 #: compares it with a fresh store. The only change among the supported revisions:
 #: ``experiment_tags.value`` was ``VARCHAR(5000)`` before ``17e22815139b``.
 MLFLOW_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -396,7 +396,7 @@ class SqliteClient(StoreClient):
         rel = artifact_path(path)
         uri, root = self._root(run_id)
         if root is None:
-            from lolpop.lineage.clients.mlflow_adapter import repository_list
+            from lolpop.store.clients.mlflow_adapter import repository_list
 
             return repository_list(uri, rel)
         folder = root / rel if rel else root
@@ -413,7 +413,7 @@ class SqliteClient(StoreClient):
         rel = artifact_path(path)
         uri, root = self._root(run_id)
         if root is None:
-            from lolpop.lineage.clients.mlflow_adapter import repository_read
+            from lolpop.store.clients.mlflow_adapter import repository_read
 
             return repository_read(uri, rel)
         file = root / rel

@@ -9,7 +9,7 @@ from mlflow import MlflowClient
 
 from lolpop.layout import index
 from lolpop.lineage import StoreReader, open_client
-from lolpop.lineage.clients.mlflow_adapter import MlflowClientAdapter
+from lolpop.store.clients.mlflow_adapter import MlflowClientAdapter
 
 
 def _cycle(make_tracker, status="FINISHED"):

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import errno
 import functools
 import math
 import re
-import socket
 import sqlite3
-import ssl
 import sys
 import time
 from collections.abc import Callable
@@ -19,24 +16,20 @@ from urllib.parse import urlsplit
 import requests
 from filelock import FileLock
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException, RestException
+from mlflow.exceptions import MlflowException
 
-from lolpop import _mlflow_compat as compat
-from lolpop.component.metadata_tracker._bounded_client import (
-    BoundedMlflowClient,
-    RequestBound,
-    retry_delay,
-)
-from lolpop.component.metadata_tracker._bounded_client import artifact_repository as _artifact_repository
+from lolpop.store import _compat as compat
+from lolpop.store._bounded_client import BoundedMlflowClient, RequestBound
+from lolpop.store._bounded_client import artifact_repository as _artifact_repository
 from lolpop.exceptions import (
     AuthenticationError,
     ConfigError,
-    InvalidInputError,
     LolpopError,
-    ResourceNotFoundError,
     TrackerUnavailableError,
 )
 from lolpop.layout.access import access_error, request_user
+from lolpop.store._errors import mlflow_error
+from lolpop.store._retry import is_transport_error, retry_delay
 from lolpop.layout.keys import MLFLOW_EXPERIMENT_KIND, TRAINING_EXPERIMENT_KIND
 from lolpop.layout.uris import default_artifact_location, is_http, plain_path_hint, redact, sqlite_path
 
@@ -65,34 +58,7 @@ def translate(exc: BaseException, what: str, uri: str | None = None, **objects: 
     permission names the one it was about (:func:`lolpop.layout.access.access_error`, the one
     401/403 mapping of the tracker and the readers).
     """
-    message = redact(str(getattr(exc, "message", None) or exc))
-    code = getattr(exc, "error_code", None)
-    status = getattr(exc, "get_http_status_code", lambda: None)()
-    refused = access_error(what, status=status, code=code, message=message, uri=uri, user=tracking_user(uri),
-                           **objects)
-    if refused is not None:
-        return refused
-    uri = redact(uri) if uri is not None else None
-    if code == "RESOURCE_DOES_NOT_EXIST":
-        return ResourceNotFoundError(f"{what}: {message}")
-    if code == "INVALID_PARAMETER_VALUE" and isinstance(exc, RestException | MlflowException):
-        if "API request" not in message:
-            return InvalidInputError(f"{what}: {message}")
-    return TrackerUnavailableError(f"{what}: {message}", uri=uri)
-
-
-# Socket errors that mean "the other side", whatever layer raised them.
-_NETWORK_ERRNOS = {errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTUNREACH, errno.EHOSTDOWN,
-                   errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.ETIMEDOUT, errno.EPIPE}
-
-
-def is_transport_error(exc: OSError) -> bool:
-    """True for an ``OSError`` from talking to a store (connection refused / reset, timeout, DNS,
-    TLS, an HTTP error status); False for a local file-system error (a path under a file,
-    permission denied, disk full), which is not the store's fault."""
-    return (isinstance(exc, (requests.RequestException, ConnectionError, TimeoutError, socket.gaierror,
-                             socket.herror, ssl.SSLError))
-            or exc.errno in _NETWORK_ERRNOS)
+    return mlflow_error(exc, what, uri=uri, user=tracking_user(uri), **objects)
 
 
 def scrub_chain(exc: BaseException | None) -> None:
@@ -231,7 +197,7 @@ def probe_server(uri: str, timeout: float, max_retries: int, sleep: Callable[[fl
 
     One ``GET <uri>/health`` with ``timeout`` seconds (at most :data:`PROBE_TIMEOUT_CAP`),
     retried ``max_retries`` times, as far apart as every other request's retries
-    (:func:`~lolpop.component.metadata_tracker._bounded_client.retry_delay`), so a tracker
+    (:func:`~lolpop.store._retry.retry_delay`), so a tracker
     started while its server restarts waits for it just as a write would. Only this
     tracker is affected: no environment variable or global MLflow setting is touched. ``/health``
     needs no credentials, so an authentication problem surfaces on the first real request as
@@ -426,7 +392,7 @@ def _driver_hint(url: Any, shown: str, exc: BaseException) -> str:
 def _new_client(uri: str, bound: RequestBound) -> MlflowClient:
     """The bounded client for a tracking server; MLflow's own client for other stores, and for a
     server when the installed MLflow lacks a private name the bounded client needs (one warning
-    says so, naming the names and what is lost: :func:`lolpop._mlflow_compat.warn_missing`)."""
+    says so, naming the names and what is lost: :func:`lolpop.store._compat.warn_missing`)."""
     compat.warn_missing(server=is_http(uri))
     try:
         if is_http(uri) and compat.BOUNDED_CLIENT_OK:

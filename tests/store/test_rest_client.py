@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 
 from lolpop.cli.main import cli
 from lolpop.exceptions import TrackerUnavailableError
-from lolpop.lineage.clients.rest import RestClient, request_options
+from lolpop.store.clients.rest import RestClient, request_options
 from tests.support.mlflow_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""What ``MLFlowMetadataTracker`` delegates to this package: ``diff`` and ``get_impact``, read
+"""The tracker's use of the audit package: ``diff`` and ``get_impact`` (:mod:`lolpop.audit`), read
 from the tracker's store (every experiment) after what it still holds back has gone out."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from lolpop.audit.impact import Impact, impact_of
 from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
 
 if TYPE_CHECKING:
-    from lolpop.component.metadata_tracker.mlflow_metadata_tracker import MLFlowMetadataTracker
+    from lolpop.component.metadata_tracker._view import TrackerView
 
 
-def _located(tracker: MLFlowMetadataTracker, reader: Any, resource: Any, what: str) -> Any:
-    from lolpop.lineage.store import Located
+def _located(tracker: TrackerView, reader: Any, resource: Any, what: str) -> Any:
+    from lolpop.store.reader import Located
 
     rid = tracker.get_resource_id(resource)  # validates the (id, run) pair
     run_id = getattr(getattr(resource[1], "info", None), "run_id", None)
@@ -26,14 +26,14 @@ def _located(tracker: MLFlowMetadataTracker, reader: Any, resource: Any, what: s
     return Located(rid, fresh)
 
 
-def _reader(tracker: MLFlowMetadataTracker) -> Any:
-    from lolpop.lineage.store import StoreReader
+def _reader(tracker: TrackerView) -> Any:
+    from lolpop.store.reader import StoreReader
 
     tracker.flush()  # the store is read: what this tracker holds back goes out first
     return StoreReader(tracker.client)
 
 
-def diff_of(tracker: MLFlowMetadataTracker, a: Any, b: Any) -> VersionDiff:
+def diff_of(tracker: TrackerView, a: Any, b: Any) -> VersionDiff:
     """:func:`lolpop.audit.diff.diff_versions` of two model version resources."""
     reader = _reader(tracker)
     try:
@@ -42,7 +42,7 @@ def diff_of(tracker: MLFlowMetadataTracker, a: Any, b: Any) -> VersionDiff:
         reader.close()
 
 
-def impact_of_resource(tracker: MLFlowMetadataTracker, dataset_version: Any) -> Impact:
+def impact_of_resource(tracker: TrackerView, dataset_version: Any) -> Impact:
     """:func:`lolpop.audit.impact.impact_of` a dataset version resource."""
     reader = _reader(tracker)
     try:
@@ -72,7 +72,7 @@ def openlineage_url(name: str, configured: Any) -> str | None:
     return url
 
 
-def start_openlineage(tracker: MLFlowMetadataTracker, url: str | None) -> Any:
+def start_openlineage(tracker: TrackerView, url: str | None) -> Any:
     """An :class:`lolpop.audit.openlineage.Emitter` for ``url`` (``None``: no export) that has sent
     (or kept, when the endpoint is down) the workflow run's START."""
     if url is None:
@@ -84,7 +84,7 @@ def start_openlineage(tracker: MLFlowMetadataTracker, url: str | None) -> Any:
     return emitter
 
 
-def end_openlineage(tracker: MLFlowMetadataTracker, emitter: Any, status: str) -> None:
+def end_openlineage(tracker: TrackerView, emitter: Any, status: str) -> None:
     """Send the workflow run's COMPLETE / FAIL / ABORT (after what is still kept) and close."""
     if emitter is None:
         return

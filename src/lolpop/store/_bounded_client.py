@@ -16,7 +16,7 @@ would change every other MLflow client in the process. Instead, the stores of *t
 Nothing global is touched: no environment variable, no module attribute, no shared cache entry
 (MLflow caches artifact repositories per run id process-wide; this client keeps its own).
 
-Every MLflow private name used here is listed in :mod:`lolpop._mlflow_compat`; on an MLflow that lacks
+Every MLflow private name used here is listed in :mod:`lolpop.store._compat`; on an MLflow that lacks
 one, ``compat.BOUNDED_CLIENT_OK`` is False and this client is never built.
 """
 
@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import requests
 from mlflow import MlflowClient
 from mlflow.entities import FileInfo
 from mlflow.exceptions import InvalidUrlException, MlflowException, RestException
@@ -47,9 +46,9 @@ from mlflow.utils.credentials import get_default_host_creds
 from mlflow.utils.proto_json_utils import parse_dict
 from mlflow.utils.rest_utils import augmented_raise_for_status, http_request, verify_rest_response
 from mlflow.utils.uri import validate_path_is_safe
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from lolpop import _mlflow_compat as compat
+from lolpop.store import _compat as compat
+from lolpop.store._retry import NOT_APPLIED_STATUSES, RETRY_STATUSES, resendable, retry_delay, unsent_request
 from lolpop.layout.uris import is_http, redact
 
 # MLflow's private client classes, subclassed below. This module must import on an MLflow that
@@ -62,34 +61,6 @@ if compat.BOUNDED_CLIENT_OK:
 else:  # pragma: no cover - exercised by the compatibility test's subprocess
     ModelRegistryClient = TrackingServiceClient = object  # type: ignore[misc,assignment]
 
-#: The longest pause between two attempts of one request.
-MAX_BACKOFF = 16.0
-#: Answers that say the server did not apply the request: any request may be sent again.
-NOT_APPLIED_STATUSES = frozenset({429, 503})
-#: Answers worth another attempt for a request that may be sent again (MLflow's own list).
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-#: Creates: sending one again after a lost answer would make a second record, so they are never
-#: resent blind (the run store looks up the client token they carry first: ``AnswerLost``).
-NOT_RESENDABLE = ("/mlflow/runs/create", "/mlflow/logged-models", "/mlflow/model-versions/create")
-
-
-def retry_delay(retry: int) -> float:
-    """Seconds before retry number ``retry`` (1-based): 1, 2, 4, 8, 16, 16 ... With the default
-    8 retries the last attempt starts 79 s after the first: a server away for a minute (a
-    restart, start-up included) goes unnoticed."""
-    return min(2.0 ** (retry - 1), MAX_BACKOFF)
-
-
-def ride_out_seconds(max_retries: int) -> float:
-    """How long a server may refuse connections without a request failing."""
-    return sum(retry_delay(n) for n in range(1, max_retries + 1))
-
-
-def resendable(method: str, endpoint: str) -> bool:
-    """Whether a request may be sent again when its answer was lost (everything but creates)."""
-    return not (method.upper() == "POST" and endpoint.rstrip("/").endswith(NOT_RESENDABLE))
-
-
 class AnswerLost(MlflowException):
     """A create reached the server (or may have) and its answer was lost: it may have been
     applied. Never resent blind; the caller looks the record up by the token it carries."""
@@ -100,31 +71,14 @@ class AnswerLost(MlflowException):
         self.endpoint = endpoint
 
 
-def _unsent(exc: BaseException) -> bool | None:
-    """For a failed attempt: ``True`` when the request never left (no connection), ``False``
-    when it may have reached the server (a timeout or reset after sending), ``None`` when the
-    failure is not a transport failure at all."""
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        if isinstance(cur, requests.ConnectTimeout):
-            return True
-        if isinstance(cur, requests.RequestException):
-            reason = getattr(cur.args[0], "reason", None) if cur.args else None
-            return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
-        cur = cur.__cause__ or cur.__context__
-    return None
-
-
 @dataclass(frozen=True)
 class RequestBound:
     """How long one request may take: ``timeout`` seconds per attempt (connecting, and waiting
-    for each answer), ``max_retries`` more attempts after a failure, :func:`retry_delay` apart.
+    for each answer), ``max_retries`` more attempts after a failure, :func:`~lolpop.store._retry.retry_delay` apart.
 
     The one retry rule of lolpop's requests: a request that never left, or that the server
     answered 429/503, is sent again; a request that may have been applied (a timeout or a reset
-    after sending, a 500/502/504) is sent again only when it is :func:`resendable`, otherwise
+    after sending, a 500/502/504) is sent again only when it is :func:`~lolpop.store._retry.resendable`, otherwise
     :class:`AnswerLost` is raised at once.
     """
 
@@ -151,7 +105,7 @@ class RequestBound:
             except InvalidUrlException:
                 raise
             except MlflowException as exc:
-                unsent = _unsent(exc)
+                unsent = unsent_request(exc)
                 if unsent is None and exc.error_code != ErrorCode.Name(ErrorCode.INTERNAL_ERROR):
                     raise  # not a transport failure (e.g. MLflow refused its own arguments)
                 last = redact(str(exc.__cause__ or exc.__context__ or exc.message))[:300]

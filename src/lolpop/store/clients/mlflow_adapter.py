@@ -8,7 +8,7 @@ schema in an empty database and *upgrades* one that lacks a newer table, which a
 must never do.
 
 Over ``http(s)://`` the adapter's requests are bounded by its own client
-(:class:`~lolpop.component.metadata_tracker._bounded_client.BoundedMlflowClient`, the tracker's),
+(:class:`~lolpop.store._bounded_client.BoundedMlflowClient`, the tracker's),
 never by MLflow's ``MLFLOW_HTTP_REQUEST_*`` environment variables: those are process-wide, so
 setting them — even only around a call — would change every other MLflow client in the process,
 in every thread (DESIGN.md, "How it talks to MLflow").
@@ -31,9 +31,10 @@ from lolpop.exceptions import (
     TrackerUnavailableError,
 )
 from lolpop.layout import index
-from lolpop.layout.access import access_error, request_user
+from lolpop.layout.access import request_user
 from lolpop.layout.uris import is_http, redact, sqlite_path
-from lolpop.lineage.clients.base import (
+from lolpop.store._errors import mlflow_error
+from lolpop.store.clients.base import (
     DEFAULT_ORDER,
     MAX_ARTIFACT_BYTES,
     Experiment,
@@ -47,19 +48,8 @@ from lolpop.lineage.clients.base import (
 
 
 def _error(exc: BaseException, what: str) -> LolpopError:
-    """An MLflow / transport error as a lolpop error, credentials redacted."""
-    message = redact(" ".join(str(getattr(exc, "message", None) or exc).split()))[:600]
-    code = getattr(exc, "error_code", None)
-    status = getattr(exc, "get_http_status_code", lambda: None)()
-    refused = access_error(what, status=status, code=code, message=message,  # one 401/403 mapping
-                           user=request_user(None, os.environ.get("MLFLOW_TRACKING_USERNAME")))
-    if refused is not None:
-        return refused
-    if code == "RESOURCE_DOES_NOT_EXIST":
-        return ResourceNotFoundError(f"{what}: {message}")
-    if code == "INVALID_PARAMETER_VALUE":
-        return InvalidInputError(f"{what}: {message}")
-    return TrackerUnavailableError(f"{what}: {message}")
+    """An MLflow / transport error as a lolpop error (:mod:`lolpop.store._errors`, the one mapping)."""
+    return mlflow_error(exc, what, user=request_user(None, os.environ.get("MLFLOW_TRACKING_USERNAME")))
 
 
 @contextmanager
@@ -123,8 +113,8 @@ class MlflowClientAdapter(StoreClient):
         from mlflow import MlflowClient
 
         if is_http(tracking_uri):
-            from lolpop import _mlflow_compat as compat
-            from lolpop.component.metadata_tracker._bounded_client import BoundedMlflowClient, RequestBound
+            from lolpop.store import _compat as compat
+            from lolpop.store._bounded_client import BoundedMlflowClient, RequestBound
 
             compat.warn_missing(server=True)
             with _translated(f"opening the MLflow store at {redact(tracking_uri)}"):
@@ -227,7 +217,7 @@ def check_sql_store(uri: str, timeout: float = 10.0) -> None:
     experiment when it is missing. This checks, read-only, that none of that would happen.
 
     An SQLite file is first held to the direct reader's rule on definitions
-    (:func:`~lolpop.lineage.clients.sqlite_file.check_definitions`): MLflow reads a generated column or
+    (:func:`~lolpop.store.clients.sqlite_file.check_definitions`): MLflow reads a generated column or
     a view as willingly as ``sqlite3`` does.
 
     Raises:
@@ -238,12 +228,12 @@ def check_sql_store(uri: str, timeout: float = 10.0) -> None:
     """
     import sqlalchemy
 
-    from lolpop import _mlflow_compat as compat
+    from lolpop.store import _compat as compat
 
     compat.warn_missing(server=False, sql=True)
     db = sqlite_path(uri)
     if db is not None:
-        from lolpop.lineage.clients import sqlite_file as direct
+        from lolpop.store.clients import sqlite_file as direct
 
         direct.check_file(db, uri)
         conn = direct.connect(db, timeout)

@@ -8,7 +8,7 @@ with what lolpop uses it for and what it does without it, :func:`missing` says w
 installed MLflow lacks (or whose parameters changed), and each user of a name asks
 :func:`available` first and takes the documented fallback otherwise: a user upgrading MLflow gets
 the same behaviour, or one clear warning (:func:`warn_missing`), never an ``AttributeError`` deep
-in a write. ``tests/component/metadata_tracker/test_mlflow_compat.py`` is the tripwire: it fails,
+in a write. ``tests/store/test_compat.py`` is the tripwire: it fails,
 naming the name, on an MLflow that lacks one.
 
 A leaf module: it imports MLflow (and the standard library) only, so every other module may use it.

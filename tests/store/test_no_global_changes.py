@@ -92,8 +92,8 @@ def test_no_file_in_src_changes_os_environ():
 # os.unsetenv, which raise audit events) — a change undone after each call is a change all the same.
 _CHILD = r"""
 import json, os, sys
-from lolpop.lineage.clients.mlflow_adapter import MlflowClientAdapter
-import lolpop.component.metadata_tracker._bounded_client  # noqa: F401 - imported before recording
+from lolpop.store.clients.mlflow_adapter import MlflowClientAdapter
+import lolpop.store._bounded_client  # noqa: F401 - imported before recording
 uri, run_id, experiment = sys.argv[1:4]
 events = []
 sys.addaudithook(lambda event, args: events.append([event, str(args[0])])
@@ -135,7 +135,7 @@ def test_the_mlflow_adapter_over_http_leaves_the_environment_alone(mlflow_server
     assert got["events"] == [] and got["changed"] == []
 
     # And in this process: opening and using the adapter changes nothing either.
-    from lolpop.lineage.clients.mlflow_adapter import MlflowClientAdapter
+    from lolpop.store.clients.mlflow_adapter import MlflowClientAdapter
 
     before = dict(os.environ)
     with MlflowClientAdapter.open(mlflow_server.url, timeout=5) as adapter:
@@ -146,8 +146,8 @@ def test_the_mlflow_adapter_over_http_leaves_the_environment_alone(mlflow_server
 
 def test_the_adapter_bounds_requests_with_its_own_client(mlflow_server):
     # The bound lives in the client (per instance), where the environment variables used to be.
-    from lolpop.component.metadata_tracker._bounded_client import BoundedMlflowClient
-    from lolpop.lineage.clients.mlflow_adapter import MlflowClientAdapter
+    from lolpop.store._bounded_client import BoundedMlflowClient
+    from lolpop.store.clients.mlflow_adapter import MlflowClientAdapter
 
     adapter = MlflowClientAdapter.open(mlflow_server.url, timeout=3.5)
     assert isinstance(adapter.client, BoundedMlflowClient)

@@ -11,7 +11,9 @@ Credentials and TLS settings are the ones MLflow's client would use: ``MLFLOW_TR
 the URI wins, as it does for MLflow (``requests`` applies it).
 
 Every request is bounded: it gives up after ``timeout`` seconds in all, and retries a refused
-connection or a transient HTTP status (408, 429, 5xx) at most ``max_retries`` times within that time.
+connection or a transient HTTP status at most ``max_retries`` times within that time, under the
+one retry rule of :mod:`lolpop.store._retry` (statuses and pauses); every request here is a read,
+so each may be sent again.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ from typing import Any
 from lolpop import __version__
 from lolpop.exceptions import (
     ConfigError,
-    InvalidInputError,
     ResourceNotFoundError,
     TrackerUnavailableError,
 )
-from lolpop.layout.access import access_error, request_user
+from lolpop.layout.access import request_user
 from lolpop.layout.uris import redact
-from lolpop.lineage.clients.base import (
+from lolpop.store._errors import store_error
+from lolpop.store._retry import RETRY_STATUSES, retry_delay
+from lolpop.store.clients.base import (
     DEFAULT_ORDER,
     DEFAULT_TIMEOUT,
     MAX_ARTIFACT_BYTES,
@@ -47,8 +50,6 @@ from lolpop.lineage.clients.base import (
 )
 
 DEFAULT_MAX_RETRIES = 2
-# MLflow's own client retries these statuses too.
-_TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
 _API = "/api/2.0/mlflow"
 # MLflow refuses larger pages.
 _MAX_PAGE = 50000
@@ -135,7 +136,7 @@ class RestClient(StoreClient):
         for attempt in range(self.max_retries + 1):
             remaining = deadline - time.monotonic()
             if attempt:
-                pause = min(0.5 * 2 ** (attempt - 1), remaining - 0.05)
+                pause = min(retry_delay(attempt), remaining - 0.05)
                 if pause <= 0:
                     break
                 self._sleep(pause)
@@ -159,7 +160,7 @@ class RestClient(StoreClient):
                 continue
             except req.exceptions.RequestException as exc:  # a malformed URI, too many redirects...
                 raise TrackerUnavailableError(f"{self._where}: {type(exc).__name__}: {redact(str(exc))[:300]}") from None
-            if status in _TRANSIENT:
+            if status in RETRY_STATUSES:  # every request here is a read: each may be sent again
                 last = f"HTTP {status}"
                 continue
             if status >= 400:
@@ -187,18 +188,13 @@ class RestClient(StoreClient):
             code, message = str(error.get("error_code", "")), str(error.get("message", ""))
         except ValueError:
             message = body[:300].decode("utf-8", "replace")
-        message = redact(" ".join(message.split()))[:500]
-        refused = access_error(self._where, status=status, code=code, message=message, uri=self._base,
-                               endpoint=endpoint, method=method, user=request_user(self._base, _credentials()[0]))
-        if refused is not None:  # 401: the credentials; 403: a permission (one mapping: lolpop.layout.access)
-            return refused
-        if code == "RESOURCE_DOES_NOT_EXIST":
-            return ResourceNotFoundError(message or f"{endpoint}: not found")
-        if code == "INVALID_PARAMETER_VALUE":
-            return InvalidInputError(f"{self._where} refused {method} {endpoint}: {message}")
+        message = " ".join(message.split())[:500]
         hint = " — is it an MLflow tracking server?" if not code else ""
-        return TrackerUnavailableError(f"{self._where} answered HTTP {status} for {method} {endpoint}"
-                                       f"{': ' + message if message else ''}{hint}")
+        return store_error(f"{self._where} refused {method} {endpoint}", status=status, code=code, message=message,
+                           uri=self._base, endpoint=endpoint, method=method,
+                           user=request_user(self._base, _credentials()[0]),
+                           unavailable=f"{self._where} answered HTTP {status} for {method} {endpoint}"
+                                       f"{': ' + redact(message) if message else ''}{hint}")
 
     def _call(self, method: str, endpoint: str, **kwargs: Any) -> dict[str, Any]:
         body = self._request(method, _API + endpoint, **kwargs)
