@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import functools
 import math
-import re
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -22,16 +19,16 @@ from lolpop.store import _compat as compat
 from lolpop.store._bounded_client import BoundedMlflowClient, RequestBound
 from lolpop.store._bounded_client import artifact_repository as _artifact_repository
 from lolpop.exceptions import (
-    AuthenticationError,
     ConfigError,
     LolpopError,
     TrackerUnavailableError,
 )
 from lolpop.layout.access import access_error, request_user
 from lolpop.store._errors import mlflow_error
+from lolpop.store._preflight import check_store
 from lolpop.store._retry import is_transport_error, retry_delay
 from lolpop.layout.keys import MLFLOW_EXPERIMENT_KIND, TRAINING_EXPERIMENT_KIND
-from lolpop.layout.uris import default_artifact_location, is_http, plain_path_hint, redact, sqlite_path
+from lolpop.layout.uris import default_artifact_location, is_http, redact, sqlite_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -230,160 +227,6 @@ def probe_server(uri: str, timeout: float, max_retries: int, sleep: Callable[[fl
         "running, or raise mlflow_request_timeout / mlflow_max_retries",
         uri=redact(uri),
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# checking a store URI before MLflow opens it
-# ---------------------------------------------------------------------------------------------
-_SQLITE_HEADER = b"SQLite format 3\x00"
-_DATABASE_ENGINES = ("postgresql", "mysql", "mssql")
-#: Drivers SQLAlchemy can use for PostgreSQL, as (URI scheme, module).
-_PG_DRIVERS = (("postgresql+psycopg2", "psycopg2"), ("postgresql+psycopg", "psycopg"))
-#: A table every MLflow tracking store has.
-_MLFLOW_TABLE = "experiments"
-# How PostgreSQL / MySQL say that the database is missing, or that the login was refused.
-_MISSING_DATABASE = re.compile(r'database "[^"]*" does not exist|unknown database', re.IGNORECASE)
-_REFUSED_LOGIN = re.compile(r'authentication failed|role "[^"]*" does not exist|no password supplied|access denied',
-                            re.IGNORECASE)
-
-
-def check_store(uri: str, *, create: bool = True, timeout: float = DEFAULT_REQUEST_TIMEOUT) -> None:
-    """Refuse, fast and by name, a tracking URI that cannot be a usable MLflow store.
-
-    MLflow itself reports these cases as raw SQLAlchemy errors, some only after 101 s of retries.
-    ``http(s)://`` URIs pass (:func:`probe_server` checks the server).
-
-    Args:
-        uri: the tracking URI.
-        create: ``True`` for a writer (the tracker): a missing or 0-byte SQLite file, or an empty
-            database, becomes a new store. ``False`` for a reader (the CLI): only an existing
-            MLflow store passes, so reading never creates a schema.
-        timeout: seconds a database server may take to accept the connection.
-
-    Raises:
-        ConfigError: a plain path (``mlflow.db``: the hint says ``sqlite:///mlflow.db``), a
-            missing database driver (the message names the fix), an SQLite path that is a folder
-            or not an SQLite file, a database that does not exist; with ``create=False`` also a
-            missing or empty file, or a database without MLflow's tables. ``err.uri`` holds the
-            redacted URI, ``err.path`` the SQLite file.
-        AuthenticationError: the database server refused the credentials.
-        TrackerUnavailableError: the database server cannot be reached within ``timeout``.
-
-    Example:
-        >>> check_store("sqlite:///mlflow.db", create=False)   # the CLI, before reading
-    """
-    if not isinstance(uri, str) or not uri.strip():
-        raise ConfigError(f"the tracking URI must be a non-empty string, got {uri!r:.100}")
-    from mlflow.environment_variables import MLFLOW_ALLOW_FILE_STORE
-
-    hint = plain_path_hint(uri, allow_file_store=MLFLOW_ALLOW_FILE_STORE.get())
-    if hint is not None:
-        raise ConfigError(hint, uri=redact(uri))
-    if is_http(uri):
-        return
-    scheme = uri.split(":", 1)[0].lower()
-    if scheme == "sqlite":
-        db = sqlite_path(uri)
-        if db is not None:
-            _check_sqlite(uri, db, create)
-    elif scheme.split("+", 1)[0] in _DATABASE_ENGINES:
-        _check_database(uri, create, timeout)
-
-
-def _check_sqlite(uri: str, db: Path, create: bool) -> None:
-    where = f"(tracking URI {redact(uri)})"
-
-    def refuse(problem: str) -> ConfigError:
-        return ConfigError(f"{db} {problem} {where}", uri=redact(uri), path=str(db))
-
-    if db.is_dir():
-        raise refuse(f"is a folder, not an SQLite database file; point the URI at a file, e.g. sqlite:///{db / 'mlflow.db'}")
-    for parent in db.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise refuse(f"cannot be created: {parent} is a file, not a folder")
-            break
-    if not db.exists():
-        if create:
-            return
-        raise refuse("does not exist, so there is no MLflow store to read; run `lolpop quickstart` or check the URI")
-    try:
-        with open(db, "rb") as f:
-            header = f.read(len(_SQLITE_HEADER))
-    except OSError as exc:
-        raise refuse(f"cannot be read: {exc.strerror}") from exc
-    if not header:
-        if create:
-            return  # SQLite treats an empty file as an empty database: MLflow creates the store
-        raise refuse("is empty: it holds no MLflow store yet")
-    if header != _SQLITE_HEADER:
-        raise refuse("is not an SQLite database (its first bytes are not the SQLite header)")
-    try:  # a damaged file passes the header check; reading its table list does not
-        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=5)
-        try:
-            found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                                 (_MLFLOW_TABLE,)).fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        if "locked" in str(exc):  # busy with another writer: a store after all, let MLflow wait for it
-            return
-        raise refuse(f"cannot be read as an SQLite database: {exc}") from exc
-    if found is None and not create:
-        raise refuse("is an SQLite database but holds no MLflow store (no 'experiments' table)")
-
-
-def _check_database(uri: str, create: bool, timeout: float) -> None:
-    import sqlalchemy
-    from sqlalchemy.pool import NullPool
-
-    shown = redact(uri)
-    if "@" in urlsplit(uri).netloc.rpartition("@")[0]:
-        # SQLAlchemy splits the user:password at the first "@" and would send the rest of the
-        # password as the host name, into error messages.
-        raise ConfigError(f"the user or password in {shown} holds a raw '@'; SQLAlchemy needs it "
-                          "percent-encoded as %40", uri=shown)
-    try:
-        url = sqlalchemy.engine.make_url(uri)
-    except sqlalchemy.exc.ArgumentError as exc:
-        raise ConfigError(f"{shown} is not a database URI SQLAlchemy can read: {redact(str(exc))}", uri=shown) from exc
-    try:
-        url.get_dialect().import_dbapi()
-    except (ImportError, sqlalchemy.exc.NoSuchModuleError) as exc:
-        raise ConfigError(_driver_hint(url, shown, exc), uri=shown) from exc
-    backend = url.get_backend_name()
-    connect_args = {"connect_timeout": max(1, math.ceil(timeout))} if backend in ("postgresql", "mysql") else {}
-    engine = sqlalchemy.create_engine(url, connect_args=connect_args, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            if not create and not sqlalchemy.inspect(conn).has_table(_MLFLOW_TABLE):
-                raise ConfigError(f"database {url.database!r} at {shown} holds no MLflow store "
-                                  f"(no {_MLFLOW_TABLE!r} table)", uri=shown)
-    except sqlalchemy.exc.DBAPIError as exc:
-        detail = redact(str(getattr(exc, "orig", None) or exc)).strip()[:300]
-        if _MISSING_DATABASE.search(detail):
-            raise ConfigError(f"database {url.database!r} does not exist at {shown}; create it (e.g. "
-                              f"createdb {url.database}) or fix the tracking URI ({detail})", uri=shown) from exc
-        if _REFUSED_LOGIN.search(detail):
-            raise AuthenticationError(f"the database at {shown} rejected the credentials: {detail}",
-                                      uri=shown) from exc
-        raise TrackerUnavailableError(f"the database at {shown} cannot be reached (waited at most "
-                                      f"{timeout:g}s to connect): {detail}", uri=shown) from exc
-    finally:
-        engine.dispose()
-
-
-def _driver_hint(url: Any, shown: str, exc: BaseException) -> str:
-    """What to write or install when SQLAlchemy's driver for a database URI is missing."""
-    message = f"{shown}: SQLAlchemy's database driver for {url.drivername!r} is not installed ({exc})."
-    if url.get_backend_name() != "postgresql":
-        return message + " Install it, or name an installed driver in the URI (dialect+driver://)."
-    import importlib.util
-
-    installed = [scheme for scheme, module in _PG_DRIVERS if importlib.util.find_spec(module)]
-    if installed:
-        return message + f" An installed driver works: write {installed[0]}://... instead."
-    return message + " pip install psycopg2-binary and write postgresql+psycopg2://..."
 
 
 # ---------------------------------------------------------------------------------------------

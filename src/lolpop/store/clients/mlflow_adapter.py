@@ -3,7 +3,7 @@ readers do not handle (other databases, SQLite schemas they do not know, file st
 authentication, Databricks...).
 
 MLflow is imported here only, when this adapter is used. Before MLflow opens a SQL database,
-:func:`check_sql_store` makes sure that doing so writes nothing: MLflow's SQL store creates the
+:func:`lolpop.store._preflight.check_store` makes sure that doing so writes nothing: MLflow's SQL store creates the
 schema in an empty database and *upgrades* one that lacks a newer table, which a reading command
 must never do.
 
@@ -24,16 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from lolpop.exceptions import (
-    ConfigError,
     InvalidInputError,
     LolpopError,
     ResourceNotFoundError,
-    TrackerUnavailableError,
 )
 from lolpop.layout import index
 from lolpop.layout.access import request_user
-from lolpop.layout.uris import is_http, redact, sqlite_path
+from lolpop.layout.uris import is_http, redact
 from lolpop.store._errors import mlflow_error
+from lolpop.store._preflight import check_store, is_sql_uri
 from lolpop.store.clients.base import (
     DEFAULT_ORDER,
     MAX_ARTIFACT_BYTES,
@@ -122,7 +121,7 @@ class MlflowClientAdapter(StoreClient):
                     return cls(MlflowClient(tracking_uri=tracking_uri))
                 return cls(BoundedMlflowClient(tracking_uri, RequestBound(float(timeout), MAX_RETRIES)))
         if is_sql_uri(tracking_uri):
-            check_sql_store(tracking_uri, timeout)
+            check_store(tracking_uri, create=False, timeout=timeout)
         return cls(MlflowClient(tracking_uri=tracking_uri))
 
     def search_runs(self, experiment_ids: list[str], filter_string: str = "", max_results: int = 1000,
@@ -197,117 +196,3 @@ def repository_read(artifact_uri: str, rel: str) -> bytes:
     with tempfile.TemporaryDirectory(prefix="lolpop-read-") as tmp, _translated("read_artifact"):
         local = Path(get_artifact_repository(artifact_uri).download_artifacts(rel, dst_path=tmp))
         return _read_limited(local, rel)
-
-
-# -- SQL stores ------------------------------------------------------------------------------------
-_SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
-
-
-def is_sql_uri(uri: str) -> bool:
-    """A SQLAlchemy database URI (``postgresql://``, ``mysql+pymysql://``, ``sqlite:///``...)."""
-    scheme = uri.split(":", 1)[0].lower()
-    return scheme.split("+", 1)[0] in _SQL_SCHEMES and ":" in uri
-
-
-def check_sql_store(uri: str, timeout: float = 10.0) -> None:
-    """Make sure MLflow can open the database at ``uri`` without writing to it.
-
-    MLflow's SQL store creates every table in a database that lacks one of them (and then runs
-    the migrations), refuses a schema revision other than its own, and creates the default
-    experiment when it is missing. This checks, read-only, that none of that would happen.
-
-    An SQLite file is first held to the direct reader's rule on definitions
-    (:func:`~lolpop.store.clients.sqlite_file.check_definitions`): MLflow reads a generated column or
-    a view as willingly as ``sqlite3`` does.
-
-    Raises:
-        ConfigError: empty database, missing MLflow tables, another schema revision, no default
-            experiment — the message says what to do —, or an SQLite file holding what MLflow
-            never creates (a generated column, a view, a trigger, a virtual table).
-        TrackerUnavailableError: the database cannot be reached within ``timeout``.
-    """
-    import sqlalchemy
-
-    from lolpop.store import _compat as compat
-
-    compat.warn_missing(server=False, sql=True)
-    db = sqlite_path(uri)
-    if db is not None:
-        from lolpop.store.clients import sqlite_file as direct
-
-        direct.check_file(db, uri)
-        conn = direct.connect(db, timeout)
-        try:
-            direct.check_definitions(conn, db)
-        finally:
-            conn.close()
-    shown = redact(uri)
-    engine = _engine(uri, timeout)
-    try:
-        try:
-            tables = set(sqlalchemy.inspect(engine).get_table_names())
-            own = {t for t in tables if not t.startswith("alembic_")}
-            if not own:
-                raise ConfigError(f"no MLflow store at {shown}: the database is empty (reading never creates "
-                                  "a store; a lolpop tracker or `mlflow server` does)")
-            complete = compat.all_tables_exist(engine)
-            head = compat.latest_schema_revision()
-            if complete is None or head is None:
-                # The installed MLflow gives no way to tell whether opening the store would make
-                # it create tables or migrate: refuse rather than risk a write.
-                raise ConfigError(
-                    f"cannot check {shown} against the installed MLflow {_mlflow_version()}, which lacks the "
-                    "schema helpers lolpop relies on; reading refuses a store it cannot check (install MLflow "
-                    "3.17.0 to 3.18.0, or read through a tracking server)")
-            if not complete:
-                raise ConfigError(
-                    f"{shown} lacks tables of the installed MLflow's schema (an older store, or not an MLflow "
-                    "database); MLflow would create or upgrade them, and reading never does: back the "
-                    "database up, then run `mlflow db upgrade <uri>`")
-            current = compat.schema_version(engine)
-            if current != head:
-                raise ConfigError(
-                    f"{shown} has MLflow schema revision {current!r}; the installed MLflow expects {head!r}: "
-                    "upgrade the store (`mlflow db upgrade <uri>`, after a backup) or install the MLflow "
-                    "that wrote it")
-            with engine.connect() as conn:
-                default = conn.execute(sqlalchemy.text(
-                    "SELECT 1 FROM experiments WHERE experiment_id = 0")).fetchone()
-            if default is None:
-                raise ConfigError(f"{shown} has MLflow's tables but no experiment yet, not even the default "
-                                  "one MLflow creates on first use; nothing to read (and reading never writes)")
-        except sqlalchemy.exc.SQLAlchemyError as exc:
-            first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise TrackerUnavailableError(f"cannot read the database at {shown}: {redact(first)[:300]}") from None
-    finally:
-        engine.dispose()
-
-
-def _mlflow_version() -> str:
-    import mlflow
-
-    return str(getattr(mlflow, "__version__", "unknown"))
-
-
-def _engine(uri: str, timeout: float) -> Any:
-    """A SQLAlchemy engine that cannot write a SQLite file and gives up connecting in ``timeout``."""
-    import sqlalchemy
-    from sqlalchemy.pool import NullPool
-
-    db = sqlite_path(uri)
-    if db is not None:
-        import sqlite3
-        from urllib.parse import quote
-
-        target = f"file:{quote(str(db))}?mode=ro"
-        return sqlalchemy.create_engine(
-            "sqlite://", poolclass=NullPool,
-            creator=lambda: sqlite3.connect(target, uri=True, timeout=timeout))
-    scheme = uri.split(":", 1)[0].lower()
-    args: dict[str, Any] = {}
-    if scheme.startswith(("postgresql", "mysql")):
-        args["connect_timeout"] = max(1, round(timeout))
-    try:
-        return sqlalchemy.create_engine(uri, poolclass=NullPool, connect_args=args)
-    except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
-        raise ConfigError(f"cannot use the database URI {redact(uri)}: {redact(str(exc))[:300]}") from None
