@@ -25,9 +25,9 @@ from typing import Any
 
 from lolpop.lineage.model import LineageEdge, LineageNode
 from lolpop.store.clients.base import Run
+from lolpop.layout import arguments
 from lolpop.layout import filters as _filters
 from lolpop.layout.keys import WINNER_KEY
-from lolpop.exceptions import InvalidInputError
 from lolpop.store.reader import (
     MLFLOW_PARENT,
     STRUCTURAL,
@@ -113,13 +113,9 @@ class LineageBuilder:
 
     def __init__(self, reader: StoreReader, direction: str = "both", depth: int | None = None,
                  max_experiments: int | None = None) -> None:
-        if direction not in DIRECTIONS:
-            raise InvalidInputError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
-        if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
-            raise InvalidInputError(f"depth must be a non-negative int or None, got {depth!r}")
         self.reader = reader
-        self.direction = direction
-        self.depth = depth
+        self.direction = arguments.one_of(direction, DIRECTIONS, "direction")
+        self.depth = arguments.depth(depth)
         self.max_experiments = max_experiments
         self.omitted: dict[str, int] = {}
 

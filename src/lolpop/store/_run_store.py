@@ -77,7 +77,7 @@ RUN_STATUSES = tuple(RunStatus.to_string(s) for s in RunStatus.all_status())
 
 #: MLflow accepts 1000 metrics in one log_batch; 900 leaves room for the tags riding along.
 _MAX_METRICS_PER_BATCH = 900
-# MLflow private names the run store reaches (listed, with their fallbacks, in _mlflow_compat).
+# MLflow private names the run store reaches (listed, with their fallbacks, in store._compat).
 _TRACKING_CLIENT = "mlflow.tracking.client.MlflowClient._tracking_client"
 _GET_ARTIFACT_REPO = "mlflow.tracking._tracking_service.client.TrackingServiceClient._get_artifact_repo"
 

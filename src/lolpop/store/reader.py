@@ -19,7 +19,7 @@ from typing import Any
 
 from lolpop.exceptions import ConfigError, InvalidResourceIdError, ResourceNotFoundError
 from lolpop.layout import values as _values
-from lolpop.layout import index, versions
+from lolpop.layout import arguments, index, versions
 from lolpop.layout.keys import (  # noqa: F401 - re-exported for readers of this module
     MLFLOW_PARENT,
     PARENT_RUN_TAG,
@@ -222,8 +222,7 @@ class StoreReader:
         Raises:
             ResourceNotFoundError: no run records the resource (or ``run_id`` does not).
         """
-        if not isinstance(resource_id, str) or not resource_id:
-            raise InvalidResourceIdError(f"resource id must be a non-empty string, got {resource_id!r}")
+        arguments.resource_id(resource_id)
         if run_id is None and is_experiment_id(resource_id):
             run_id = resource_id.split(".", 1)[0]
         if run_id is not None:

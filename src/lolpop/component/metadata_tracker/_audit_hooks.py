@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from lolpop.audit.diff import VersionDiff, diff_versions
 from lolpop.audit.impact import Impact, impact_of
-from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
+from lolpop.exceptions import ResourceNotFoundError
+from lolpop.layout import arguments
 
 if TYPE_CHECKING:
     from lolpop.component.metadata_tracker._view import TrackerView
@@ -16,10 +17,9 @@ if TYPE_CHECKING:
 def _located(tracker: TrackerView, reader: Any, resource: Any, what: str) -> Any:
     from lolpop.store.reader import Located
 
-    rid = tracker.get_resource_id(resource)  # validates the (id, run) pair
-    run_id = getattr(getattr(resource[1], "info", None), "run_id", None)
-    if not isinstance(run_id, str):
-        raise InvalidInputError(f"{what} {rid!r}: second element is not an MLflow run")
+    arguments.resource_pair(resource, what)
+    rid = tracker.get_resource_id(resource)
+    run_id = resource[1].info.run_id
     fresh = reader.get_run(run_id)
     if not reader.has_resource(rid, fresh):
         raise ResourceNotFoundError(f"run {run_id} does not record resource {rid!r}")

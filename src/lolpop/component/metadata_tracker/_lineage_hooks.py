@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from lolpop.store.entities import Run
 
+from lolpop.layout import arguments
 from lolpop.layout.filters import tag_clause
 from lolpop.layout.keys import MAX_KEY_LENGTH, MLFLOW_PARENT, used_by_key
-from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
+from lolpop.exceptions import ResourceNotFoundError
 from lolpop.lineage.graph import LineageGraph, build_lineage
 from lolpop.lineage.render import to_html
 from lolpop.store.reader import Located, StoreReader
@@ -37,10 +38,8 @@ LINEAGE_FILE_NAME = "lineage.html"
 def lineage_of(tracker: TrackerView, resource: Any, direction: str = "both",
                depth: int | None = None) -> LineageGraph:
     """The lineage graph of ``resource``, read from the tracker's store (every experiment)."""
-    rid = tracker.get_resource_id(resource)  # validates the (id, run) pair
-    run = resource[1]
-    if not isinstance(getattr(getattr(run, "info", None), "run_id", None), str):
-        raise InvalidInputError(f"resource {rid!r}: second element is not an MLflow run")
+    _, run = arguments.resource_pair(resource)
+    rid = tracker.get_resource_id(resource)
     # The graph is read from the store: what this tracker still holds back goes out first.
     tracker.flush()
     reader = StoreReader(tracker.client)

@@ -53,7 +53,7 @@ from lolpop.exceptions import (
     UnsupportedResourceTypeError,
 )
 from lolpop.component.metadata_tracker import _native
-from lolpop.layout import events, filters, index, keys, native
+from lolpop.layout import arguments, events, filters, index, keys, native
 from lolpop.layout import values as _values
 from lolpop.layout.keys import EXPERIMENT, PARENT_RUN_TAG, RUN_ID
 from lolpop.component.metadata_tracker._audit_hooks import end_openlineage, openlineage_url, start_openlineage
@@ -207,13 +207,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
 
     @staticmethod
     def _unpack(resource: Any, what: str = "resource") -> tuple[Any, Run]:
-        if not isinstance(resource, (tuple, list)) or len(resource) != 2:
-            raise InvalidInputError(f"{what} must be an (id, run) pair, got {resource!r:.200}")
-        run = resource[1]
-        if not isinstance(getattr(getattr(run, "info", None), "run_id", None), str):
-            raise InvalidInputError(f"{what} {resource[0]!r:.100}: second element is not an MLflow run",
-                                    resource_id=resource[0])
-        return resource[0], run
+        return arguments.resource_pair(resource, what)
 
     def _rid(self, resource: Any, what: str = "resource") -> tuple[str, str]:
         """Return ``(resource_id, run_id)`` of a resource, validating both."""
@@ -708,11 +702,8 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
 
     def get_resource_id(self, resource: Resource, *args: Any, **kwargs: Any) -> str:
         if not isinstance(resource, (tuple, list)) or len(resource) != 2:
-            raise InvalidInputError(f"resource must be an (id, run) pair, got {resource!r:.200}")
-        rid = resource[0]
-        if not isinstance(rid, str) or not rid:
-            raise InvalidResourceIdError(f"resource id must be a non-empty string, got {rid!r:.100}", resource_id=rid)
-        return keys.resource_id(rid)
+            raise InvalidInputError(f"resource must be an (id, run) pair, got {resource!r:.200}", value=resource)
+        return keys.resource_id(arguments.resource_id(resource[0]))
 
     @translating
     def get_parent_id(self, resource: Resource, type: str | None = None, *args: Any, **kwargs: Any) -> str | None:
