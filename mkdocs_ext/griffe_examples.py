@@ -1,6 +1,7 @@
 """Griffe extensions for the API reference (mkdocs.yml). ``ExampleSections``: lolpop's docstrings head their doctest
 examples ``Example:``, which griffe's Google parser does not know (it knows ``Examples:``) and
-renders as prose, so ``>>> [...]`` lines would become Markdown links and fail the strict build."""
+renders as prose, so ``>>> [...]`` lines would become Markdown links and fail the strict build;
+and Sphinx roles, which Markdown would show raw. ``InheritedDocstrings``: see below."""
 
 from __future__ import annotations
 
@@ -10,12 +11,20 @@ from typing import Any
 import griffe
 
 _EXAMPLE = re.compile(r"^(\s*)Example:\s*$", re.M)
+# Sphinx roles (:class:`~lolpop.x.Y`) in the docstrings: Markdown shows them as raw text, so they
+# become code spans of the name (the last part, as Sphinx shows a ~ target).
+_ROLE = re.compile(r":(?:class|func|meth|mod|attr|data|exc|obj):`(~?)([^`]+)`")
+
+
+def _role(m: re.Match[str]) -> str:
+    name = m.group(2)
+    return f"`{name.rsplit('.', 1)[-1] if m.group(1) else name}`"
 
 
 class ExampleSections(griffe.Extension):
     def on_object(self, *, obj: griffe.Object, **kwargs: Any) -> None:
         if obj.docstring is not None:
-            obj.docstring.value = _EXAMPLE.sub(r"\1Examples:", obj.docstring.value)
+            obj.docstring.value = _ROLE.sub(_role, _EXAMPLE.sub(r"\1Examples:", obj.docstring.value))
 
 
 class InheritedDocstrings(griffe.Extension):

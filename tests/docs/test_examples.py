@@ -200,6 +200,13 @@ def test_the_configuration_page_lists_every_config_key():
         MLFlowMetadataTracker.__OPTIONAL_CONF__, key=[k for k, _ in rows].index)]
     assert {k for k, req in rows if req == "yes"} == set(MLFlowMetadataTracker.__REQUIRED_CONF__)
     assert {k for k, req in rows if req == "no"} == set(MLFlowMetadataTracker.__OPTIONAL_CONF__)
+    # the defaults shown are the code's
+    from lolpop.component.metadata_tracker._connection import DEFAULT_MAX_RETRIES, DEFAULT_REQUEST_TIMEOUT
+
+    defaults = dict(re.findall(r"^\| `(\w+)` \| (?:yes|no) \| ([^|]*) \|", text, flags=re.M))
+    assert defaults["mlflow_request_timeout"] == f"`{DEFAULT_REQUEST_TIMEOUT:g}`"
+    assert defaults["mlflow_max_retries"] == f"`{DEFAULT_MAX_RETRIES}`"
+    assert defaults["mlflow_write_mode"] == "`immediate`" and defaults["mlflow_registry"] == "`true`"
 
 
 def test_the_cli_page_runs_every_command():
