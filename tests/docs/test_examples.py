@@ -286,3 +286,14 @@ def test_server_blocks_start_a_server_that_answers_as_shown(quickstart, tmp_path
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait()
             log.close()
+
+
+def test_the_tracker_docstring_states_the_codes_defaults():
+    """The API reference shows the class docstring's defaults; they once said 5 retries where the
+    code retries 8 times."""
+    from lolpop.component.metadata_tracker._connection import DEFAULT_MAX_RETRIES, DEFAULT_REQUEST_TIMEOUT
+    from lolpop.component.metadata_tracker.mlflow_metadata_tracker import MLFlowMetadataTracker
+
+    doc = " ".join((MLFlowMetadataTracker.__doc__ or "").split())
+    assert f"``mlflow_max_retries`` (optional, default {DEFAULT_MAX_RETRIES})" in doc
+    assert f"``mlflow_request_timeout`` (optional, seconds, default {DEFAULT_REQUEST_TIMEOUT:g})" in doc
