@@ -201,7 +201,7 @@ def test_the_configuration_page_lists_every_config_key():
     assert {k for k, req in rows if req == "yes"} == set(MLFlowMetadataTracker.__REQUIRED_CONF__)
     assert {k for k, req in rows if req == "no"} == set(MLFlowMetadataTracker.__OPTIONAL_CONF__)
     # the defaults shown are the code's
-    from lolpop.component.metadata_tracker._connection import DEFAULT_MAX_RETRIES, DEFAULT_REQUEST_TIMEOUT
+    from lolpop.store._connection import DEFAULT_MAX_RETRIES, DEFAULT_REQUEST_TIMEOUT
 
     defaults = dict(re.findall(r"^\| `(\w+)` \| (?:yes|no) \| ([^|]*) \|", text, flags=re.M))
     assert defaults["mlflow_request_timeout"] == f"`{DEFAULT_REQUEST_TIMEOUT:g}`"
@@ -291,9 +291,21 @@ def test_server_blocks_start_a_server_that_answers_as_shown(quickstart, tmp_path
 def test_the_tracker_docstring_states_the_codes_defaults():
     """The API reference shows the class docstring's defaults; they once said 5 retries where the
     code retries 8 times."""
-    from lolpop.component.metadata_tracker._connection import DEFAULT_MAX_RETRIES, DEFAULT_REQUEST_TIMEOUT
+    from lolpop.store._connection import DEFAULT_MAX_RETRIES, DEFAULT_REQUEST_TIMEOUT
     from lolpop.component.metadata_tracker.mlflow_metadata_tracker import MLFlowMetadataTracker
 
     doc = " ".join((MLFlowMetadataTracker.__doc__ or "").split())
     assert f"``mlflow_max_retries`` (optional, default {DEFAULT_MAX_RETRIES})" in doc
     assert f"``mlflow_request_timeout`` (optional, seconds, default {DEFAULT_REQUEST_TIMEOUT:g})" in doc
+
+
+def test_every_file_the_pages_name_exists():
+    """A page naming a module or test (``src/lolpop/layout/index.py``, ``tests/cli/...``) names one
+    that is there: modules and tests move."""
+    missing = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for path in set(re.findall(r"(?<![\w/.])((?:src/|tests/|lolpop/|layout/)[\w/]+\.py)\b", text)):
+            if not any((ROOT / base / path).exists() for base in ("", "src", "src/lolpop")):
+                missing.append(f"{page.relative_to(ROOT)}: {path}")
+    assert not missing, "\n".join(sorted(missing))
