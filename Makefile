@@ -38,7 +38,7 @@ quickstart: $(STAMP)
 # The documentation site, offline (no web fonts, no CDN) and strict (a broken link or API reference fails),
 # into site/: open site/index.html. The dev extra holds the docs packages too.
 docs: $(STAMP)
-	$(VENV)/bin/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 # Side-by-side benchmark (ours immediate + batched vs lolpop 0.2.0 vs raw MlflowClient); writes BENCHMARKS.md and
 # benchmarks/lookup_latency.png, scratch in build/bench (lolpop 0.2.0 gets its own venv there).
