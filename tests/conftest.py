@@ -70,6 +70,10 @@ SLOW = [
     # known slow: the whole quickstart as subprocesses; the benchmark workload cycles
     "tests/test_quickstart.py::*",
     "tests/benchmarks/test_bench_smoke.py::*",
+    # the docs site's strict build (mkdocs + the API reference), and every shown example run on a quickstart store
+    "tests/docs/test_site.py::*",
+    "tests/docs/test_examples.py::test_page_examples_run_as_pasted_and_print_what_is_shown",
+    "tests/docs/test_examples.py::test_server_blocks_start_a_server_that_answers_as_shown",
     # measured (sqlite): processes racing / training in fresh interpreters (7-24 s)
     "tests/component/metadata_tracker/test_lifecycle.py::test_eight_processes_on_a_brand_new_sqlite_file",
     "tests/component/metadata_tracker/test_lifecycle.py::test_processes_creating_the_same_experiment_at_once",

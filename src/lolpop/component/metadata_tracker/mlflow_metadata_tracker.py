@@ -82,7 +82,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
       by a timer: a fraction of the round trips, at the price that a hard kill (SIGKILL, power
       loss) loses the unsent window.
     * ``mlflow_request_timeout`` (optional, seconds, default 30) and ``mlflow_max_retries``
-      (optional, default 5): bound every request to an ``http(s)://`` tracking server (tracking,
+      (optional, default 8): bound every request to an ``http(s)://`` tracking server (tracking,
       registry, proxied artifacts) and the reachability probe at construction: a server that is
       down or never answers raises ``TrackerUnavailableError`` instead of blocking for MLflow's
       20 minutes. Other MLflow clients in the process keep MLflow's own settings.
