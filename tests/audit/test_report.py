@@ -16,7 +16,7 @@ from lolpop.audit.report import TaintFinding, build_report, md
 from lolpop.cli.main import cli
 from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
 from lolpop.lineage.render import CSP
-from lolpop.lineage.store import StoreReader, open_client
+from lolpop.store.reader import StoreReader, open_client
 from tests.audit.conftest import CYCLES, HOSTILE, run_cycle
 from tests.support.chromium import dump_dom_offline
 

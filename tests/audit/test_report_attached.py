@@ -8,7 +8,7 @@ import pytest
 
 from lolpop.components import SklearnModelTrainer
 from lolpop.layout.keys import REGISTRY_REPORT_TAG, audit_report_path
-from lolpop.lineage.store import StoreReader
+from lolpop.store.reader import StoreReader
 from tests.support.data import iris_splits
 
 # Registered model names are global to a store that tests share: these are this file's own.

@@ -14,7 +14,7 @@ from mlflow.entities import RunTag
 
 from lolpop.audit import deployed_at, status_history
 from lolpop.cli.main import cli
-from lolpop.lineage.store import StoreReader, open_client
+from lolpop.store.reader import StoreReader, open_client
 
 SHA = "3f2c8a9d0b1e4f5a6b7c8d9e0f1a2b3c4d5e6f70"
 

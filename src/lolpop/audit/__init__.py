@@ -7,7 +7,7 @@
   deployed now (:mod:`.impact`).
 * :func:`build_report`: the audit report of a model version, HTML or Markdown (:mod:`.report`).
 
-All work on a read-only :class:`~lolpop.lineage.store.StoreReader`; the event format is
+All work on a read-only :class:`~lolpop.store.reader.StoreReader`; the event format is
 :mod:`lolpop.layout.events`. OpenLineage export lives in :mod:`.openlineage`.
 """
 

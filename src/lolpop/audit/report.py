@@ -11,7 +11,7 @@ every value (:func:`lolpop.lineage.render.cell`) under the lineage page's Conten
 (nothing is loaded, nothing runs); the Markdown escapes HTML and Markdown syntax in every value,
 so a stored ``</script>`` or ``| --- |`` is shown, never obeyed.
 
-Requests (a :class:`~lolpop.lineage.store.StoreReader`, runs cached): the lineage graph's (see
+Requests (a :class:`~lolpop.store.reader.StoreReader`, runs cached): the lineage graph's (see
 :mod:`lolpop.lineage.graph`), one search for the candidate experiments, one ``list_artifacts`` per
 folder of each dataset version's artifacts, one search for the versions (diff), one search for the
 status history; a version with no ``--run`` costs one more (the newest).
@@ -255,7 +255,7 @@ def build_report(reader: Any, model_id: str, run_id: str | None = None,
     """The audit report of model version ``model_id`` in run ``run_id`` (default: the newest).
 
     Args:
-        reader: a :class:`~lolpop.lineage.store.StoreReader`.
+        reader: a :class:`~lolpop.store.reader.StoreReader`.
         model_id: the model version's resource id.
         run_id: the run holding the version; ``None`` for the newest version.
         findings: taint findings of the version (:class:`TaintFinding`, or mappings / objects with

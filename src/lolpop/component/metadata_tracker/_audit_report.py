@@ -40,7 +40,7 @@ def write_reports(tracker: MLFlowMetadataTracker, statuses: Mapping[str, str]) -
     if not changed:
         return []
     from lolpop.audit.report import build_report
-    from lolpop.lineage.tracker_hooks import HeldRunsReader
+    from lolpop.component.metadata_tracker._lineage_hooks import HeldRunsReader
 
     reader = HeldRunsReader(tracker.client, tracker._store.held_runs(statuses))
     # The tracker's history is its MLflow experiment's (get_status_history): the report's too.

@@ -40,8 +40,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from lolpop.component.metadata_tracker._registry import AliasMove, ModelRegistry, Registration, RegistryVersion
-from lolpop.component.metadata_tracker._run_store import RunStore
-from lolpop.layout import events, filters, keys
+from lolpop.store import user_filters
+from lolpop.store._run_store import RunStore
+from lolpop.layout import events, keys
 from lolpop.layout import values as _values
 
 _MLFLOW_USER = "mlflow.user"
@@ -180,7 +181,7 @@ class StatusHistory:
         """Every status event of every version of ``model_id``, oldest first (with those inferred for
         versions an older lolpop wrote: :func:`lolpop.layout.events.history_in`)."""
         runs = {r.info.run_id: r for r in self.store.search_all(
-            [self.experiment_id], filters.combine(events.history_clauses(model_id), None))}
+            [self.experiment_id], user_filters.combine(events.history_clauses(model_id), None))}
         found: list[events.StatusEvent] = []
         exists = keys.exists_key(model_id)
         owned = [r for r in self.store.owned_run_ids() if r not in runs]
