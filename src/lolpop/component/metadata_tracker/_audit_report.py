@@ -28,15 +28,18 @@ from lolpop.component.metadata_tracker.base_metadata_tracker import Resource
 from lolpop.layout import keys
 
 if TYPE_CHECKING:
-    from lolpop.component.metadata_tracker.mlflow_metadata_tracker import MLFlowMetadataTracker
+    from lolpop.component.metadata_tracker._registry import RegistryVersion
+    from lolpop.component.metadata_tracker._view import TrackerView
 
 logger = logging.getLogger("lolpop.audit")
 
 
-def write_reports(tracker: MLFlowMetadataTracker, statuses: Mapping[str, str]) -> list[str]:
-    """Write the audit report of every model version whose status ``tracker`` set; returns the
-    ``runs:/`` URIs written. ``statuses``: the final status of each owned run."""
-    changed = dict(tracker._statuses.changed)
+def write_reports(tracker: TrackerView, changed: Mapping[tuple[str, str], RegistryVersion | None],
+                  statuses: Mapping[str, str]) -> list[str]:
+    """Write the audit report of every model version in ``changed`` (``(id, run id)`` -> its
+    registry version or ``None``: those whose status ``tracker`` set); returns the ``runs:/`` URIs
+    written. ``statuses``: the final status of each owned run."""
+    changed = dict(changed)
     if not changed:
         return []
     from lolpop.audit.report import build_report

@@ -820,7 +820,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         pages = _native.write_note(self, final)
         self._store.flush()
         _native.refresh_lineage_pages(self, pages, final)
-        _audit_report.write_reports(self, final)
+        _audit_report.write_reports(self, self._statuses.changed, final)
         if status == "FINISHED":
             # Indexed before the run is FINISHED: a version is never missing from the index. If
             # this fails, no run ends and stop() can be called again.
