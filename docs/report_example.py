@@ -3,7 +3,7 @@ checks that the committed files are what this produces, up to run ids and times)
 
     python docs/report_example.py [OUT_DIR]     # default: docs/
 
-* ``report-example.md`` / ``report-example.html``: ``lolpop report breast_cancer_model`` on the
+* ``report-example.md`` / ``report-example-page.html``: ``lolpop report breast_cancer_model`` on the
   store ``lolpop quickstart`` builds (two cycles; the newest model version).
 * ``report-history-example.txt``: ``lolpop history churn --deployments`` on a store written by
   an older lolpop (a status tag per version, no status events; written with raw MLflow calls as
@@ -38,7 +38,7 @@ def report_examples(out: Path, work: Path) -> None:
     _lolpop(uri, "quickstart", "--dir", str(work / "quickstart"))
     (out / "report-example.md").write_text(_lolpop(uri, "report", "breast_cancer_model", "--format", "md"),
                                            encoding="utf-8")
-    _lolpop(uri, "report", "breast_cancer_model", "-o", str(out / "report-example.html"))
+    _lolpop(uri, "report", "breast_cancer_model", "-o", str(out / "report-example-page.html"))
 
 
 def history_example(out: Path, work: Path) -> None:

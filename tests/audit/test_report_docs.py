@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-FILES = ("report-example.md", "report-example.html", "report-history-example.txt")
+FILES = ("report-example.md", "report-example-page.html", "report-history-example.txt")
 
 _VARYING = [
     (re.compile(r"[0-9a-f]{40}"), "<sha>"),
