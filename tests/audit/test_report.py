@@ -216,7 +216,7 @@ def test_the_page_renders_in_chromium_with_no_network_request(hostile_store, tmp
 def test_bad_input_is_a_clear_error():
     with pytest.raises(InvalidInputError, match="non-empty string"):
         build_report(None, "")
-    with pytest.raises(InvalidInputError, match="must be one of html, md"):
+    with pytest.raises(InvalidInputError, match="report format must be one of html, md"):
         from lolpop.audit.report import AuditReport
 
         AuditReport.render(None, "pdf")  # type: ignore[arg-type]

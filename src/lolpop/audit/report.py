@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
-from lolpop.layout import filters
+from lolpop.layout import arguments, filters
 from lolpop.layout.events import StatusEvent
 from lolpop.layout.keys import MLFLOW_PARENT, PARAMS_KEY, TRAINER_CONFIG_KEY, TRAINER_KEY, WINNER_KEY, resource_id
 
@@ -160,11 +160,8 @@ class AuditReport:
         Raises:
             InvalidInputError: another format.
         """
-        if fmt == "html":
-            return self.to_html()
-        if fmt == "md":
-            return self.to_markdown()
-        raise InvalidInputError(f"report format must be one of {', '.join(FORMATS)}, not {fmt!r}", value=fmt)
+        arguments.one_of(fmt, FORMATS, "report format")
+        return self.to_html() if fmt == "html" else self.to_markdown()
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -263,7 +260,8 @@ def build_report(reader: Any, model_id: str, run_id: str | None = None,
             section was not checked.
 
     Raises:
-        InvalidInputError: an empty model id, or a malformed finding.
+        InvalidResourceIdError: an empty or non-string model id.
+        InvalidInputError: a malformed finding.
         ResourceNotFoundError: no such version.
 
     Example:
@@ -274,9 +272,7 @@ def build_report(reader: Any, model_id: str, run_id: str | None = None,
     from lolpop.audit.diff import diff_versions, version_pair
     from lolpop.lineage.graph import build_lineage
 
-    if not isinstance(model_id, str) or not model_id:
-        raise InvalidInputError(f"model id must be a non-empty string, got {model_id!r:.100}", value=model_id)
-    model_id = resource_id(model_id)
+    model_id = resource_id(arguments.resource_id(model_id, "model id"))
     given = None if findings is None else [TaintFinding.of(f) for f in findings]
     version = reader.locate(model_id, run_id)
     run = version.run
