@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlflow.entities import Run
 
+from lolpop.layout import ui_links
 from lolpop.layout.filters import tag_clause
 from lolpop.layout.keys import MAX_KEY_LENGTH, MLFLOW_PARENT, used_by_key
 from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
@@ -135,7 +136,7 @@ def log_lineage_page(tracker: MLFlowMetadataTracker, model_version: Any, held: M
             reader.close()
     with tempfile.TemporaryDirectory(prefix="lolpop-lineage-") as tmp:
         path = Path(tmp) / LINEAGE_FILE_NAME
-        path.write_text(to_html(graph), encoding="utf-8")
+        path.write_text(to_html(graph, ui_base=ui_links.ui_base(tracker.client.tracking_uri)), encoding="utf-8")
         tracker.log_artifact(model_version, LINEAGE_ARTIFACT_ID, str(path))
     return page_path(rid)
 
