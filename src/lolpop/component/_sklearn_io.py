@@ -278,8 +278,11 @@ def _check_savable(obj: Any) -> list[str]:
     return _type_names(schema)
 
 
-def save_sklearn(obj: Any, path: str | os.PathLike[str]) -> str:
+def save_sklearn(obj: Any, path: str | os.PathLike[str], signature: Any = None, input_example: Any = None) -> str:
     """Write fitted ``obj`` to the new folder ``path`` as an MLflow sklearn-flavor model (skops).
+
+    ``signature`` / ``input_example`` (:mod:`lolpop.component._model_signature`) are stored as
+    MLflow stores them, for MLflow's serving to enforce; :func:`load_sklearn` never reads them.
 
     Raises:
         InvalidInputError: ``obj`` holds types lolpop would refuse to load back (they are named).
@@ -302,6 +305,8 @@ def save_sklearn(obj: Any, path: str | os.PathLike[str]) -> str:
             skops_trusted_types=types,
             # Explicit requirements: MLflow would otherwise spawn a process to infer them.
             pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"skops=={skops.__version__}"],
+            signature=signature,
+            input_example=input_example,
         )
     finally:
         mlflow_logger.setLevel(level)
