@@ -6,7 +6,9 @@ link to its lineage page — every link in MLflow's Model-training view (:mod:`l
 
 **When.** After every status write that has a registry version (its first status registers it,
 :mod:`._registry`), so the card always shows the status history up to the newest status: one
-``update_model_version`` per such status change, nothing at registration itself. Everything it
+``update_model_version`` per such status change (MLflow's client reads the registered model
+before it, to check it is not a prompt: one ``registered-models/get``), nothing at registration
+itself. Everything it
 reads is what the tracker holds for runs it owns (no request when the same tracker trained the
 model version); for runs of another process, one ``runs/get`` per run (the model version's, the
 winner's, at most :data:`MAX_DATASETS` dataset versions'). A card that cannot be written is a

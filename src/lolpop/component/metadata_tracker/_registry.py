@@ -28,7 +28,8 @@ file, ``finalize_logged_model``, ``create_registered_model``, ``create_model_ver
 ``log_outputs``; then, and at every later status set, ``get_model_version_by_alias`` and
 ``set_registered_model_alias`` when the alias is elsewhere (plus, when it leaves a status, a
 second ``get_model_version_by_alias`` and maybe ``delete_registered_model_alias``); after the
-status write, one ``update_model_version``: the version's model card (:mod:`._model_card`). A status set
+status write, one ``update_model_version`` (which MLflow's client precedes with a
+``get_registered_model``): the version's model card (:mod:`._model_card`). A status set
 on a model version without a registry version reads the alias of its status and removes it
 from the version holding it (see below). A prediction job created with a registered model version
 as parent records the LoggedModel as its input (one search, one ``log_inputs``).
