@@ -19,7 +19,7 @@ def _query(route: str) -> dict[str, list[str]]:
 
 
 def test_every_route_selects_the_model_training_view():
-    for route in (ui_links.experiment_route("7"), ui_links.run_route("7", "a" * 32),
+    for route in (ui_links.experiment_route("7"), ui_links.runs_route("7"), ui_links.run_route("7", "a" * 32),
                   ui_links.run_route("7", "a" * 32, "m/lineage/lineage.html"),
                   ui_links.model_version_route("churn", 3)):
         assert route.startswith("#/") and _query(route) == {"workflowType": ["machine_learning"]}

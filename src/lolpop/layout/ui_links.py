@@ -40,6 +40,18 @@ def experiment_route(experiment_id: str) -> str:
     return f"#/experiments/{_seg(experiment_id)}{_QUERY}"
 
 
+def runs_route(experiment_id: str, chart: bool = False) -> str:
+    """The experiment's runs tab (its Chart view with ``chart``). The UI drops every query
+    parameter but ``workflowType`` (and the time range) when it redirects the bare experiment
+    route to a tab, so a view that needs one (``compareRunsMode``) links to the tab itself.
+
+    Example:
+        >>> runs_route("1", chart=True)
+        '#/experiments/1/runs?workflowType=machine_learning&compareRunsMode=CHART'
+    """
+    return f"#/experiments/{_seg(experiment_id)}/runs{_QUERY}" + ("&compareRunsMode=CHART" if chart else "")
+
+
 def run_route(experiment_id: str, run_id: str, artifact_path: str | None = None) -> str:
     """A run's page, or a file in its artifacts (``artifact_path``: folders joined by ``/``).
 
