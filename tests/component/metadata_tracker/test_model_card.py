@@ -70,6 +70,17 @@ def test_the_registered_version_carries_a_signature_and_input_example_pyfunc_enf
         served.predict(X.assign(**{"petal width (cm)": "wide"}))
     assert np.array_equal(served.predict(X), tracker.load_model(None, tracker.get_resource(
         model_id, type="model_version"), None).predict(X))
+    # MLflow's scoring server (what `mlflow models serve` runs): a clean 400 naming the column
+    from fastapi.testclient import TestClient
+    from mlflow.pyfunc import scoring_server
+
+    app = TestClient(scoring_server.init(served))
+    good = app.post("/invocations", json={"dataframe_split": X.head(3).to_dict(orient="split")})
+    assert good.status_code == 200 and len(good.json()["predictions"]) == 3
+    bad = app.post("/invocations", json={"dataframe_split": X.head(3).drop(columns=["sepal length (cm)"])
+                                         .to_dict(orient="split")})
+    assert bad.status_code == 400 and "stack_trace" not in bad.json()
+    assert "missing inputs ['sepal length (cm)']" in bad.json()["message"]
 
 
 def test_the_input_example_does_not_weaken_lolpop_s_loader(make_tracker, client, iris, tmp_path):
