@@ -152,7 +152,7 @@ class SklearnFeatureTransformer(BaseFeatureTransformer):
         """Write the fitted transformer to the new folder ``path`` (MLflow sklearn flavor).
 
         Keywords ``signature`` and ``input_example`` (the raw input the transformer takes) are
-        stored with it (:mod:`lolpop.component._model_signature`).
+        stored with it (:func:`lolpop.component._sklearn_io.signature_for`).
 
         Raises:
             ModelNotFittedError: nothing was fitted.

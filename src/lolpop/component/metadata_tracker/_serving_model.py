@@ -14,7 +14,7 @@ A trainer saves its model (artifact ``model``) and, when it has one, its fitted 
   ``save_sklearn`` writes for every lolpop model.
 
 The served folder carries the signature and input example of the raw training input
-(:mod:`lolpop.component._model_signature`), so MLflow's serving refuses a payload that does not
+(:func:`lolpop.component._sklearn_io.signature_for`), so MLflow's serving refuses a payload that does not
 fit it with a message naming the problem.
 
 Nothing here changes how lolpop itself loads models: ``load_model`` keeps reading the separate
@@ -26,8 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lolpop.component import _model_signature
-from lolpop.component._sklearn_io import load_sklearn, save_sklearn
+from lolpop.component._sklearn_io import load_sklearn, pipeline_signature, save_sklearn
 from lolpop.component.model_trainer.base_model_trainer import MODEL_ARTIFACT, TRANSFORMER_ARTIFACT
 
 
@@ -58,22 +57,8 @@ def build(repo: Any, experiment_id: str, dest: Path) -> Path | None:
 
     pipeline = Pipeline([("features", load_sklearn(ft_dir)), ("model", model)])
     out = dest / "serving"
-    save_sklearn(pipeline, out, **_pipeline_signature(Path(ft_dir), model_dir))
+    save_sklearn(pipeline, out, **pipeline_signature(ft_dir, model_dir))
     return out
-
-
-def _pipeline_signature(ft_dir: Path, model_dir: Path) -> dict[str, Any]:
-    """The pipeline takes what the transformer takes (the raw training input, stored with it by
-    ``BaseModelTrainer.save``) and returns what the model returns; empty when either is unknown
-    (a model saved before signatures: served without one, as before)."""
-    from mlflow.models import ModelSignature
-
-    ft_signature, example = _model_signature.read(ft_dir)
-    model_signature, _ = _model_signature.read(model_dir)
-    if ft_signature is None or ft_signature.inputs is None:
-        return {}
-    outputs = model_signature.outputs if model_signature is not None else None
-    return {"signature": ModelSignature(inputs=ft_signature.inputs, outputs=outputs), "input_example": example}
 
 
 def _fresh(path: Path) -> Path:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from lolpop import registry
-from lolpop.component import _model_signature
+from lolpop.component import _sklearn_io
 from lolpop.component.base import BaseComponent, ConfLike, LiteralConf
 from lolpop.component.feature_transformer.base_feature_transformer import BaseFeatureTransformer
 from lolpop.component.model_trainer import _winner
@@ -232,7 +232,7 @@ class BaseModelTrainer(BaseComponent, ABC):
         """
         X, y = self._train_pair(data, y)
         # The raw input's schema and first rows: the signature and input example of what save() writes.
-        self._training_input = _model_signature.remember(X)
+        self._training_input = _sklearn_io.remember_input(X)
         if self.feature_transformer is not None:
             X = self.feature_transformer.fit_transform(X, y)
         self.model = self._fit_model(X, y)
@@ -348,14 +348,14 @@ class BaseModelTrainer(BaseComponent, ABC):
         with tempfile.TemporaryDirectory(prefix="lolpop-model-") as tmp:
             # With a transformer the model takes transformed features; the raw input's schema and
             # example go with the transformer, whose folder the registry's pipeline takes them from.
-            extras = _model_signature.for_model(inputs, self._predict, ft.transform if ft is not None else None)
+            extras = _sklearn_io.signature_for(inputs, self._predict, ft.transform if ft is not None else None)
             if _takes_keywords(self._save_model):
                 self._save_model(Path(tmp) / MODEL_ARTIFACT, **extras)
             else:  # a trainer written before signatures: saved as before
                 self._save_model(Path(tmp) / MODEL_ARTIFACT)
             tracker.log_artifact(experiment, MODEL_ARTIFACT, str(Path(tmp) / MODEL_ARTIFACT))
             if ft is not None:
-                ft.save(Path(tmp) / TRANSFORMER_ARTIFACT, **_model_signature.for_model(inputs, None))
+                ft.save(Path(tmp) / TRANSFORMER_ARTIFACT, **_sklearn_io.signature_for(inputs, None))
                 tracker.log_artifact(experiment, TRANSFORMER_ARTIFACT, str(Path(tmp) / TRANSFORMER_ARTIFACT))
 
     def load(self, experiment: Any, *args: Any, load_transformer: bool = True, **kwargs: Any) -> BaseModelTrainer:
