@@ -116,3 +116,38 @@ def test_the_writer_creating_an_experiment_builds_its_index_once(mlflow_server):
         assert _writes(proxy) == {LOG_BATCH: 2, UPDATE: 1}
     finally:
         proxy.stop()
+
+
+def test_a_status_change_s_model_card_costs_one_write_and_no_read(counted, monkeypatch):
+    """The model card of a registered version (``_model_card.py``) is one ``update_model_version``
+    after the status write (MLflow's client reads the registered model first), built from what
+    the tracker holds: no read of its own (compared with the same status change without it)."""
+    from lolpop.component.metadata_tracker._status_history import StatusHistory
+    from lolpop.components import SklearnModelTrainer
+    from tests.support.data import iris_splits
+
+    tracker, proxy = counted
+    dv = tracker.create_resource("iris_data", type="dataset_version")
+    tracker.register_vc_resource(dv, {"hexsha": "a" * 40, "uri": "d.csv"})
+    mv = tracker.create_resource("carded", type="model_version")
+    SklearnModelTrainer(conf={"estimator": "LogisticRegression", "training_params": {"max_iter": 500}},
+                        metadata_tracker=tracker).build_model(iris_splits(), mv, winner=True)
+    tracker.build_model_lineage(mv, [dv])
+    tracker.log_tag(mv, "status", "PROMOTED")  # registers it (its requests: test_registry.py)
+    card = "PATCH /api/2.0/mlflow/model-versions/update"
+
+    def change(status: str) -> tuple[dict[str, int], dict[str, int]]:
+        proxy.reset()
+        tracker.log_tag(mv, "status", status)
+        counts = proxy.counts()
+        return {k: v for k, v in counts.items() if k.startswith(READS)}, _writes(proxy)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(StatusHistory, "_write_card", lambda self, change: None)
+        reads_without, writes_without = change("CANARY")
+    reads, writes = change("STAGED")
+    assert card not in writes_without and writes == {**writes_without, card: 1}
+    # MlflowClient.update_model_version first reads the registered model (its check that the name
+    # is not a prompt): that one read is the card's; the card's content needs none (runs held).
+    get_model = "GET /api/2.0/mlflow/registered-models/get"
+    assert reads == {**reads_without, get_model: reads_without.get(get_model, 0) + 1}
