@@ -176,6 +176,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             start_time = self._index.create_first()
         self.run: Run = self._store.create_run(self.experiment_id, {PARENT_RUN_TAG: "True"}, run_name,
                                                start_time=start_time)
+        self._index.adopt(self.run.info.run_id)
         self._lookups = Lookups(self._store, self.experiment_id, self._index)
         self._registry = ModelRegistry(self._store, enabled=self._get_config("mlflow_registry", True),
                                        tmp_dir=self._tmp.name, logger=self.logger)
