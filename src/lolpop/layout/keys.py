@@ -132,7 +132,11 @@ OWN_FLAGS = ("dataset_versions.exists",)
 #: Run tag of an experiment's nested run naming the layout of the run's own keys. Absent (lolpop
 #: 0.2.0 and earlier lolpop): every key is ``<id>.<key>``. ``"2"``: the keys of the experiment that
 #: owns the run are plain (``model_trainer``, ``training_params``), as in a hand-written MLflow run;
-#: keys of any other resource in the run stay ``<id>.<key>``.
+#: keys of any other resource in the run stay ``<id>.<key>``. Artifacts keep ``<id>/<aid>/<file>``
+#: in v2: the saved model's folder ``<id>/model`` is read by the registry's serving-model build,
+#: by ``load_model`` and by the lineage and CLI readers of every store written so far; moving it
+#: would fork those readers for a tidier artifact tree only (MLflow's compare view lines up
+#: metrics, params and tags, which v2 makes plain).
 LAYOUT_TAG = "lolpop.layout"
 OWN_RUN_LAYOUT = "2"
 #: Namespaces a plain key may not take: MLflow's reserved tags and lolpop's bookkeeping.

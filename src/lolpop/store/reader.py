@@ -298,6 +298,8 @@ class StoreReader:
 
     def get(self, resource_id: str, run: Run, key: str) -> Any:
         """Metadata ``key`` of resource ``resource_id`` in ``run``, decoded (either layout)."""
+        if key == "exists" and keys.owns_run(run.data.tags, run.info.run_id, resource_id):  # v2: no tag
+            return "True" if self.has_resource(resource_id, run) else None
         return self.value(run, self.tag_key(resource_id, run, key))
 
     @staticmethod

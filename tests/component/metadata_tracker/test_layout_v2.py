@@ -61,7 +61,7 @@ def test_an_experiment_run_holds_plain_keys_and_reads_back_everywhere(make_track
     again = reader.get_resource(exp.id, type="experiment")
     assert reader.get_metadata(again, keys.PARAMS_KEY) == PARAMS
     assert reader.get_metadata(again, "trial") == 1
-    assert reader.get_tag(again, "type") == "experiment"
+    assert reader.get_tag(again, "type") == "experiment" and reader.get_tag(again, "exists") == "True"
     assert reader.get_metadata(again, "parent_id") == "churn_model"
     assert reader.get_metadata(again, "parent_run_id") == mv.run.info.run_id
     assert reader.get_vc_info(again, key="train") == {"hexsha": SHA, "uri": "data/train.csv"}

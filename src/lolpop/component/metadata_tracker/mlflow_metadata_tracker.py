@@ -352,6 +352,8 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         rid, run_id = self._rid(resource)
         self._check_key(key)
         tags, _ = self._store.data(run_id)
+        if key == "exists" and keys.owns_run(tags, run_id, rid):  # v2: no tag of its own
+            return "True" if keys.has_resource(tags, run_id, rid) else None
         return self._value(run_id, keys.tag_key(tags, run_id, rid, key), tags)
 
     @translating
