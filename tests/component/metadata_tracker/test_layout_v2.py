@@ -18,7 +18,7 @@ from lolpop.exceptions import InvalidKeyError
 from lolpop.layout import keys
 from lolpop.layout import values as _values
 from lolpop.lineage import StoreReader, build_lineage, open_client
-from lolpop.lineage.clients.mlflow_adapter import MlflowClientAdapter
+from lolpop.store.clients.mlflow_adapter import MlflowClientAdapter
 
 SHA = "3f2c8a9d0b1e4f5a6b7c8d9e0f1a2b3c4d5e6f70"
 PARAMS = {"C": 0.5, "penalty": "l2", "grid": [1, 2]}
