@@ -57,7 +57,7 @@ def show(settings: Settings, resource_id: str, run_id: str | None) -> None:
         table.add_column("value")
         table.add_column("stored as", style="dim", no_wrap=True)
         for key, value in meta.items():
-            full = f"{resource_id}.{key}"
+            full = reader.tag_key(resource_id, run, key)
             encoding = _values.describe(_values.type_of(tags, full))
             stored = tags.get(full, "")
             if isinstance(value, str):

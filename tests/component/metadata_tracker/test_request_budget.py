@@ -102,9 +102,11 @@ def test_the_writer_creating_an_experiment_builds_its_index_once(mlflow_server):
     try:
         conf = {"mlflow_tracking_uri": proxy.url, "mlflow_experiment_name": f"budget-{uuid.uuid4().hex[:8]}"}
         first = MLFlowMetadataTracker(conf=conf)
-        # experiments/create; the index run (create, update, experiment tag, since); the workflow run
+        # experiments/create; the index run (create, update, experiment tag, since); the workflow
+        # run; then the index nested under it (one log_batch, once per experiment: layout.index,
+        # "Out of sight")
         assert _writes(proxy) == {"POST /api/2.0/mlflow/experiments/create": 1, CREATE: 2, UPDATE: 1,
-                                  SET_EXPERIMENT_TAG: 1, LOG_BATCH: 1}
+                                  SET_EXPERIMENT_TAG: 1, LOG_BATCH: 2}
         first.create_resource("train", type="dataset_version")
         proxy.reset()
         first.stop()
