@@ -15,6 +15,7 @@ from markdown_it import MarkdownIt
 from lolpop.audit.report import TaintFinding, build_report, md
 from lolpop.cli.main import cli
 from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
+from lolpop.layout.ui_links import DEFAULT_UI
 from lolpop.lineage.render import CSP
 from lolpop.store.reader import StoreReader, open_client
 from tests.audit.conftest import CYCLES, HOSTILE, run_cycle
@@ -118,14 +119,16 @@ class _Tags(HTMLParser):
         super().__init__()
         self.tags: set[str] = set()
         self.attrs: set[str] = set()
+        self.hrefs: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         self.tags.add(tag)
         self.attrs.update(name for name, _ in attrs)
+        self.hrefs += [value for name, value in attrs if name == "href"]
 
 
 #: Every element the report writes itself (the lineage SVG's included); stored text adds none.
-REPORT_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "b", "code", "div", "ul", "li",
+REPORT_TAGS = {"a", "html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "b", "code", "div", "ul", "li",
                "table", "thead", "tbody", "tr", "th", "td", "svg", "defs", "marker", "g", "rect", "text", "path",
                "title", "tspan", "polygon", "line", "circle", "span", "i"}
 
@@ -153,8 +156,10 @@ def test_hostile_stored_text_is_inert_in_html(hostile_store):
     parsed = _Tags()
     parsed.feed(page)
     assert parsed.tags <= REPORT_TAGS, parsed.tags - REPORT_TAGS
-    assert not {a for a in parsed.attrs if a.startswith("on") or a in ("src", "href")}
-    for raw in ("\x1b", "\x07", "\x9b", "<script", "<img", "<a "):
+    assert not {a for a in parsed.attrs if a.startswith("on") or a == "src"}
+    # the only links are lolpop's own, to runs in the MLflow UI (layout/ui_links.py)
+    assert parsed.hrefs and all(h.startswith(f"{DEFAULT_UI}/#/experiments/") for h in parsed.hrefs), parsed.hrefs
+    for raw in ("\x1b", "\x07", "\x9b", "<script", "<img", "exfil.test/a.png\""):
         assert raw not in page, raw
     assert "&lt;/script&gt;&lt;script&gt;alert(1)" in page  # shown, as text
     assert page.count('http-equiv="Content-Security-Policy"') == 1
