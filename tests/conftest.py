@@ -90,6 +90,10 @@ SLOW = [
     "tests/store/test_clients.py::test_every_client_gives_the_same_answers",
     "tests/store/test_clients.py::test_unknown_schema_revision_reads_through_mlflow_client",
     "tests/lineage/test_graph.py::test_lineage_both_directions_on_a_store_built_by_two_tracker_processes",
+    # lolpop 0.2.0 from PyPI in a throwaway venv (built once, minutes), then two of its cycles
+    "tests/compat/test_upgrade_from_020.py::test_deployments_lolpop_020_made_stay_in_the_history",
+    # the quickstart and an upgraded store, built to regenerate the docs' report examples (~70 s)
+    "tests/audit/test_report_docs.py::test_the_committed_examples_are_what_the_script_writes",
     # measured (server): a fresh interpreter on a renamed MLflow, two trackers per store (50-85 s)
     "tests/store/test_compat.py::test_a_missing_bounded_client_name_*",
     "tests/store/test_compat.py::test_an_mlflow_without_any_of_the_private_names_*",

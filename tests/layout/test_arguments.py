@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from lolpop.audit.deployments import status_history
+from lolpop.audit.report import build_report
 from lolpop.exceptions import InvalidInputError, InvalidResourceIdError
 from lolpop.layout import arguments
 from lolpop.lineage import StoreReader, build_lineage, open_client
@@ -53,7 +54,7 @@ def test_the_tracker_the_reader_and_audit_refuse_the_same_input_alike(tracker, t
     assert messages == {"second element is not an MLflow run"}
     tracker.flush()
     reader = StoreReader(open_client(tracking_uri))
-    for call in (lambda: reader.locate(""), lambda: status_history(reader, "")):
+    for call in (lambda: reader.locate(""), lambda: status_history(reader, ""), lambda: build_report(reader, "")):
         with pytest.raises(InvalidResourceIdError, match="must be a non-empty string"):
             call()
     dv = tracker.create_resource("dv", type="dataset_version")

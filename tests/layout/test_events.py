@@ -109,3 +109,26 @@ def test_registered_and_logged_model_names_match_mlflow(rid, ok):
         with pytest.raises(MlflowException):
             validation._validate_model_name(rid)
     validation._validate_logged_model_name(keys.logged_model_name(rid))
+
+
+def test_history_in_infers_a_status_no_event_recorded():
+    end_ms = 1_700_000_000_000
+    at_end = datetime.fromtimestamp(end_ms / 1000, tz=timezone.utc)
+    legacy = {"m.exists": "True", "m.dataset_versions": "['d']", "m.status": "DEPLOYED"}
+    [e] = events.history_in(legacy, "r" * 32, "m", end_ms - 60_000, end_ms)
+    assert (e.inferred, e.user, e.old_status, e.new_status, e.time, e.key) == (True, None, None, "DEPLOYED", at_end, "")
+    assert e.time_us == end_ms * 1000
+    # still running: its start time; no time known: nothing claimed
+    assert events.history_in(legacy, "r" * 32, "m", end_ms, None)[0].time == at_end
+    assert events.history_in(legacy, "r" * 32, "m", None, None) == []
+    # not a model version: typed otherwise, or untyped with nothing only a model version records
+    assert events.history_in({**legacy, "m.type": "dataset_version"}, "r" * 32, "m", 1, end_ms) == []
+    assert events.history_in({"m.exists": "True", "m.status": "X"}, "r" * 32, "m", 1, end_ms) == []
+    # a version with events: none inferred, unless its first event replaced an unrecorded status
+    key, text = _event("m", "r" * 32, None, "PROMOTED")
+    assert [x.inferred for x in events.history_in({**legacy, key: text}, "r" * 32, "m", 1, end_ms)] == [False]
+    key, text = _event("m", "r" * 32, "DEPLOYED", "ARCHIVED")
+    found = events.history_in({**legacy, key: text}, "r" * 32, "m", 1, 4_102_444_800_000)  # ends in 2100
+    assert [(x.inferred, x.new_status) for x in found] == [(True, "DEPLOYED"), (False, "ARCHIVED")]
+    assert found[0].time == found[1].time - timedelta(microseconds=1)  # just before, not at the run's end
+    assert events.ordered(reversed(found)) == found

@@ -5,6 +5,7 @@
 * :func:`diff_versions`: what changed between two versions of a model (:mod:`.diff`).
 * :func:`impact_of`: everything built downstream of a dataset version, and what of it is
   deployed now (:mod:`.impact`).
+* :func:`build_report`: the audit report of a model version, HTML or Markdown (:mod:`.report`).
 
 All work on a read-only :class:`~lolpop.store.reader.StoreReader`; the event format is
 :mod:`lolpop.layout.events`. OpenLineage export lives in :mod:`.openlineage`.
@@ -13,7 +14,9 @@ All work on a read-only :class:`~lolpop.store.reader.StoreReader`; the event for
 from lolpop.audit.deployments import StatusHistory, deployed_at, parse_when, status_history, to_json
 from lolpop.audit.diff import DiffRow, VersionDiff, diff_versions, version_pair
 from lolpop.audit.impact import Affected, Impact, impact_of
+from lolpop.audit.report import AuditReport, TaintFinding, build_report
 from lolpop.layout.events import StatusEvent
 
-__all__ = ["Affected", "DiffRow", "Impact", "StatusEvent", "StatusHistory", "VersionDiff", "deployed_at", "diff_versions",
-           "impact_of", "parse_when", "status_history", "to_json", "version_pair"]
+__all__ = ["Affected", "AuditReport", "DiffRow", "Impact", "StatusEvent", "StatusHistory", "TaintFinding", "VersionDiff",
+           "build_report", "deployed_at", "diff_versions", "impact_of", "parse_when", "status_history", "to_json",
+           "version_pair"]

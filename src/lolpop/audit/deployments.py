@@ -14,6 +14,9 @@ from lolpop.layout import arguments, events
 from lolpop.layout.events import StatusEvent
 from lolpop.layout.keys import resource_id
 
+#: Shown for the user of an inferred event (nobody was recorded); its time is shown with "≈".
+INFERRED_USER = "(inferred: not recorded)"
+
 #: Runs read per look-up (MLflow's largest page); a model with more versions reads the newest.
 MAX_RUNS = 50000
 
@@ -26,15 +29,18 @@ class StatusHistory(list):  # type: ignore[type-arg]
     def _repr_html_(self) -> str:
         from lolpop.lineage.render import html_table
 
-        rows = [(f"{e.time:%Y-%m-%d %H:%M:%S.%f}"[:-3], e.model_version_id, e.run_id,
+        rows = [(("≈ " if e.inferred else "") + f"{e.time:%Y-%m-%d %H:%M:%S.%f}"[:-3], e.model_version_id, e.run_id,
                  "" if e.registry_version is None else f"v{e.registry_version}",
-                 "—" if e.old_status is None else e.old_status, e.new_status, e.user) for e in self]
+                 "—" if e.old_status is None else e.old_status, e.new_status,
+                 INFERRED_USER if e.inferred else e.user) for e in self]
         return html_table(f"{len(self)} status change(s)",
                           ["time (UTC)", "model version", "version run id", "registry", "old", "new", "user"], rows)
 
 
 def status_history(reader: Any, model_id: str) -> StatusHistory:
-    """Every status event of every version of ``model_id`` in the reader's experiments, oldest first.
+    """Every status event of every version of ``model_id`` in the reader's experiments, oldest first,
+    with those inferred for versions written before status events existed (``inferred=True``,
+    :func:`lolpop.layout.events.history_in`).
 
     Args:
         reader: a :class:`~lolpop.store.reader.StoreReader`.
@@ -51,7 +57,7 @@ def status_history(reader: Any, model_id: str) -> StatusHistory:
     runs = reader.search(" and ".join(events.history_clauses(rid)), max_results=MAX_RUNS)
     found: list[StatusEvent] = []
     for run in runs:
-        found.extend(events.events_in(run.data.tags, run.info.run_id, rid))
+        found.extend(events.history_in(run.data.tags, run.info.run_id, rid, run.info.start_time, run.info.end_time))
     return StatusHistory(events.ordered(found))
 
 
@@ -77,4 +83,6 @@ def parse_when(text: str) -> datetime:
 
 def to_json(found: Sequence[StatusEvent]) -> str:
     """The events as a JSON list of :meth:`StatusEvent.to_dict` objects."""
-    return json.dumps([e.to_dict() for e in found], indent=2, ensure_ascii=False, default=str)
+    # ASCII only, as lolpop diff's JSON: json.dumps escapes C0 controls but would print a stored
+    # C1 control (\x9b, a terminal's CSI) raw; as \u escapes no stored text reaches the terminal.
+    return json.dumps([e.to_dict() for e in found], indent=2, ensure_ascii=True, default=str)

@@ -27,6 +27,7 @@ def show_deployments(settings: Settings, model_id: str, at: str | None = None, f
         InvalidInputError: a bad ``at`` or ``fmt``.
     """
     from lolpop.audit import deployed_at, parse_when, status_history, to_json
+    from lolpop.audit.deployments import INFERRED_USER
     from lolpop.exceptions import InvalidInputError
 
     if fmt not in FORMATS:
@@ -60,7 +61,13 @@ def show_deployments(settings: Settings, model_id: str, at: str | None = None, f
     for e in found:
         change = _text(e.old_status if e.old_status is not None else "—")
         change.append(" → ").append_text(_text(e.new_status))
-        listing.add_row([_text(e.time.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]), _text(e.run_id),
+        # An inferred event (a version an older lolpop wrote) has an approximate time ("≈") and
+        # nobody recorded as its user; the footnote says which time it is.
+        when = ("≈ " if e.inferred else "") + e.time.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        listing.add_row([_text(when), _text(e.run_id),
                          _text(f"v{e.registry_version}" if e.registry_version is not None else ""), change,
-                         _text(e.user)])
+                         _text(INFERRED_USER if e.inferred else e.user)])
     console().print(listing)
+    if any(e.inferred for e in found):
+        console().print(_text("≈ inferred: written before lolpop recorded status events; the version's status "
+                              "tag at its run's end time (who and the exact time were not recorded)"))

@@ -36,6 +36,7 @@ def cli(ctx: click.Context, tracking_uri: str | None, experiment: str | None, ti
     Then:         lolpop lineage breast_cancer_model
                   lolpop history breast_cancer_model
                   lolpop show breast_cancer_model
+                  lolpop report breast_cancer_model -o report.html
     """
     quiet_libraries()
     # The lolpop command talks to the store it is given and nothing else: MLflow's usage
@@ -50,9 +51,10 @@ def _register() -> None:
     from lolpop.cli.impact import impact
     from lolpop.cli.lineage import lineage
     from lolpop.cli.quickstart import quickstart
+    from lolpop.cli.report import report
     from lolpop.cli.show import show
 
-    for command in (quickstart, lineage, history, show, diff, impact):
+    for command in (quickstart, lineage, history, show, diff, impact, report):
         cli.add_command(command)
 
 

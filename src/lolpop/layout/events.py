@@ -14,6 +14,17 @@ ordered by their time (the writer's clock; within one process strictly increasin
 
 Re-setting the status a version already has is an event too: a rollback that sets ``DEPLOYED``
 again on an older version is a deployment.
+
+**Inferred events (the past before events).** lolpop 0.2.0 and earlier wrote only the
+``<id>.status`` tag. For such a version :func:`history_in` infers one event from that tag, marked
+``inferred=True``, with no user, no registry version and no old status (none was recorded). Its
+time is approximate: the run's *end* time (its start time while it is still running). The status
+was set inside the workflow run that trained the version (that is what those versions' pipelines
+did), so the end time is the first moment at which it surely held; the start time would date a
+deployment before the model existed, which a ``deployed_at`` question must never answer. A
+version that has real events gets no inferred duplicate: only when its first real event replaced
+a status that no event recorded (``old_status`` not ``None``, i.e. set by an older lolpop before
+the upgrade) is that earlier status inferred, just before the first real event.
 """
 
 from __future__ import annotations
@@ -24,15 +35,28 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from lolpop.layout import filters
-from lolpop.layout.keys import PARENT_RUN_TAG, STATUS_EVENT_PREFIX, exists_key, status_event_key
+from lolpop.layout.keys import (
+    LEGACY_TRAINER_KEY,
+    MODEL_VERSION,
+    PARENT_RUN_TAG,
+    STATUS_EVENT_PREFIX,
+    WINNER_KEY,
+    exists_key,
+    status_event_key,
+)
+from lolpop.layout.keys import key as tag_key
 
 #: Status text longer than this is shortened in an event (the ``<id>.status`` tag keeps it whole).
 MAX_STATUS_TEXT = 1000
 DEPLOYED = "DEPLOYED"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: What only a model version records: an untyped resource (lolpop 0.2.0 wrote no ``<id>.type``)
+#: holding one of these keys is a model version, so its ``status`` tag is a status to infer.
+MODEL_VERSION_KEYS = ("dataset_versions", WINNER_KEY, LEGACY_TRAINER_KEY)
 
 _clock_lock = threading.Lock()
 _last_us = 0
@@ -60,7 +84,10 @@ class StatusEvent:
         registry_version: the MLflow registered model version it maps to, or ``None``.
         user: who wrote it (the writer's ``mlflow.user``).
         writer_run_id: the workflow run of the tracker that wrote it.
-        key: the run tag holding the event (unique).
+        key: the run tag holding the event (unique); ``""`` for an inferred event (no tag holds it).
+        inferred: not recorded but inferred from a version's ``status`` tag and its run's times
+            (a store written before status events existed): ``user`` is ``None`` and ``time``
+            approximate (see the module's documentation).
     """
 
     time: datetime
@@ -72,9 +99,12 @@ class StatusEvent:
     user: str | None
     writer_run_id: str | None
     key: str
+    inferred: bool = False
 
     @property
     def time_us(self) -> int:
+        if self.inferred:
+            return (self.time - _EPOCH) // timedelta(microseconds=1)
         return int(self.key[len(STATUS_EVENT_PREFIX):].split(".", 1)[0])
 
     def __repr__(self) -> str:
@@ -87,13 +117,14 @@ class StatusEvent:
         version = "" if self.registry_version is None else f" v{self.registry_version}"
         return (f"<StatusEvent {self.time:%Y-%m-%d %H:%M:%S.%f}"[:-3] + f" {brief(self.model_version_id)}@"
                 f"{str(self.run_id)[:8]}{version} {brief(self.old_status)} -> {brief(self.new_status)}"
-                f" by {brief(self.user)}>")
+                f" by {brief(self.user)}{' (inferred)' if self.inferred else ''}>")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``time`` as ISO 8601 UTC text."""
         return {"time": self.time.isoformat(), "model_version_id": self.model_version_id, "run_id": self.run_id,
                 "registry_version": self.registry_version, "old_status": self.old_status,
-                "new_status": self.new_status, "user": self.user, "writer_run_id": self.writer_run_id}
+                "new_status": self.new_status, "user": self.user, "writer_run_id": self.writer_run_id,
+                "inferred": self.inferred}
 
 
 def _short(value: Any) -> Any:
@@ -140,6 +171,44 @@ def events_in(tags: Mapping[str, str], run_id: str, model_version_id: str | None
         if model_version_id is None or event.model_version_id == model_version_id:
             out.append(event)
     return ordered(out)
+
+
+def is_model_version(tags: Mapping[str, str], model_version_id: str) -> bool:
+    """Whether ``tags`` record ``model_version_id`` as a model version: typed so, or untyped (as
+    lolpop 0.2.0 wrote every resource) with a key only model versions hold."""
+    rtype = tags.get(tag_key(model_version_id, "type"))
+    if rtype is not None:
+        return rtype == MODEL_VERSION
+    return any(tag_key(model_version_id, k) in tags for k in MODEL_VERSION_KEYS)
+
+
+def _inferred(model_version_id: str, run_id: str, status: Any, when: datetime) -> StatusEvent:
+    return StatusEvent(time=when, model_version_id=model_version_id, run_id=run_id, old_status=None,
+                       new_status=_short(status), registry_version=None, user=None, writer_run_id=None, key="",
+                       inferred=True)
+
+
+def history_in(tags: Mapping[str, str], run_id: str, model_version_id: str, start_time_ms: int | None,
+               end_time_ms: int | None) -> list[StatusEvent]:
+    """The status events of ``model_version_id`` in one run, oldest first: the recorded ones
+    (:func:`events_in`) and, for a status no event records, one inferred event (see the module's
+    documentation for which and when). ``start_time_ms`` / ``end_time_ms``: the run's times
+    (MLflow's milliseconds; ``None`` when unknown)."""
+    real = events_in(tags, run_id, model_version_id)
+    ms = end_time_ms or start_time_ms
+    when = datetime.fromtimestamp(ms / 1000, tz=timezone.utc) if ms else None
+    if real:
+        first = real[0]
+        if first.old_status is None:
+            return real
+        # Set by an older lolpop before this one's first event: just before that event at the latest.
+        just_before = first.time - timedelta(microseconds=1)
+        return [_inferred(model_version_id, run_id, first.old_status,
+                          just_before if when is None else min(when, just_before))] + real
+    status = tags.get(tag_key(model_version_id, "status"))
+    if status is None or when is None or not is_model_version(tags, model_version_id):
+        return []
+    return [_inferred(model_version_id, run_id, status, when)]
 
 
 def ordered(events: Iterable[StatusEvent]) -> list[StatusEvent]:

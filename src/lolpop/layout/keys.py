@@ -266,6 +266,18 @@ STATUS_EVENT_PREFIX = "_lolpop.status_event."
 REGISTRY_WORKFLOW_RUN_TAG = "lolpop.workflow_run_id"
 REGISTRY_EXPERIMENT_TAG = "lolpop.experiment_id"
 REGISTRY_MODEL_VERSION_TAG = "lolpop.model_version_id"
+#: The audit report of a model version (lolpop.audit.report) as an artifact of its run:
+#: ``<model version id>/audit_report/report.html``; its registry version's tag
+#: ``lolpop.audit_report`` points there as ``runs:/<run id>/<that path>``.
+AUDIT_REPORT_ARTIFACT_ID = "audit_report"
+AUDIT_REPORT_FILE_NAME = "report.html"
+REGISTRY_REPORT_TAG = "lolpop.audit_report"
+
+
+def audit_report_path(model_version_id: str) -> str:
+    """Where the audit report of a model version lives in its run's artifacts."""
+    return f"{model_version_id}/{AUDIT_REPORT_ARTIFACT_ID}/{AUDIT_REPORT_FILE_NAME}"
+
 
 # MLflow's rules for alias names (mlflow.utils.validation); tests/layout/test_keys.py checks them.
 _ALIAS_CHARS = re.compile(r"[^\w\-]+")

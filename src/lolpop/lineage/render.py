@@ -425,6 +425,10 @@ def to_svg(graph: LineageGraph) -> str:
     return "\n".join(parts)
 
 
+#: The Content-Security-Policy of every page lolpop writes (lineage page, audit report): nothing
+#: is loaded, nothing runs; only inline CSS and data: images.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px; color: #263238; }
 h1 { font-size: 20px; margin: 0 0 4px 0; }
@@ -470,7 +474,7 @@ def to_html(graph: LineageGraph, title: str | None = None, ui_base: str | None =
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
 <title>{esc(title)}</title>
 <style>{_CSS}</style>
 </head>

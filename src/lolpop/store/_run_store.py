@@ -775,6 +775,9 @@ class RunStore:
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(name, alias, version)
 
+    def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
+        self.client.set_model_version_tag(name, version, key, value)
+
     def alias_version(self, name: str, alias: str) -> str | None:
         """The version holding ``alias`` of registered model ``name``, or ``None``."""
         try:

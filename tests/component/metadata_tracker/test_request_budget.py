@@ -28,9 +28,11 @@ DOCUMENTED = {
     "build_model_lineage": {LOG_BATCH: 1, LOG_INPUTS: 2, UPLOAD: 1},
     # The run's description (mlflow.note.content) rides with what is still held back in one
     # log_batch (runs/update, which ends the run, cannot carry tags); the model version's lineage
-    # page is drawn again with the final state (one upload); the run's versions go into the
-    # version index (one log_batch to the index run, lolpop.layout.index); then the run ends.
-    "stop": {LOG_BATCH: 2, UPLOAD: 1, UPDATE: 1},
+    # page is drawn again with the final state (one upload); its audit report, since this tracker
+    # set its status (one upload; a registry version would add its set-tag: see the test below);
+    # the run's versions go into the version index (one log_batch to the index run,
+    # lolpop.layout.index); then the run ends.
+    "stop": {LOG_BATCH: 2, UPLOAD: 2, UPDATE: 1},
 }
 CREATE, SET_EXPERIMENT_TAG = "POST /api/2.0/mlflow/runs/create", "POST /api/2.0/mlflow/experiments/set-experiment-tag"
 
@@ -153,3 +155,34 @@ def test_a_status_change_s_model_card_costs_one_write_and_no_read(counted, monke
     # is not a prompt): that one read is the card's; the card's content needs none (runs held).
     get_model = "GET /api/2.0/mlflow/registered-models/get"
     assert reads == {**reads_without, get_model: reads_without.get(get_model, 0) + 1}
+
+
+def test_the_audit_report_at_stop(counted):
+    """The audit report of a registered model version whose status this run set: one upload, one
+    set-tag on its registry version, and the report's reads (lolpop.audit.report), bounded here."""
+    from lolpop.components import SklearnModelTrainer
+    from tests.support.data import iris_splits
+
+    tracker, proxy = counted
+    # its own registered model name: the server's store is shared by the session's tests
+    mv = tracker.create_resource("budget_reported", type="model_version")
+    SklearnModelTrainer(conf={"estimator": "LogisticRegression", "training_params": {"max_iter": 500}},
+                        metadata_tracker=tracker).build_model(iris_splits(), mv, winner=True)
+    tracker.log_tag(mv, "status", "PROMOTED")
+    proxy.reset()
+    tracker.stop()
+    counts = proxy.counts()
+    writes = _writes(proxy)
+    assert writes.pop("POST /api/2.0/mlflow/model-versions/set-tag") == 1
+    assert writes == {LOG_BATCH: 2, UPLOAD: 1, UPDATE: 1}  # no lineage recorded: no lineage page
+    reads = {k: v for k, v in counts.items() if k.startswith(READS)}
+    # exactly: a new read in stop() shows up here
+    assert reads == REPORT_READS, reads
+
+
+#: Reads of stop() in the test above, as measured (docs/report.md lists them): the report's three
+#: searches (what was predicted with the version, for the lineage picture; the model's versions,
+#: for the diff; the runs holding its status events, for the history; its experiments come from
+#: what the tracker holds), and the registered-model read MLflow's set_model_version_tag makes
+#: itself (it refuses to tag a prompt).
+REPORT_READS = {"POST /api/2.0/mlflow/runs/search": 3, "GET /api/2.0/mlflow/registered-models/get": 1}

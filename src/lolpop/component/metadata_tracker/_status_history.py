@@ -108,6 +108,9 @@ class StatusHistory:
         # One status change of this tracker at a time, from reading the old status to its write:
         # the alias moved is the one of the status the write replaces.
         self._lock = threading.RLock()
+        #: (model version id, run id) -> its registry version (or None) of every status this
+        #: tracker set: their audit reports are written again at stop().
+        self.changed: dict[tuple[str, str], RegistryVersion | None] = {}
 
     def _decoded(self, run_id: str, tags: Mapping[str, str], key: str) -> Any:
         return _values.decode_tag(tags, key, lambda path: self.store.big_value(run_id, path))
@@ -187,6 +190,7 @@ class StatusHistory:
         """The event tag of ``change`` for a run currently holding ``tags`` (called under the run's
         write lock, so the old status is the one this write replaces)."""
         change.old_status = self._decoded(change.run_id, tags, keys.key(change.model_version_id, "status"))
+        self.changed[(change.model_version_id, change.run_id)] = change.version
         key, text = events.new_event_tag(
             change.model_version_id, change.run_id, change.old_status, change.new_status,
             registry_version=int(change.version.version) if change.version is not None else None,
@@ -195,7 +199,8 @@ class StatusHistory:
         return {key: text}
 
     def history(self, model_id: str) -> list[events.StatusEvent]:
-        """Every status event of every version of ``model_id``, oldest first."""
+        """Every status event of every version of ``model_id``, oldest first (with those inferred for
+        versions an older lolpop wrote: :func:`lolpop.layout.events.history_in`)."""
         runs = {r.info.run_id: r for r in self.store.search_all(
             [self.experiment_id], user_filters.combine(events.history_clauses(model_id), None))}
         found: list[events.StatusEvent] = []
@@ -208,5 +213,6 @@ class StatusHistory:
                     continue
             else:
                 tags = runs[run_id].data.tags
-            found.extend(events.events_in(tags, run_id, model_id))
+            info = runs[run_id].info if run_id in runs else None
+            found.extend(events.history_in(tags, run_id, model_id, info and info.start_time, info and info.end_time))
         return events.ordered(found)

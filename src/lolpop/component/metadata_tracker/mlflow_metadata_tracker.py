@@ -53,6 +53,7 @@ from lolpop.exceptions import (
     UnsupportedResourceTypeError,
 )
 from lolpop.component.metadata_tracker import _native
+from lolpop.component.metadata_tracker import _audit_report
 from lolpop.layout import arguments, events, filters, index, keys, native
 from lolpop.layout import values as _values
 from lolpop.layout.keys import EXPERIMENT, PARENT_RUN_TAG, RUN_ID
@@ -603,7 +604,9 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         Returns:
             :class:`lolpop.layout.events.StatusEvent` list (time, model version id, its run id,
             registry version, old and new status, user, writing workflow run), from every run of
-            this MLflow experiment holding a version of the id, whatever process wrote them.
+            this MLflow experiment holding a version of the id, whatever process wrote them. A version
+            an older lolpop wrote (a ``status`` tag, no events) shows as one event with
+            ``inferred=True``: no user, the run's end time (:func:`lolpop.layout.events.history_in`).
 
         Example:
             >>> [(e.old_status, e.new_status) for e in tracker.get_status_history("churn_model")]
@@ -814,7 +817,9 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         Before the runs end: the workflow run's description (``mlflow.note.content``) goes out
         with the writes still held back, and the lineage pages of this run's model versions (and
         of other runs' model versions a prediction job here used) are drawn again with the final
-        state. Neither can keep the runs from ending: a failure there is logged as a warning.
+        state, and so is the audit report of every model version whose status this tracker set
+        (:mod:`._audit_report`). None of these can keep the runs from ending: a failure there is
+        logged as a warning.
         With ``FINISHED``, the run's versions then go into the version index
         (:mod:`lolpop.layout.index`) before the run ends; if the store refuses that, ``stop()``
         raises, no run has ended, and it can be called again."""
@@ -829,6 +834,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         pages = _native.write_note(self, final)
         self._store.flush()
         _native.refresh_lineage_pages(self, pages, final)
+        _audit_report.write_reports(self, self._statuses.changed, final)
         if status == "FINISHED":
             # Indexed before the run is FINISHED: a version is never missing from the index. If
             # this fails, no run ends and stop() can be called again.
