@@ -6,9 +6,9 @@ sends it. It owns, for the runs a tracker opened ("owned runs"):
 * the write-through cache of their tags, params and latest metrics (what the store *accepted*),
 * the pending queue (batched mode, and an experiment's id tags that ride along with its run's
   next request), with a timer so nothing waits longer than ``flush_seconds``,
-* sends, flushes and termination, searches and artifact repositories,
-* the Model Registry and LoggedModel requests (one method per request; the tracker's
-  :mod:`~lolpop.component.metadata_tracker._registry` decides when to make them).
+* sends, flushes and termination, searches and artifact repositories;
+* and it hands out the Model Registry and LoggedModel requests (:attr:`RunStore.registry`,
+  :mod:`~lolpop.store._registry_store`), on the same client and the same exactly-once rule.
 
 One lock discipline: every run has a *write lock*, held from reading the run's state through the
 send to updating the cache, so writers to one run (any number of threads) are one ordered
@@ -18,11 +18,8 @@ to copy a consistent snapshot, so reads never wait for a slow request.
 What the store refuses never enters the cache and is never queued again; what was queued before
 a refused write is sent on its own, so one bad value cannot take good ones down with it.
 
-Creates happen exactly once. Each run, LoggedModel and registry version is created with a fresh
-:data:`~lolpop.layout.keys.CREATE_TOKEN_TAG`; the request layer never resends a create whose
-answer may have been lost (:class:`~._bounded_client.AnswerLost`), and :meth:`RunStore._create_once`
-then looks the token up and creates again only when the store holds nothing under it. What the
-server applied after that look-up is found by :meth:`RunStore.sweep` (at ``stop()``) and removed.
+Creates happen exactly once (:mod:`~lolpop.store._exactly_once`); what one call writes, and the
+checks of what a store can hold, are :mod:`~lolpop.store._batch`.
 """
 
 from __future__ import annotations
@@ -42,9 +39,6 @@ from mlflow.entities import (
     Dataset,
     DatasetInput,
     InputTag,
-    LoggedModel,
-    LoggedModelInput,
-    LoggedModelOutput,
     Metric,
     Param,
     Run,
@@ -54,26 +48,23 @@ from mlflow.entities import (
     RunTag,
     ViewType,
 )
-from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from lolpop.store import _compat as compat
-from lolpop.store._bounded_client import AnswerLost
+from lolpop.store._batch import TERMINAL, Batch, check_batch, new_only
+from lolpop.store._exactly_once import CreateOnce
+from lolpop.store._registry_store import RegistryStore
 from lolpop.store._retry import store_unavailable
 from lolpop.store._connection import artifact_repository
-from lolpop.exceptions import InvalidInputError, InvalidKeyError, ResourceNotFoundError
+from lolpop.exceptions import ResourceNotFoundError
 from lolpop.layout import filters
 from lolpop.layout.keys import (
     CREATE_TOKEN_TAG,
-    MAX_KEY_LENGTH,
-    MAX_PARAM_VAL_LENGTH,
     MAX_PARAMS_TAGS_PER_BATCH,
     MLFLOW_DATASET_CONTEXT,
     MLFLOW_RUN_NAME,
 )
 from lolpop.layout.native import DatasetRecord
 
-TERMINAL = frozenset({"FINISHED", "FAILED", "KILLED"})
-RUN_STATUSES = tuple(RunStatus.to_string(s) for s in RunStatus.all_status())
 
 #: MLflow accepts 1000 metrics in one log_batch; 900 leaves room for the tags riding along.
 _MAX_METRICS_PER_BATCH = 900
@@ -84,44 +75,6 @@ _GET_ARTIFACT_REPO = "mlflow.tracking._tracking_service.client.TrackingServiceCl
 logger = logging.getLogger("lolpop.run_store")
 
 T = TypeVar("T")
-
-#: Creates of one record after lost answers: each attempt rides out an absent server on its own.
-_CREATE_ATTEMPTS = 4
-
-
-@dataclass
-class _Uncertain:
-    """A create that lost an answer: how to find the records made under its token, which one
-    is kept (``None`` until a create answered), and how to remove the others."""
-
-    find: Callable[[], list[tuple[str, Any]]]
-    discard: Callable[[Any], None]
-    kept: str | None = None
-
-
-@dataclass
-class Batch:
-    """What one call writes to one run: tags, params, metrics and artifact-backed values.
-
-    ``uploads`` maps an artifact path (relative to the run root) to the text stored there; it is
-    uploaded before the tags that point to it are sent.
-    """
-
-    tags: dict[str, str] = field(default_factory=dict)
-    params: dict[str, str] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)
-    uploads: dict[str, str] = field(default_factory=dict)
-
-    def __bool__(self) -> bool:
-        return bool(self.tags or self.params or self.metrics or self.uploads)
-
-    def size(self) -> int:
-        return len(self.tags) + len(self.params) + len(self.metrics)
-
-    def merged(self, newer: Batch) -> Batch:
-        return Batch({**self.tags, **newer.tags}, {**self.params, **newer.params},
-                     {**self.metrics, **newer.metrics}, {**self.uploads, **newer.uploads})
-
 
 @dataclass
 class _RunState:
@@ -148,59 +101,6 @@ class _RunState:
     snapshot_cache: tuple[int, str, Run] | None = None
 
 
-def check_key(key: str, what: str, error: type[InvalidInputError] = InvalidKeyError) -> None:
-    """Refuse a tag/param key MLflow cannot hold, naming it (before anything is sent)."""
-    if len(key) > MAX_KEY_LENGTH:
-        raise error(f"{what}: tag key {key[:60]!r}... is {len(key)} characters; MLflow allows "
-                    f"{MAX_KEY_LENGTH}", key=key)
-    check_text(key, what, error)
-    try:
-        compat.validate_tag_name(key)  # MLflow's own check, or its rule when MLflow lacks it
-    except MlflowException as exc:
-        raise error(f"{what}: {key!r} cannot be an MLflow tag key (use letters, digits, '_', '-', "
-                    "'.', ' ', ':' and no path tricks)", key=key) from exc
-
-
-def check_text(text: str, what: str, error: type[InvalidInputError] = InvalidInputError,
-               key: str | None = None) -> None:
-    """Refuse text no backend stores faithfully: lone surrogates (not UTF-8) and NUL."""
-    if "\x00" in text:
-        raise error(f"{what}: contains a NUL character, which MLflow stores cannot hold",
-                    key=key if key is not None else text)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise error(f"{what}: {text[max(0, exc.start - 20):exc.end + 20]!r} is not valid Unicode "
-                    f"(a lone surrogate at position {exc.start}, e.g. from os.fsdecode); decode "
-                    "it properly or store the bytes as an artifact",
-                    key=key if key is not None else text) from None
-
-
-def _check_batch(batch: Batch) -> None:
-    for key, value in batch.tags.items():
-        check_key(key, f"tag {key[:100]!r}")
-        check_text(value, f"value of {key[:100]!r}", key=key)
-    for key, value in batch.params.items():
-        check_key(key, f"param {key[:100]!r}")
-        check_text(value, f"param {key[:100]!r}", key=key)
-        if len(value) > MAX_PARAM_VAL_LENGTH:
-            raise InvalidInputError(f"param {key!r}: value is {len(value)} characters; MLflow params hold "
-                                    f"at most {MAX_PARAM_VAL_LENGTH}", key=key)
-    for key in batch.metrics:
-        check_key(key, f"metric {key[:100]!r}")
-    for path, text in batch.uploads.items():
-        check_text(text, f"value stored at {path!r}", key=path)
-
-
-def _new_only(batch: Batch, tags: Mapping[str, str], params: Mapping[str, str],
-              metrics: Mapping[str, float]) -> Batch:
-    """What of ``batch`` the run does not hold yet (an identical re-log sends nothing)."""
-    return Batch({k: v for k, v in batch.tags.items() if tags.get(k) != v},
-                 {k: v for k, v in batch.params.items() if params.get(k) != v},
-                 {k: v for k, v in batch.metrics.items() if metrics.get(k) != v},
-                 batch.uploads)
-
-
 class RunStore:
     """Reads and writes runs of one MLflow store for one tracker (thread-safe).
 
@@ -223,14 +123,17 @@ class RunStore:
         self._lock = threading.Lock()  # guards _owned only
         self._timer: threading.Thread | None = None
         self._closing = threading.Event()
-        self._uncertain: list[_Uncertain] = []
+        #: every create of this store (runs, and the registry's) under one exactly-once rule
+        self.creates = CreateOnce()
+        #: the Model Registry and LoggedModel requests, on the same client and create rule
+        self.registry = RegistryStore(client, self.creates)
 
     # -- owned runs ---------------------------------------------------------------------------
     def create_run(self, experiment_id: str, tags: Mapping[str, str], run_name: str | None = None,
                    start_time: int | None = None) -> Run:
         """Open a run (one request) and own it."""
         batch = Batch(tags=dict(tags))
-        _check_batch(batch)
+        check_batch(batch)
         run = self._create_run_once(experiment_id, tags, run_name, start_time)
         with self._lock:
             self._owned[run.info.run_id] = _RunState(run, dict(run.data.tags), dict(run.data.params))
@@ -253,48 +156,12 @@ class RunStore:
 
     def _create_once(self, what: str, create: Callable[[], T], find: Callable[[], list[tuple[str, T]]],
                      ident: Callable[[T], str], discard: Callable[[T], None]) -> T:
-        """``create()`` exactly once: after a lost answer, the record is looked up by its token
-        (``find``: ``(id, record)`` pairs, the one to keep first) before it is created again.
-        A create that lost an answer is remembered for :meth:`sweep`."""
-        uncertain: _Uncertain | None = None
-        for attempt in range(_CREATE_ATTEMPTS):
-            try:
-                made = create()
-            except AnswerLost:
-                if uncertain is None:
-                    uncertain = _Uncertain(find, discard)
-                    with self._lock:
-                        self._uncertain.append(uncertain)
-                if attempt == _CREATE_ATTEMPTS - 1:
-                    raise
-                found = find()
-                if not found:
-                    logger.info("lolpop: creating %s lost its answer and the store has no record of it; "
-                                "creating it again", what)
-                    continue
-                (uncertain.kept, made), *extra = found
-                for _, record in extra:
-                    discard(record)
-                logger.info("lolpop: creating %s lost its answer; the store had applied it (%s)", what,
-                            uncertain.kept)
-                return made
-            if uncertain is not None:
-                uncertain.kept = ident(made)
-            return made
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        return self.creates.run(what, create, find, ident, discard)
 
     def sweep(self) -> int:
-        """Remove records that a create applied after its lost answer was looked up (one look-up
-        per such create; none at all when no answer was lost). Returns how many were removed."""
-        with self._lock:
-            uncertain, self._uncertain = self._uncertain, []
-        removed = 0
-        for entry in uncertain:
-            for record_id, record in entry.find():
-                if record_id != entry.kept:  # none kept (every attempt failed): all are leftovers
-                    entry.discard(record)
-                    removed += 1
-        return removed
+        """Remove what creates applied after their lost answers were looked up
+        (:meth:`~lolpop.store._exactly_once.CreateOnce.sweep`); how many were removed."""
+        return self.creates.sweep()
 
     def _discard_run(self, run: Run) -> None:
         """A second run a lost answer left behind: deleted, or ended KILLED where the user may
@@ -407,16 +274,16 @@ class RunStore:
         if state is None:
             run = self.get_run(run_id)
             tags, params = dict(run.data.tags), dict(run.data.params)
-            batch = _new_only(build(tags, params), tags, params, run.data.metrics)
-            _check_batch(batch)
+            batch = new_only(build(tags, params), tags, params, run.data.metrics)
+            check_batch(batch)
             self._send(run_id, batch)
             return
         with state.write_lock:
             tags, params = self.data(run_id)
             with state.data_lock:
                 metrics = {**state.metrics, **state.pending.metrics}
-            batch = _new_only(build(tags, params), tags, params, metrics)
-            _check_batch(batch)
+            batch = new_only(build(tags, params), tags, params, metrics)
+            check_batch(batch)
             if not batch:
                 return
             if defer is None:
@@ -687,120 +554,3 @@ class RunStore:
         for start in range(0, max(len(entries), 1), _MAX_METRICS_PER_BATCH):
             self.client.log_batch(run_id, metrics=entries[start : start + _MAX_METRICS_PER_BATCH],
                                   tags=tag_entries if start == 0 else [], synchronous=True)
-
-    # -- Model Registry and logged models: one request per method --------------------------------
-    def create_logged_model(self, experiment_id: str, name: str, source_run_id: str,
-                            tags: Mapping[str, str], params: Mapping[str, str]) -> LoggedModel:
-        token = uuid.uuid4().hex
-        tags = {**tags, CREATE_TOKEN_TAG: token}
-
-        def find() -> list[tuple[str, LoggedModel]]:
-            found = self.client.search_logged_models(
-                [experiment_id], filter_string=filters.created_with(token), max_results=100)
-            # Keep the one furthest along (READY, else the oldest); the others are removed.
-            order = {"READY": 0, "PENDING": 1}
-            ranked = sorted(found, key=lambda m: (order.get(str(m.status), 2), m.creation_timestamp, m.model_id))
-            return [(m.model_id, m) for m in ranked]
-
-        return self._create_once(
-            f"LoggedModel {name!r} (token {token})",
-            lambda: self.client.create_logged_model(experiment_id, name=name, source_run_id=source_run_id,
-                                                    tags=dict(tags), params=dict(params)),
-            find, lambda m: m.model_id, lambda m: self._discard_logged_model(m.model_id))
-
-    def _discard_logged_model(self, model_id: str) -> None:
-        self.client.delete_logged_model(model_id)
-        logger.warning("lolpop: removed LoggedModel %s, a duplicate a lost answer left behind", model_id)
-
-    def upload_logged_model(self, model_id: str, local_dir: str) -> None:
-        """Upload a model folder as a LoggedModel's artifacts (one upload per file)."""
-        self.client.log_model_artifacts(model_id, local_dir)
-
-    def finalize_logged_model(self, model_id: str, ready: bool) -> None:
-        self.client.finalize_logged_model(model_id, "READY" if ready else "FAILED")
-
-    def find_logged_models(self, experiment_id: str, source_run_id: str) -> list[LoggedModel]:
-        """The LoggedModels run ``source_run_id`` produced (one search, up to 100)."""
-        return list(self.client.search_logged_models(
-            [experiment_id], filter_string=f"source_run_id = '{source_run_id}'", max_results=100))
-
-    def log_model_output(self, run_id: str, model_id: str) -> None:
-        """Show the LoggedModel on the page of the run that produced it."""
-        self.client.log_outputs(run_id, [LoggedModelOutput(model_id, step=0)])
-
-    def log_model_input(self, run_id: str, model_id: str) -> None:
-        """Record that run ``run_id`` used the LoggedModel ``model_id``."""
-        self.client.log_inputs(run_id, models=[LoggedModelInput(model_id)])
-
-    def create_registered_model(self, name: str) -> None:
-        """Create registered model ``name``; one that exists already is fine."""
-        try:
-            self.client.create_registered_model(name)
-        except MlflowException as exc:
-            if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
-                raise
-
-    def create_model_version(self, name: str, source: str, run_id: str, tags: Mapping[str, str],
-                             model_id: str | None) -> ModelVersion:
-        token = uuid.uuid4().hex
-        tags = {**tags, CREATE_TOKEN_TAG: token}
-
-        def find() -> list[tuple[str, ModelVersion]]:
-            found = self.client.search_model_versions(
-                filters.created_with(token, name), max_results=100)
-            return sorted(((str(v.version), v) for v in found), key=lambda p: int(p[0]))
-
-        # await_creation_for=0: OSS registries create versions READY at once; tracking never waits.
-        return self._create_once(
-            f"version of registered model {name!r} (token {token})",
-            lambda: self.client.create_model_version(name, source, run_id=run_id, tags=tags, model_id=model_id,
-                                                     await_creation_for=0),
-            find, lambda v: str(v.version), lambda v: self._discard_model_version(name, str(v.version)))
-
-    def describe_model_version(self, name: str, version: str, description: str) -> None:
-        """One ``update_model_version``: the version's description (set-style, resent safely)."""
-        self.client.update_model_version(name, version, description=description)
-
-    def _discard_model_version(self, name: str, version: str) -> None:
-        self.client.delete_model_version(name, version)
-        logger.warning("lolpop: removed version %s of registered model %r, a duplicate a lost answer left "
-                       "behind", version, name)
-
-    def delete_model_version(self, name: str, version: str) -> None:
-        self.client.delete_model_version(name, version)
-
-    def find_model_versions(self, filter_string: str) -> list[ModelVersion]:
-        return list(self.client.search_model_versions(filter_string, max_results=1000))
-
-    def set_alias(self, name: str, alias: str, version: str) -> None:
-        self.client.set_registered_model_alias(name, alias, version)
-
-    def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
-        self.client.set_model_version_tag(name, version, key, value)
-
-    def alias_version(self, name: str, alias: str) -> str | None:
-        """The version holding ``alias`` of registered model ``name``, or ``None``."""
-        try:
-            return str(self.client.get_model_version_by_alias(name, alias).version)
-        except MlflowException as exc:
-            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"):
-                return None
-            raise
-
-    def delete_alias(self, name: str, alias: str) -> None:
-        self.client.delete_registered_model_alias(name, alias)
-
-    def aliases(self, name: str) -> dict[str, str]:
-        """The aliases of registered model ``name`` (alias → version; empty when there is no such
-        model): one ``get_registered_model``. (MLflow's basic-auth server refuses an alias look-up
-        on a missing model as a permission; this read says "not found".)"""
-        try:
-            model = self.client.get_registered_model(name)
-        except MlflowException as exc:
-            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
-                return {}
-            raise
-        return {alias: str(version) for alias, version in (model.aliases or {}).items()}
-
-    def delete_logged_model(self, model_id: str) -> None:
-        self.client.delete_logged_model(model_id)

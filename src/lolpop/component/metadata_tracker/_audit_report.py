@@ -60,7 +60,7 @@ def write_reports(tracker: TrackerView, changed: Mapping[tuple[str, str], Regist
                                          str(path))
                 uri = f"runs:/{run_id}/{keys.audit_report_path(mv_id)}"
                 if version is not None:
-                    tracker._store.set_version_tag(version.name, version.version, keys.REGISTRY_REPORT_TAG, uri)
+                    tracker._store.registry.set_version_tag(version.name, version.version, keys.REGISTRY_REPORT_TAG, uri)
                 written.append(uri)
             except Exception:  # noqa: BLE001 - a report must never keep a run from ending
                 logger.warning("lolpop: could not write the audit report of %r (run %s)", mv_id, run_id,

@@ -24,7 +24,7 @@ from lolpop.store.entities import Run
 
 from lolpop.component.metadata_tracker import _run_note
 from lolpop.component.metadata_tracker._run_note import code, md, run_link
-from lolpop.store._run_store import TERMINAL, Batch, check_key
+from lolpop.store._batch import TERMINAL, Batch, check_key
 from lolpop.component.metadata_tracker.base_metadata_tracker import Resource
 from lolpop.exceptions import InvalidKeyError, ResourceNotFoundError
 from lolpop.layout import keys, native

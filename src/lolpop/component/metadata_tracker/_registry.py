@@ -209,7 +209,7 @@ class ModelRegistry:
 
     def _find(self, name: str, winner: str) -> RegistryVersion | None:
         run_id, _ = keys.split_experiment_id(winner)
-        found = [int(v.version) for v in self.store.find_model_versions(filters.model_version_filter(name, run_id))
+        found = [int(v.version) for v in self.store.registry.find_model_versions(filters.model_version_filter(name, run_id))
                  if v.tags.get(keys.REGISTRY_EXPERIMENT_TAG) == winner]
         return RegistryVersion(name, str(min(found))) if found else None
 
@@ -224,8 +224,8 @@ class ModelRegistry:
         logged, built = got
         built_id = logged.model_id if built else None
         try:
-            self.store.create_registered_model(name)
-            made = self.store.create_model_version(name, logged.artifact_location, run_id, tags, logged.model_id)
+            self.store.registry.create_registered_model(name)
+            made = self.store.registry.create_model_version(name, logged.artifact_location, run_id, tags, logged.model_id)
         except BaseException:
             # E.g. no permission on the registered model: the LoggedModel built for it goes.
             if built_id is not None:
@@ -242,7 +242,7 @@ class ModelRegistry:
                 return Registration(first)
             if built_id is not None:
                 # Only now: a LoggedModel shown as the run's output always has its registry version.
-                self.store.log_model_output(run_id, built_id)
+                self.store.registry.log_model_output(run_id, built_id)
         except BaseException:
             self._remove_version(ours)
             if built_id is not None:
@@ -252,7 +252,7 @@ class ModelRegistry:
 
     def _remove_version(self, version: RegistryVersion, duplicate: bool = False) -> bool:
         try:
-            self.store.delete_model_version(version.name, version.version)
+            self.store.registry.delete_model_version(version.name, version.version)
             return True
         except Exception as exc:  # noqa: BLE001 - the failure that led here is the error to report
             # Untidy, not wrong: no alias and no status names it (a duplicate: the other is used).
@@ -265,13 +265,13 @@ class ModelRegistry:
         (EDIT on the experiment is not enough in MLflow's basic-auth), finalize it FAILED, so it is
         never left PENDING and never taken for a READY one (:meth:`_find_logged`)."""
         try:
-            self.store.delete_logged_model(model_id)
+            self.store.registry.delete_logged_model(model_id)
             return
         except Exception as exc:  # noqa: BLE001 - finalizing FAILED is the fallback
             self.logger.debug("lolpop: model registry: deleting LoggedModel %s failed (%s); finalizing it "
                               "FAILED instead", model_id, type(exc).__name__)
         try:
-            self.store.finalize_logged_model(model_id, ready=False)
+            self.store.registry.finalize_logged_model(model_id, ready=False)
         except Exception as exc:  # noqa: BLE001 - the failure that led here is the error to report
             self.warn(f"marking LoggedModel {model_id} FAILED after a failed registration", exc)
 
@@ -299,18 +299,18 @@ class ModelRegistry:
                                   model_version_id)
                 return None
             _, params = self.store.data(run_id)  # the experiment's params, shown on the model's page
-            logged = self.store.create_logged_model(experiment, keys.logged_model_name(model_version_id), run_id,
+            logged = self.store.registry.create_logged_model(experiment, keys.logged_model_name(model_version_id), run_id,
                                                     tags, params)
             try:
-                self.store.upload_logged_model(logged.model_id, str(folder))
-                self.store.finalize_logged_model(logged.model_id, ready=True)
+                self.store.registry.upload_logged_model(logged.model_id, str(folder))
+                self.store.registry.finalize_logged_model(logged.model_id, ready=True)
             except BaseException:
                 self._remove_logged(logged.model_id)
                 raise
         return logged, True
 
     def _find_logged(self, experiment: str, run_id: str, winner: str) -> Any:
-        ready = [m for m in self.store.find_logged_models(experiment, run_id)
+        ready = [m for m in self.store.registry.find_logged_models(experiment, run_id)
                  if m.tags.get(keys.REGISTRY_EXPERIMENT_TAG) == winner and _status_text(m) == _READY]
         return max(ready, key=lambda m: m.creation_timestamp) if ready else None
 
@@ -350,15 +350,15 @@ class ModelRegistry:
             return move
         step = f"reading the aliases of registered model {version.name!r}"
         try:
-            held = self.store.aliases(version.name)
+            held = self.store.registry.aliases(version.name)
             if old_alias is not None and held.get(old_alias) == version.version:
                 step = (f"removing alias {old_alias!r} of registered model {version.name!r} from version "
                         f"{version.version}")
-                self.store.delete_alias(version.name, old_alias)
+                self.store.registry.delete_alias(version.name, old_alias)
                 move.steps.append((old_alias, version.version, None))
             if new_alias is not None and held.get(new_alias) != version.version:
                 step = f"moving alias {new_alias!r} of registered model {version.name!r} to version {version.version}"
-                self.store.set_alias(version.name, new_alias, version.version)
+                self.store.registry.set_alias(version.name, new_alias, version.version)
                 move.steps.append((new_alias, held.get(new_alias), version.version))
         except Exception as exc:
             left = self.undo(move)
@@ -379,9 +379,9 @@ class ModelRegistry:
         if name is None or alias is None:
             return move
         try:
-            holder = self.store.aliases(name).get(alias)
+            holder = self.store.registry.aliases(name).get(alias)
             if holder is not None:
-                self.store.delete_alias(name, alias)
+                self.store.registry.delete_alias(name, alias)
                 move.steps.append((alias, holder, None))
         except Exception as exc:
             raise self._error(exc, f"{what}: removing alias {alias!r} of registered model {name!r} (the model "
@@ -402,9 +402,9 @@ class ModelRegistry:
         for alias, before, after in reversed(move.steps):
             try:
                 if before is None:
-                    self.store.delete_alias(move.name, alias)
+                    self.store.registry.delete_alias(move.name, alias)
                 else:
-                    self.store.set_alias(move.name, alias, before)
+                    self.store.registry.set_alias(move.name, alias, before)
             except Exception as exc:  # noqa: BLE001 - the failure that led here is the error to report
                 where = f"version {after}" if after is not None else "no version"
                 back = f"version {before}" if before is not None else "no version"
@@ -420,7 +420,7 @@ class ModelRegistry:
         if not self.enabled:
             return
         try:
-            self.store.describe_model_version(version.name, version.version, card)
+            self.store.registry.describe_model_version(version.name, version.version, card)
         except Exception as exc:  # noqa: BLE001 - the card describes the status, it never fails it
             self.warn(f"writing the model card of version {version.version} of {version.name!r}", exc)
 
@@ -445,6 +445,6 @@ class ModelRegistry:
             experiment = self.store.get_run(exp_run_id).info.experiment_id
             logged = self._find_logged(experiment, exp_run_id, winner)
             if logged is not None:
-                self.store.log_model_input(run_id, logged.model_id)
+                self.store.registry.log_model_input(run_id, logged.model_id)
         except Exception as exc:  # noqa: BLE001 - the registry must never fail tracking
             self.warn(f"recording the model of {model_version_id!r} as an input of run {run_id}", exc)

@@ -36,7 +36,8 @@ from lolpop.component.metadata_tracker import _lifecycle
 from lolpop.store._connection import open_store, redact, translating
 from lolpop.component.metadata_tracker._lookups import DEPLOYED, Lookups
 from lolpop.component.metadata_tracker._registry import ModelRegistry
-from lolpop.store._run_store import RUN_STATUSES, TERMINAL, Batch, RunStore, check_key
+from lolpop.store._batch import RUN_STATUSES, TERMINAL, Batch, check_key
+from lolpop.store._run_store import RunStore
 from lolpop.component.metadata_tracker._status_history import StatusHistory, writer_name
 from lolpop.component.metadata_tracker._version_index import VersionIndex
 from lolpop.component.metadata_tracker.base_metadata_tracker import BaseMetadataTracker, Resource
