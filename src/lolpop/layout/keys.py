@@ -185,6 +185,12 @@ def check_namespace(tags: Mapping[str, str], resource_id: str, names: Iterable[s
 #: (:mod:`lolpop.layout.events`).
 STATUS_EVENT_PREFIX = "_lolpop.status_event."
 
+#: One run tag per quarantine or lift of a dataset version, on the dataset version's own run
+#: (where a writer without a workflow run, the CLI, can put it with one set-tag request):
+#: ``_lolpop.quarantine.<µs since the epoch, 16 digits>.<32 hex>`` = the event as JSON
+#: (:mod:`lolpop.layout.quarantine`).
+QUARANTINE_PREFIX = "_lolpop.quarantine."
+
 #: Tags of a registered model version and of the LoggedModel it serves.
 REGISTRY_WORKFLOW_RUN_TAG = "lolpop.workflow_run_id"
 REGISTRY_EXPERIMENT_TAG = "lolpop.experiment_id"
@@ -196,6 +202,11 @@ _RESERVED_ALIAS = re.compile(r"^(?:[vV]\d+|latest)$", re.IGNORECASE)
 MAX_ALIAS_LENGTH = 255
 #: Characters MLflow refuses in a registered model name.
 _BAD_MODEL_NAME_CHARS = ("/", ":", "%")
+
+
+def quarantine_key(time_us: int, uid: str) -> str:
+    """The tag key of one quarantine event; keys sort by time (fixed-width digits)."""
+    return f"{QUARANTINE_PREFIX}{time_us:016d}.{uid}"
 
 
 def status_event_key(time_us: int, uid: str) -> str:

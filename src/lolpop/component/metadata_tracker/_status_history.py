@@ -36,7 +36,7 @@ import getpass
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lolpop.component.metadata_tracker._registry import AliasMove, ModelRegistry, Registration, RegistryVersion
@@ -57,6 +57,8 @@ class StatusChange:
     registration: Registration | None
     old_status: Any = None
     aliases: AliasMove | None = None
+    #: the quarantined sources this status is set in spite of (``lolpop_allow_quarantined``)
+    override: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def version(self) -> RegistryVersion | None:
@@ -168,7 +170,7 @@ class StatusHistory:
         key, text = events.new_event_tag(
             change.model_version_id, change.run_id, change.old_status, change.new_status,
             registry_version=int(change.version.version) if change.version is not None else None,
-            user=self.user, writer_run_id=self.writer_run_id,
+            user=self.user, writer_run_id=self.writer_run_id, override=change.override,
         )
         return {key: text}
 
