@@ -60,6 +60,9 @@ def show_deployments(settings: Settings, model_id: str, at: str | None = None, f
     for e in found:
         change = _text(e.old_status if e.old_status is not None else "—")
         change.append(" → ").append_text(_text(e.new_status))
+        for source in getattr(e, "override", ()):
+            change.append("  OVERRIDE of quarantined ", style="bold red").append_text(
+                _text(f"{source.get('dataset_version_id')}@{str(source.get('run_id'))[:8]}"))
         listing.add_row([_text(e.time.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]), _text(e.run_id),
                          _text(f"v{e.registry_version}" if e.registry_version is not None else ""), change,
                          _text(e.user)])

@@ -19,6 +19,7 @@ from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
 from lolpop.lineage.graph import LineageGraph, build_lineage
 from lolpop.lineage.render import to_html
 from lolpop.lineage.store import Located, StoreReader
+from lolpop.lineage.taint import annotate
 
 if TYPE_CHECKING:
     from lolpop.component.metadata_tracker.mlflow_metadata_tracker import MLFlowMetadataTracker
@@ -48,7 +49,7 @@ def lineage_of(tracker: MLFlowMetadataTracker, resource: Any, direction: str = "
         fresh = reader.get_run(run.info.run_id)
         if not reader.has_resource(rid, fresh):
             raise ResourceNotFoundError(f"run {run.info.run_id} does not record resource {rid!r}")
-        return build_lineage(reader, Located(rid, fresh), direction, depth)
+        return annotate(build_lineage(reader, Located(rid, fresh), direction, depth), reader)
     finally:
         reader.close()
 
@@ -130,6 +131,7 @@ def log_lineage_page(tracker: MLFlowMetadataTracker, model_version: Any, held: M
     try:
         graph = build_lineage(reader, Located(rid, reader.get_run(run_id)), direction,
                               max_experiments=PAGE_EXPERIMENTS)
+        annotate(graph, reader)
     finally:
         if own:
             reader.close()
