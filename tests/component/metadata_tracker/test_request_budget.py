@@ -116,3 +116,38 @@ def test_the_writer_creating_an_experiment_builds_its_index_once(mlflow_server):
         assert _writes(proxy) == {LOG_BATCH: 2, UPDATE: 1}
     finally:
         proxy.stop()
+
+
+SEARCH = "POST /api/2.0/mlflow/runs/search"
+
+
+def test_the_quarantine_gate_costs_one_search_per_lineage_hop(counted, mlflow_server):
+    """PROMOTED / DEPLOYED of a model version reads its taint (lolpop.lineage.taint): no request
+    for a version without lineage; one runs/search per lineage hop (all upstream runs of the hop in
+    one search on their ids), whatever the number of dataset versions in it. A quarantine is one
+    write request (the event tag)."""
+    tracker, proxy = counted
+
+    def searches(call) -> tuple[int, dict[str, int]]:
+        proxy.reset()
+        call()
+        return proxy.counts().get(SEARCH, 0), _writes(proxy)
+
+    bare = tracker.create_resource("bare", type="model_version")
+    base, _ = searches(lambda: tracker.log_tag(bare, "status", "PROMOTED"))
+    # one hop, three dataset versions (two in this run, one in an earlier run): one search
+    earlier = MLFlowMetadataTracker(conf={"mlflow_tracking_uri": proxy.url,
+                                          "mlflow_experiment_name": tracker.experiment_name})
+    raw = earlier.create_resource("raw", type="dataset_version")
+    earlier.stop()
+    a = tracker.create_resource("a", type="dataset_version")
+    b = tracker.create_resource("b", type="dataset_version", parent=raw)  # b was made from raw: hop 2
+    mv = tracker.create_resource("m", type="model_version")
+    tracker.build_model_lineage(mv, [a, b])
+    one_hop = tracker.create_resource("m1", type="model_version")
+    tracker.build_model_lineage(one_hop, [a])
+    assert searches(lambda: tracker.log_tag(one_hop, "status", "PROMOTED"))[0] == base + 1
+    assert searches(lambda: tracker.log_tag(mv, "status", "PROMOTED"))[0] == base + 2  # a, b; then raw
+    count, writes = searches(lambda: tracker.quarantine(raw, "bad"))
+    assert writes == {LOG_BATCH: 1}
+    assert searches(lambda: pytest.raises(Exception, tracker.log_tag, mv, "status", "DEPLOYED"))[1] == {}
