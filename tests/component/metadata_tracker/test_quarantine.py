@@ -271,3 +271,22 @@ def test_forged_or_foreign_event_tags_are_skipped():
     value = {"dataset_version_id": "d", "run_id": run_id}
     tags = {b: json.dumps({**value, "action": "lift"}), a: json.dumps({**value, "action": "quarantine"})}
     assert quarantine.current(tags, run_id, "d") is None
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "server"])
+def test_the_lineage_page_shows_taint_and_hostile_reason_text_is_inert(make_tracker, client, tmp_path):
+    tracker = make_tracker()
+    dv = tracker.create_resource("train", type="dataset_version")
+    mv = tracker.create_resource("m", type="model_version")
+    tracker.build_model_lineage(mv, [dv])
+    tracker.quarantine(dv, HOSTILE)
+    graph = tracker.get_lineage(mv)
+    assert graph.root_node.taint[0]["reason"] == HOSTILE
+    tracker.stop()  # draws the page again, with the final state
+    page = Path(client.download_artifacts(mv.run.info.run_id, "m/lineage/lineage.html", str(tmp_path)))
+    html = page.read_text(encoding="utf-8")
+    assert "⚠ TAINTED by train@" in html and "⚠ QUARANTINED" in html and 'class="taint"' in html
+    assert "default-src 'none'" in html  # the same CSP: no script runs, nothing is fetched
+    for raw in ("<script", "<img", "\x1b", "\x07", "\x9b"):
+        assert raw not in html, raw
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
