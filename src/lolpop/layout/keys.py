@@ -79,6 +79,12 @@ STRUCTURAL = ("exists", "type", "parent_id", "parent_run_id")
 #: ``_lolpop.used_by.<dataset_run_id>.<dataset_id>`` = JSON list of model version ids in that run.
 USED_BY_PREFIX = "_lolpop.used_by."
 
+#: Searchable "made from" index written with ``create_resource(..., parent=p)`` of a resource
+#: that is neither an experiment nor a prediction job (e.g. a dataset version made from another):
+#: ``_lolpop.child_of.<parent_run_id>.<parent_id>`` = JSON list of the child ids in that run, so
+#: what was made from a version is one search (lineage downstream, impact, taint's blast radius).
+CHILD_OF_PREFIX = "_lolpop.child_of."
+
 
 def key(resource_id: str, name: str) -> str:
     """The tag key of metadata ``name`` of resource ``resource_id``: ``<id>.<name>``."""
@@ -91,6 +97,10 @@ def exists_key(resource_id: str) -> str:
 
 def used_by_key(dataset_run_id: str, dataset_id: str) -> str:
     return f"{USED_BY_PREFIX}{dataset_run_id}.{dataset_id}"
+
+
+def child_of_key(parent_run_id: str, parent_id: str) -> str:
+    return f"{CHILD_OF_PREFIX}{parent_run_id}.{parent_id}"
 
 
 def resource_id(name: str) -> str:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mlflow.entities import Run
 
 from lolpop.layout.filters import tag_clause
-from lolpop.layout.keys import MAX_KEY_LENGTH, MLFLOW_PARENT, used_by_key
+from lolpop.layout.keys import MAX_KEY_LENGTH, MLFLOW_PARENT, child_of_key, used_by_key
 from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
 from lolpop.lineage.graph import LineageGraph, build_lineage
 from lolpop.lineage.render import to_html
@@ -79,6 +79,22 @@ def used_by_tags(model_version_id: str, lineage: Any, current: dict[str, str]) -
         if current.get(key) != value:
             tags[key] = value
     return tags
+
+
+def child_of_tags(child_id: str, parent_id: str, parent_run_id: str, current: dict[str, str]) -> dict[str, str]:
+    """Tag ``_lolpop.child_of.<parent_run_id>.<parent_id>`` = JSON list of the ids in this run made
+    from that parent, with ``child_id`` added (empty when unchanged or when the key is too long)."""
+    key = child_of_key(parent_run_id, parent_id)
+    if len(key) > MAX_KEY_LENGTH or "`" in key:
+        logger.warning("parent id %r is too long for the made-from index; downstream lineage of it "
+                       "will not find %r", parent_id, child_id)
+        return {}
+    try:
+        children = json.loads(current.get(key, "[]"))
+    except json.JSONDecodeError:
+        children = []
+    value = json.dumps(sorted(set(children if isinstance(children, list) else []) | {child_id}))
+    return {} if current.get(key) == value else {key: value}
 
 
 class HeldRunsReader(StoreReader):

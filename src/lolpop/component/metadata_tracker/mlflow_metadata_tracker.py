@@ -60,7 +60,7 @@ from lolpop.layout import events, filters, index, keys, native, quarantine
 from lolpop.layout import values as _values
 from lolpop.layout.keys import EXPERIMENT, PARENT_RUN_TAG, RUN_ID
 from lolpop.audit.tracker_hooks import end_openlineage, openlineage_url, start_openlineage
-from lolpop.lineage.tracker_hooks import lineage_of, log_lineage_page, used_by_tags
+from lolpop.lineage.tracker_hooks import child_of_tags, lineage_of, log_lineage_page, used_by_tags
 
 _RUN_KEYS = ("status", "end_time", "name")
 #: Statuses refused on a model version built from a quarantined dataset version (the gate).
@@ -275,7 +275,8 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         return _values.decode_tag(tags, full_key, lambda path: self._store.big_value(run_id, path))
 
     def _write_metadata(self, rid: str, run_id: str, items: Mapping[str, Any], *,
-                        extra: Batch | None = None, defer: bool | None = None) -> None:
+                        extra: Batch | None = None, defer: bool | None = None,
+                        also: Any = None) -> None:
         """Write ``items`` as metadata of ``rid``. A ``status`` of a model version also writes its
         status event in the same batch, after its registry alias moved (:mod:`._status_history`:
         the two change together, or the call raises having written nothing of the status)."""
@@ -298,6 +299,8 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                 batch.metrics.update(_native.metrics(self, rid, run_id, items[keys.METRICS_ID]))
             if change is not None:
                 batch.tags.update(self._statuses.event_tags(change, tags))
+            if also is not None:  # tags outside the resource's namespace, from the run's current tags
+                batch.tags.update(also(tags))
             return batch.merged(extra) if extra is not None else batch
 
         with self._statuses.applying(change):  # the alias moves first; it moves back if this block fails
@@ -518,7 +521,11 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             self._write_metadata(rid, run.info.run_id, meta, defer=True if not kwargs else None)
             return Resource(rid, run)
         rid = self._check_new_id(id)
-        self._write_metadata(rid, self.run.info.run_id, meta)
+        also = None
+        if parent is not None and type != keys.PREDICTION_JOB:
+            # "made from": searchable from the parent (lolpop.layout.keys.CHILD_OF_PREFIX), same request
+            also = lambda tags: child_of_tags(rid, parent_id, parent_run_id, tags)  # noqa: E731
+        self._write_metadata(rid, self.run.info.run_id, meta, also=also)
         if type == keys.PREDICTION_JOB and parent_run_id is not None and not self._store.owns(parent_run_id):
             self._linked_model_versions[(parent_id, parent_run_id)] = None
         if type == keys.PREDICTION_JOB and parent is not None:
