@@ -163,7 +163,6 @@ def test_taint_follows_two_hops_and_prediction_jobs(make_tracker):
     assert tracker.get_tag(mv, "status") == "PROMOTED"
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "server"])
 def test_the_override_goes_through_and_is_recorded(make_tracker, caplog):
     tracker = make_tracker(lolpop_allow_quarantined=True)
     dv = tracker.create_resource("train", type="dataset_version")

@@ -32,7 +32,6 @@ experiment, whatever the run's state, with this tracker's own not-yet-sent write
 
 from __future__ import annotations
 
-import getpass
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -43,9 +42,6 @@ from lolpop.component.metadata_tracker._registry import AliasMove, ModelRegistry
 from lolpop.component.metadata_tracker._run_store import RunStore
 from lolpop.layout import events, filters, keys
 from lolpop.layout import values as _values
-
-_MLFLOW_USER = "mlflow.user"
-
 
 @dataclass
 class StatusChange:
@@ -74,17 +70,6 @@ class StatusChange:
         return f"status {self.new_status!r} of model version {self.model_version_id!r} not recorded"
 
 
-def writer_name(workflow_tags: Mapping[str, str]) -> str:
-    """Who writes: the workflow run's ``mlflow.user``, else the login name as MLflow itself uses."""
-    user = workflow_tags.get(_MLFLOW_USER)
-    if user:
-        return user
-    try:
-        return getpass.getuser()
-    except (ImportError, KeyError, OSError):
-        return "unknown"
-
-
 class StatusHistory:
     """Prepares, records and reads status events for one tracker.
 
@@ -93,7 +78,7 @@ class StatusHistory:
         registry: the model registry mapping.
         experiment_id: the MLflow experiment whose runs hold the history.
         writer_run_id: the tracker's workflow run (recorded in each event).
-        user: recorded in each event as its writer.
+        user: recorded in each event as its writer (the MLflow user, else the OS login: ``_who.who``).
     """
 
     def __init__(self, store: RunStore, registry: ModelRegistry, experiment_id: str, writer_run_id: str,
