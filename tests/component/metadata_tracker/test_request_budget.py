@@ -151,3 +151,27 @@ def test_the_quarantine_gate_costs_one_search_per_lineage_hop(counted, mlflow_se
     count, writes = searches(lambda: tracker.quarantine(raw, "bad"))
     assert writes == {LOG_BATCH: 1}
     assert searches(lambda: pytest.raises(Exception, tracker.log_tag, mv, "status", "DEPLOYED"))[1] == {}
+
+
+def test_the_lineage_page_shows_taint_without_a_request_of_its_own(counted):
+    """The lineage pages (build_model_lineage, stop) mark quarantined / tainted nodes from the runs
+    the graph walk read already: the reads are what they were before taint existed (measured on
+    the branch point: two runs/get at build_model_lineage; at stop one runs/get, one
+    experiments/search and one runs/search), a dataset version of an earlier run included."""
+    tracker, proxy = counted
+    earlier = MLFlowMetadataTracker(conf={"mlflow_tracking_uri": proxy.url,
+                                          "mlflow_experiment_name": tracker.experiment_name})
+    ext = earlier.create_resource("ext", type="dataset_version")
+    earlier.quarantine(ext, "bad")
+    earlier.stop()
+    dv = tracker.create_resource("train", type="dataset_version", parent=ext)
+    mv = tracker.create_resource("m", type="model_version")
+
+    def reads(call) -> dict[str, int]:
+        proxy.reset()
+        call()
+        return {k: v for k, v in proxy.counts().items() if k.startswith(READS)}
+
+    assert reads(lambda: tracker.build_model_lineage(mv, [dv, ext])) == {"GET /api/2.0/mlflow/runs/get": 2}
+    assert reads(tracker.stop) == {"GET /api/2.0/mlflow/runs/get": 1, SEARCH: 1,
+                                   "POST /api/2.0/mlflow/experiments/search": 1}
