@@ -145,3 +145,42 @@ def test_history_deployments_shows_an_override(store, make_tracker):
     assert "OVERRIDE" in out and "raw_events@" + store["raw"][:8] in out
     data = json.loads(_run(store, "history", "churn_model", "--deployments", "--format", "json").output)
     assert data[0]["override"][0]["dataset_version_id"] == "raw_events"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_lineage_page_in_a_browser_runs_nothing_and_fetches_nothing_from_a_hostile_reason(store, tmp_path):
+    """Headless Chromium opens the page: a reason holding a script, an event handler and an image
+    on a local server is shown as text — no script ran, no request reached the server."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.support.chromium import chromium_binary, dump_dom
+
+    chromium_binary()
+    hits = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    beacon = f"http://127.0.0.1:{server.server_address[1]}/beacon"
+    reason = (f"<script>document.title='pwned'</script><img src=\"{beacon}\" onerror=\"document.title='pwned'\">"
+              f"<link rel=stylesheet href=\"{beacon}.css\"> \x1b[31m")
+    try:
+        _run(store, "quarantine", "raw_events", "--run", store["raw"], "--reason", reason)
+        page = tmp_path / "lineage.html"
+        _run(store, "lineage", "churn_model", "--format", "html", "-o", str(page))
+        dom = dump_dom(page.as_uri(), user_data_dir=tmp_path / "profile")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert hits == []
+    assert "pwned</title>" not in dom and "<script" not in dom and "<img" not in dom
+    assert "&lt;script&gt;document.title='pwned'&lt;/script&gt;" in dom and "TAINTED by raw_events@" in dom
