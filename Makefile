@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # lolpop's commands talk to loopback only: MLflow's usage telemetry stays off in everything run here.
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: test test-fast quickstart bench install clean chromium
+.PHONY: test test-fast quickstart docs bench install clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,10 +35,15 @@ test-fast: $(STAMP)
 quickstart: $(STAMP)
 	$(VENV)/bin/lolpop quickstart --dir quickstart
 
+# The documentation site, offline (no web fonts, no CDN) and strict (a broken link or API reference fails),
+# into site/: open site/index.html. The dev extra holds the docs packages too.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
 # Side-by-side benchmark (ours immediate + batched vs lolpop 0.2.0 vs raw MlflowClient); writes BENCHMARKS.md and
 # benchmarks/lookup_latency.png, scratch in build/bench (lolpop 0.2.0 gets its own venv there).
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build site *.egg-info

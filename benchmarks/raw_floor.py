@@ -32,7 +32,7 @@ from mlflow.store.artifact.artifact_repository_registry import get_artifact_repo
 import workload as W
 
 PARENT_RUN_TAG = "parent_run"
-USED_BY_PREFIX = "_lolpop.used_by."  # lolpop.lineage.store.used_by_key
+USED_BY_PREFIX = "_lolpop.used_by."  # lolpop.store.reader.used_by_key
 
 
 def _search(client: MlflowClient, experiment_id: str, start_time: int, clauses: list[str]) -> Any:

@@ -70,6 +70,10 @@ SLOW = [
     # known slow: the whole quickstart as subprocesses; the benchmark workload cycles
     "tests/test_quickstart.py::*",
     "tests/benchmarks/test_bench_smoke.py::*",
+    # the docs site's strict build (mkdocs + the API reference), and every shown example run on a quickstart store
+    "tests/docs/test_site.py::*",
+    "tests/docs/test_examples.py::test_page_examples_run_as_pasted_and_print_what_is_shown",
+    "tests/docs/test_examples.py::test_server_blocks_start_a_server_that_answers_as_shown",
     # measured (sqlite): processes racing / training in fresh interpreters (7-24 s)
     "tests/component/metadata_tracker/test_lifecycle.py::test_eight_processes_on_a_brand_new_sqlite_file",
     "tests/component/metadata_tracker/test_lifecycle.py::test_processes_creating_the_same_experiment_at_once",
@@ -83,12 +87,12 @@ SLOW = [
     "tests/component/metadata_tracker/test_write_modes.py::"
     "test_pending_writes_are_sent_at_interpreter_exit_without_stop",
     # measured (sqlite): a store built by two tracker processes (build_two_process_store), 7-11 s
-    "tests/lineage/test_clients.py::test_every_client_gives_the_same_answers",
-    "tests/lineage/test_clients.py::test_unknown_schema_revision_reads_through_mlflow_client",
+    "tests/store/test_clients.py::test_every_client_gives_the_same_answers",
+    "tests/store/test_clients.py::test_unknown_schema_revision_reads_through_mlflow_client",
     "tests/lineage/test_graph.py::test_lineage_both_directions_on_a_store_built_by_two_tracker_processes",
     # measured (server): a fresh interpreter on a renamed MLflow, two trackers per store (50-85 s)
-    "tests/component/metadata_tracker/test_mlflow_compat.py::test_a_missing_bounded_client_name_*",
-    "tests/component/metadata_tracker/test_mlflow_compat.py::test_an_mlflow_without_any_of_the_private_names_*",
+    "tests/store/test_compat.py::test_a_missing_bounded_client_name_*",
+    "tests/store/test_compat.py::test_an_mlflow_without_any_of_the_private_names_*",
 ]
 
 

@@ -1,9 +1,12 @@
-"""The layers of docs/architecture.md hold: no import cycles in src/, and the reading side
-(lineage, CLI, storage format) does not load the tracker until it is used."""
+"""The layers of docs/architecture.md hold: no import cycles in src/ (imports under
+``TYPE_CHECKING`` count: a cycle a type checker sees is still a knot), every package imports only
+the packages below it, every ``mlflow`` import is in the store-access package (the sklearn model
+flavour apart), and the reading side (lineage, CLI, storage format) does not load the tracker."""
 
 from __future__ import annotations
 
 import ast
+import re
 import json
 import subprocess
 import sys
@@ -42,23 +45,12 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     return found
 
 
-def _is_type_checking_only(path: Path) -> set[str]:
-    """Imports under ``if TYPE_CHECKING:`` never run: they are not edges."""
-    skipped: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
-            for sub in ast.walk(node):
-                if isinstance(sub, ast.ImportFrom) and sub.module:
-                    skipped.add(sub.module)
-    return skipped
-
-
 def test_no_import_cycles_between_modules():
     modules = _modules()
     graph = {}
     for name, path in modules.items():
         # A package's __init__ re-exporting its children is not a cycle with them.
-        graph[name] = {t for t in _imports(name, path, modules) - _is_type_checking_only(path)
+        graph[name] = {t for t in _imports(name, path, modules)
                        if not (t.startswith(name + ".") and path.name == "__init__.py")}
     cycles = []
     state: dict[str, int] = {}
@@ -109,3 +101,72 @@ def test_reading_side_does_not_load_the_tracker():
                          env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+# Who may import whom, package by package (docs/architecture.md draws it). A package imports only
+# packages listed for it; a new edge is a design decision: draw it there, then add it here.
+LAYERS: dict[str, set[str]] = {
+    "lolpop.exceptions": set(),
+    "lolpop.testing": {"lolpop.exceptions"},
+    "lolpop.layout": {"lolpop.exceptions"},
+    "lolpop.store": {"lolpop", "lolpop.exceptions", "lolpop.layout"},
+    "lolpop.lineage": {"lolpop.exceptions", "lolpop.layout", "lolpop.store"},
+    "lolpop.audit": {"lolpop.exceptions", "lolpop.layout", "lolpop.store", "lolpop.lineage"},
+    # the component layer: the tracker and the other components, and the registry of their classes
+    "lolpop.component": {"lolpop", "lolpop.exceptions", "lolpop.layout", "lolpop.store", "lolpop.lineage",
+                         "lolpop.audit", "lolpop.registry"},
+    "lolpop.registry": {"lolpop.exceptions", "lolpop.component"},
+    "lolpop.components": {"lolpop.component"},
+    "lolpop.quickstart": {"lolpop.components", "lolpop.layout"},
+    "lolpop.cli": {"lolpop", "lolpop.exceptions", "lolpop.layout", "lolpop.store", "lolpop.lineage", "lolpop.audit",
+                   "lolpop.quickstart"},
+}
+
+# Every `mlflow` import lives in the store-access package; the sklearn model flavour (MLflow's
+# model format, not its tracking API) is the one module apart.
+MLFLOW_IMPORTERS_OUTSIDE_STORE = {"lolpop.component._sklearn_io"}
+
+
+def _package(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
+def test_every_package_imports_only_the_packages_below_it():
+    modules = _modules()
+    wrong = sorted(
+        f"{name} imports {target}"
+        for name, path in modules.items() if name != "lolpop"
+        for target in _imports(name, path, modules)
+        if _package(target) != _package(name) and _package(target) not in LAYERS[_package(name)]
+    )
+    assert wrong == []
+    assert set(LAYERS) == {_package(m) for m in modules if m != "lolpop"}, "a package without a layer"
+
+
+def test_mlflow_is_imported_only_by_the_store_access_package():
+    outside = set()
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n == "mlflow" or n.startswith("mlflow.") for n in names):
+                outside.add(name)
+    outside = {m for m in outside if _package(m) != "lolpop.store"}
+    assert outside == MLFLOW_IMPORTERS_OUTSIDE_STORE
+
+
+# The one write allowed: the lolpop *command* (a program, not the library) keeps MLflow's usage
+# telemetry off in its own process unless the user set it; MLflow reads the setting from the
+# environment at every event and offers no public switch. Library code never writes os.environ.
+PROGRAM_ENVIRONMENT_WRITES = {"lolpop/cli/main.py"}
+
+
+def test_nothing_in_src_writes_os_environ():
+    writes = re.compile(r"os\.environ\s*\[[^]]*\]\s*=(?!=)|os\.environ\.(setdefault|update|pop|clear)\(|"
+                        r"os\.(putenv|unsetenv)\(|del\s+os\.environ")
+    found = [f"{path.relative_to(SRC)}:{n}" for path in sorted(PACKAGE.rglob("*.py"))
+             if str(path.relative_to(SRC)) not in PROGRAM_ENVIRONMENT_WRITES
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if writes.search(line)]
+    assert found == []
+    main = (SRC / "lolpop/cli/main.py").read_text(encoding="utf-8")
+    assert len(writes.findall(main)) == 1 and 'os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")' in main

@@ -9,7 +9,7 @@ import pytest
 from lolpop.audit import diff as audit_diff
 from lolpop.component.model_trainer import _winner
 from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
-from lolpop.lineage.store import StoreReader
+from lolpop.store.reader import StoreReader
 
 
 def _rows(result):

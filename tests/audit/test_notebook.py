@@ -1,5 +1,5 @@
 """lolpop in a notebook: one-line reprs, HTML tables (stored text escaped), and the read-only
-entry point the README documents — on stores written by real trackers."""
+entry point the docs document (docs/getting-started.md) — on stores written by real trackers."""
 
 from __future__ import annotations
 
@@ -144,10 +144,10 @@ def test_notebook_html_shows_stored_text_as_text(hostile_store):
     assert "<svg" in graph._repr_html_() and "LogisticRegression" in graph._repr_html_()
 
 
-# -- the read-only entry point (README) -----------------------------------------------------------
+# -- the read-only entry point (docs/getting-started.md) ------------------------------------------
 def readme_snippet() -> str:
-    """The README's read-only snippet: the python block after its marker comment."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    """The documented read-only snippet: the python block after its marker comment."""
+    text = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
     start = text.index("<!-- read-only snippet: tests/audit/test_notebook.py -->")
     block = re.search(r"```python\n(.*?)```", text[start:], re.S)
     assert block is not None
@@ -169,7 +169,7 @@ def test_readme_read_only_snippet_runs_and_creates_no_run(two_cycles, client):
     before = _counts(client)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - the documented snippet itself
+        exec(compile(code, "docs/getting-started.md", "exec"), {})  # noqa: S102 - the documented snippet itself
     assert _counts(client) == before
     printed = out.getvalue().splitlines()
     one, two = two_cycles["cycles"]

@@ -13,7 +13,7 @@ from rich.cells import cell_len
 
 from lolpop.audit import status_history
 from lolpop.cli.main import cli
-from lolpop.lineage.store import StoreReader, open_client
+from lolpop.store.reader import StoreReader, open_client
 from tests.audit.conftest import CYCLES, run_cycle
 
 WIDTHS = [80, 100, 120]

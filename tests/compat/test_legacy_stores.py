@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from mlflow.entities import RunTag
 
 from lolpop.cli.main import cli
-from lolpop.lineage.store import StoreReader
+from lolpop.store.reader import StoreReader
 
 SHA = "3f2c8a9d0b1e4f5a6b7c8d9e0f1a2b3c4d5e6f70"
 

@@ -17,7 +17,7 @@ from lolpop.cli.main import cli
 from lolpop.components import MLFlowMetadataTracker
 
 DOC = Path(__file__).parents[2] / "docs" / "quarantine.md"
-BLOCK = re.compile(r"```console\n\$ (lolpop [^\n]*)\n(.*?)```", re.S)
+BLOCK = re.compile(r"```text\n\$ (lolpop [^\n]*)\n(.*?)```", re.S)
 EXPERIMENT = "churn"
 
 
@@ -57,7 +57,7 @@ def test_the_page_shows_what_the_commands_print(tmp_path, monkeypatch):
     page = DOC.read_text(encoding="utf-8")
     blocks = BLOCK.findall(page)
     assert len(blocks) >= 5, "docs/quarantine.md lost its examples"
-    from lolpop.component.metadata_tracker._who import who
+    from lolpop.store.who import who
 
     user = who(uri)
     written = page

@@ -7,7 +7,7 @@ from mlflow import MlflowClient
 
 from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
 from lolpop.lineage import StoreReader, build_lineage
-from lolpop.lineage.store import USED_BY_PREFIX
+from lolpop.store.reader import USED_BY_PREFIX
 from tests.support.lineage_store import build_two_process_store
 
 

@@ -348,9 +348,9 @@ def test_401_and_403_map_alike_in_the_tracker_and_every_reader(people, monkeypat
     """The one mapping (lolpop.layout.access), through a real server: wrong credentials (401) are
     an AuthenticationError, a missing permission (403) a PermissionDeniedError naming the user —
     in the tracker's ``translate``, the REST reader and the MlflowClient reader alike."""
-    from lolpop.component.metadata_tracker._connection import translate
-    from lolpop.lineage.clients.mlflow_adapter import MlflowClientAdapter
-    from lolpop.lineage.clients.rest import RestClient
+    from lolpop.store._connection import translate
+    from lolpop.store.clients.mlflow_adapter import MlflowClientAdapter
+    from lolpop.store.clients.rest import RestClient
 
     url = people.url
     closed = MlflowClient(url).create_experiment(f"closed-{uuid.uuid4().hex[:8]}")  # as the admin

@@ -1,5 +1,5 @@
 """Run lolpop on an MLflow that renamed some of its private names: the next MLflow release, as far
-as lolpop's compatibility seam (``lolpop._mlflow_compat``) can tell.
+as lolpop's compatibility seam (``lolpop.store._compat``) can tell.
 
 Used as a script in a fresh interpreter (``python -m tests.support.renamed_mlflow ARGS_JSON``):
 it imports MLflow, renames each given private name *everywhere in MLflow* — the attribute or global
@@ -128,12 +128,12 @@ def main(args: dict[str, Any]) -> dict[str, Any]:
         rename_everywhere(old, f"{old}_renamed")
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
-    from lolpop import _mlflow_compat as compat
+    from lolpop.store import _compat as compat
 
     out: dict[str, Any] = {"missing_at_import": sorted(compat.missing()), "bounded_ok": compat.BOUNDED_CLIENT_OK,
                            "runs": {uri: record(uri, args["experiment"]) for uri in args["uris"]}}
     if args.get("read_sql"):  # the lineage reader's own checks of a SQL store (the MlflowClient adapter)
-        from lolpop.lineage.clients.mlflow_adapter import MlflowClientAdapter
+        from lolpop.store.clients.mlflow_adapter import MlflowClientAdapter
 
         adapter = MlflowClientAdapter.open(args["read_sql"])
         experiment = adapter.get_experiment_by_name(args["experiment"])

@@ -6,7 +6,7 @@
 * :func:`impact_of`: everything built downstream of a dataset version, and what of it is
   deployed now (:mod:`.impact`).
 
-All work on a read-only :class:`~lolpop.lineage.store.StoreReader`; the event format is
+All work on a read-only :class:`~lolpop.store.reader.StoreReader`; the event format is
 :mod:`lolpop.layout.events`. OpenLineage export lives in :mod:`.openlineage`.
 """
 

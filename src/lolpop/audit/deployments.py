@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from lolpop.exceptions import InvalidInputError
-from lolpop.layout import events
+from lolpop.layout import arguments, events
 from lolpop.layout.events import StatusEvent
 from lolpop.layout.keys import resource_id
 
@@ -37,18 +37,16 @@ def status_history(reader: Any, model_id: str) -> StatusHistory:
     """Every status event of every version of ``model_id`` in the reader's experiments, oldest first.
 
     Args:
-        reader: a :class:`~lolpop.lineage.store.StoreReader`.
+        reader: a :class:`~lolpop.store.reader.StoreReader`.
         model_id: the model (version) resource id.
 
     Example:
         >>> [e.new_status for e in status_history(reader, "breast_cancer_model")]
         ['PROMOTED', 'DEPLOYED', 'PROMOTED', 'DEPLOYED']
     """
-    if not isinstance(model_id, str) or not model_id:
-        raise InvalidInputError(f"model id must be a non-empty string, got {model_id!r:.100}", value=model_id)
-    rid = resource_id(model_id)
+    rid = resource_id(arguments.resource_id(model_id, "model id"))
     # Our own clauses, each quoted by filters.tag_clause: nothing to check, so they are joined
-    # as they are. filters.combine would parse them with MLflow's search parser, which imports
+    # as they are. user_filters.combine would parse them with MLflow's search parser, which imports
     # all of MLflow (about 1.3 s) in a command that otherwise reads the store without it.
     runs = reader.search(" and ".join(events.history_clauses(rid)), max_results=MAX_RUNS)
     found: list[StatusEvent] = []

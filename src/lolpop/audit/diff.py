@@ -1,5 +1,5 @@
 """What changed between two versions of a model: data, winning trainer, metrics, vc info, data
-artifacts, status — one row per field, read from a :class:`~lolpop.lineage.store.StoreReader`.
+artifacts, status — one row per field, read from a :class:`~lolpop.store.reader.StoreReader`.
 
 Rows are grouped in sections (``version``, ``data <dataset id>``, ``artifacts <dataset
 id>``, ``winner``, ``metrics``, ``vc``, ``metadata``); a value absent on one side is ``None``.
@@ -208,7 +208,7 @@ def _vc_and_other(meta: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
 
 # -- the diff --------------------------------------------------------------------------------
 def diff_versions(reader: Any, a: Any, b: Any) -> VersionDiff:
-    """Compare two model versions, each a :class:`~lolpop.lineage.store.Located` (id + run).
+    """Compare two model versions, each a :class:`~lolpop.store.reader.Located` (id + run).
 
     Raises:
         InvalidInputError: ``a`` or ``b`` is an experiment, not a model version.

@@ -138,7 +138,7 @@ def _users(reader: Any, rid: str, run_id: str) -> list[tuple[str, Any]]:
 def _next(reader: Any, rid: str, run: Any) -> list[tuple[str, Any]]:
     """One hop downstream of ``rid`` in ``run``: the lineage graph's hop plus the used-by index."""
     from lolpop.lineage.graph import build_lineage
-    from lolpop.lineage.store import Located
+    from lolpop.store.reader import Located
 
     graph = build_lineage(reader, Located(rid, run), "downstream", depth=1)
     found = [(n.id, reader.get_run(n.run_id)) for n in graph.nodes.values() if n.key != graph.root]
@@ -155,10 +155,10 @@ def _deployed_run(reader: Any, model_id: str, cache: dict[str, str | None]) -> s
 
 
 def impact_of(reader: Any, dataset: Any, max_nodes: int = 10000) -> Impact:
-    """Everything built downstream of ``dataset`` (a :class:`~lolpop.lineage.store.Located`).
+    """Everything built downstream of ``dataset`` (a :class:`~lolpop.store.reader.Located`).
 
     Args:
-        reader: a :class:`~lolpop.lineage.store.StoreReader`.
+        reader: a :class:`~lolpop.store.reader.StoreReader`.
         dataset: the dataset version (any resource version works: its downstream is followed).
         max_nodes: stop after this many resource versions (a guard against runaway stores).
 

@@ -175,7 +175,7 @@ def to_ndjson(events: list[Any]) -> str:
 
 def graph_ndjson(graph: Any, reader: Any) -> str:
     """The lineage graph as OpenLineage NDJSON, run times and experiment names read through
-    ``reader`` (a :class:`~lolpop.lineage.store.StoreReader`; its runs are cached)."""
+    ``reader`` (a :class:`~lolpop.store.reader.StoreReader`; its runs are cached)."""
     names: dict[str, str] = {}
 
     def experiment_name(exp_id: str) -> str:

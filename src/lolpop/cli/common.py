@@ -21,7 +21,7 @@ import click
 
 from lolpop.exceptions import LolpopError
 from lolpop.layout.uris import EMBEDDED_URI, redact
-from lolpop.lineage.clients.base import DEFAULT_TIMEOUT
+from lolpop.store.clients.base import DEFAULT_TIMEOUT
 from lolpop.lineage.safe_text import printable, text
 
 if TYPE_CHECKING:
@@ -41,8 +41,8 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
 
     def reader(self) -> Any:
-        """A read-only :class:`~lolpop.lineage.store.StoreReader` on the store (creates nothing)."""
-        from lolpop.lineage.store import StoreReader, open_client
+        """A read-only :class:`~lolpop.store.reader.StoreReader` on the store (creates nothing)."""
+        from lolpop.store.reader import StoreReader, open_client
 
         client = open_client(self.tracking_uri, timeout=self.timeout)
         try:

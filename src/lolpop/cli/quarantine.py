@@ -4,8 +4,7 @@ dataset version, or lift its quarantine.
 The one CLI command that writes: one set-tag request adding the event tag to the dataset
 version's own run (:mod:`lolpop.layout.quarantine`). It creates nothing (no workflow run, no
 experiment): the store is checked first through the read-only reader, then written through the
-tracker's bounded client (:func:`lolpop.component.metadata_tracker._connection.bounded_client`,
-``create=False``). Then it prints what the dataset version touches: every model version and
+tracker's bounded client (:func:`lolpop.store.writes.set_run_tag`, ``create=False``). Then it prints what the dataset version touches: every model version and
 prediction job built from it, and which are deployed now (their status is not changed).
 """
 
@@ -71,22 +70,14 @@ def quarantine(settings: Settings, dataset_id: str, run_id: str, reason: str | N
 
 def _write(settings: Settings, dataset_id: str, run_id: str, action: str, reason: str | None) -> object:
     """Add the event tag (one request) and return the event as written."""
-    from mlflow.exceptions import MlflowException
-
-    from lolpop.component.metadata_tracker._connection import bounded_client, scrub_chain, translate
-    from lolpop.component.metadata_tracker._who import who
     from lolpop.layout import quarantine as layout
-    from lolpop.layout.uris import redact
+    from lolpop.store.who import who
+    from lolpop.store.writes import set_run_tag
 
     key, value = layout.new_event_tag(dataset_id, run_id, action, reason, user=who(settings.tracking_uri),
                                       writer_run_id=None)
-    client = bounded_client(settings.tracking_uri, timeout=settings.timeout, create=False)
-    try:
-        client.set_tag(run_id, key, value)
-    except MlflowException as exc:
-        scrub_chain(exc)
-        raise translate(exc, f"recording the {action} of {dataset_id!r} in run {run_id} at "
-                             f"{redact(settings.tracking_uri)}", settings.tracking_uri, run_id=run_id) from exc
+    set_run_tag(settings.tracking_uri, run_id, key, value, timeout=settings.timeout,
+                what=f"recording the {action} of {dataset_id!r}")
     return layout.events_in({key: value}, run_id)[0]
 
 

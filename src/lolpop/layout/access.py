@@ -1,7 +1,7 @@
 """How a store refuses access: the one mapping of HTTP 401 and 403 to lolpop errors.
 
-The tracker (:func:`lolpop.component.metadata_tracker._connection.translate`) and every reader
-(:mod:`lolpop.lineage.clients`) call :func:`access_error`, so a refusal means the same thing
+The tracker (:func:`lolpop.store._connection.translate`) and every reader
+(:mod:`lolpop.store.clients`) call :func:`access_error`, so a refusal means the same thing
 wherever it is met:
 
 * **401** (``UNAUTHENTICATED``): the server did not accept the credentials →

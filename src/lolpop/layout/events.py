@@ -101,11 +101,11 @@ class StatusEvent:
                 f" by {brief(self.user)}{' OVERRIDE' if self.override else ''}>")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``time`` as ISO 8601 UTC text."""
+        """JSON-ready: ``time`` as ISO 8601 UTC text; ``override`` only on an override."""
         return {"time": self.time.isoformat(), "model_version_id": self.model_version_id, "run_id": self.run_id,
                 "registry_version": self.registry_version, "old_status": self.old_status,
-                "new_status": self.new_status, "user": self.user, "writer_run_id": self.writer_run_id,
-                "override": [dict(o) for o in self.override]}
+                "new_status": self.new_status, "user": self.user, "writer_run_id": self.writer_run_id} | (
+            {"override": [dict(o) for o in self.override]} if self.override else {})
 
 
 def _short(value: Any) -> Any:

@@ -24,12 +24,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from lolpop.lineage.clients.base import Run
-
+from lolpop.lineage.model import LineageEdge, LineageNode
+from lolpop.store.clients.base import Run
+from lolpop.layout import arguments
 from lolpop.layout import filters as _filters
 from lolpop.layout.keys import WINNER_KEY
-from lolpop.exceptions import InvalidInputError
-from lolpop.lineage.store import (
+from lolpop.store.reader import (
     MLFLOW_PARENT,
     STRUCTURAL,
     Located,
@@ -44,51 +44,6 @@ EXPERIMENT = "experiment"
 MODEL_VERSION = "model_version"
 PREDICTION_JOB = "prediction_job"
 _HIGHLIGHT_KEYS = ("status", "hexsha", "rows", "prediction_count", "accuracy", "model_trainer")
-
-
-@dataclass
-class LineageNode:
-    """One resource version.
-
-    Attributes:
-        key: unique node key, ``<resource id>@<run id>``.
-        id: the resource id.
-        run_id: the MLflow run that records this version.
-        type: the recorded resource type (``experiment`` for nested runs), or ``None``.
-        experiment_id: the MLflow experiment of the run.
-        run_status: the run's MLflow status (``FINISHED``, ``RUNNING``...).
-        start_time: run start, ISO 8601 UTC.
-        label: a short human name (experiments: their trainer or run name).
-        highlights: a few key metadata values (status, hexsha, metrics...).
-        winner: for experiments, whether it is the model version's winning experiment.
-        role: ``root``, ``upstream`` or ``downstream`` relative to the queried resource.
-        depth: hops from the root.
-        taint: the quarantined dataset versions it is (hops 0) or was built from
-            (:func:`lolpop.lineage.taint.annotate`; ``TaintFinding.to_dict()`` each), nearest first.
-    """
-
-    key: str
-    id: str
-    run_id: str
-    type: str | None
-    experiment_id: str
-    run_status: str
-    start_time: str
-    label: str
-    highlights: dict[str, Any] = field(default_factory=dict)
-    winner: bool = False
-    role: str = "root"
-    depth: int = 0
-    taint: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class LineageEdge:
-    """``source`` was used to make ``target`` (node keys); ``relation`` says how."""
-
-    source: str
-    target: str
-    relation: str
 
 
 @dataclass
@@ -160,13 +115,9 @@ class LineageBuilder:
 
     def __init__(self, reader: StoreReader, direction: str = "both", depth: int | None = None,
                  max_experiments: int | None = None) -> None:
-        if direction not in DIRECTIONS:
-            raise InvalidInputError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
-        if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
-            raise InvalidInputError(f"depth must be a non-negative int or None, got {depth!r}")
         self.reader = reader
-        self.direction = direction
-        self.depth = depth
+        self.direction = arguments.one_of(direction, DIRECTIONS, "direction")
+        self.depth = arguments.depth(depth)
         self.max_experiments = max_experiments
         self.omitted: dict[str, int] = {}
 

@@ -16,18 +16,39 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lolpop.exceptions import InvalidInputError
+from lolpop.lineage.model import LineageEdge, LineageNode
 from lolpop.lineage.safe_text import printable
 
-if TYPE_CHECKING:  # types only: graph.py imports this module for LineageGraph._repr_html_
+if TYPE_CHECKING:
     from rich.text import Text
     from rich.tree import Tree
 
-    from lolpop.lineage.graph import LineageEdge, LineageGraph, LineageNode
 
 FORMATS = ("tree", "json", "mermaid", "dot", "html")
+
+
+class LineageGraph(Protocol):
+    """What the renderers read of a graph (:class:`lolpop.lineage.graph.LineageGraph`): named
+    structurally, so the builder can import the renderers for its ``_repr_html_`` without a cycle."""
+
+    root: str
+    direction: str
+    depth: int | None
+    nodes: dict[str, LineageNode]
+    edges: list[LineageEdge]
+    omitted: dict[str, int]
+
+    @property
+    def root_node(self) -> LineageNode: ...
+
+    def parents(self, key: str) -> list[LineageEdge]: ...
+
+    def children(self, key: str) -> list[LineageEdge]: ...
+
+    def to_json(self, indent: int | None = 2) -> str: ...
 
 _COLORS = {  # fill, stroke
     "dataset_version": ("#e3f2fd", "#1e88e5"),

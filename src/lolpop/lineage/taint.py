@@ -15,7 +15,7 @@ did not find (one outside those experiments). A resource version without recorde
 nothing beyond its own run.
 
 :func:`taint_of` is the seam the tracker's gate, ``get_impact``, the CLI and the audit report
-share: given a resource version and a :class:`~lolpop.lineage.store.StoreReader`, its findings as
+share: given a resource version and a :class:`~lolpop.store.reader.StoreReader`, its findings as
 frozen dataclasses with ``to_dict()``.
 """
 
@@ -102,7 +102,7 @@ def taint_of(reader: Any, resource_id: str, run_id: str, *, run: Any = None,
     from, through every hop the lineage records; nearest first. Empty: not tainted.
 
     Args:
-        reader: a :class:`~lolpop.lineage.store.StoreReader` (its experiments are searched).
+        reader: a :class:`~lolpop.store.reader.StoreReader` (its experiments are searched).
         resource_id, run_id: the resource version (a model version, a prediction job, a dataset
             version: a quarantined one is its own first finding).
         run: the resource version's run when the caller holds it (e.g. the tracker's own state,

@@ -14,7 +14,7 @@ from mlflow import MlflowClient
 
 from lolpop.component.metadata_tracker import _run_note
 from lolpop.layout.keys import MAX_TAG_VAL_LENGTH, MLFLOW_NOTE
-from lolpop.lineage import tracker_hooks
+from lolpop.component.metadata_tracker import _lineage_hooks as tracker_hooks
 
 PAGE = "{mv}/lineage/lineage.html"
 

@@ -27,8 +27,8 @@ from lolpop.exceptions import (
     ResourceNotFoundError,
 )
 from lolpop.layout import index, quarantine
-from lolpop.lineage.clients.mlflow_adapter import MlflowClientAdapter
-from lolpop.lineage.store import StoreReader, open_client
+from lolpop.store.clients.mlflow_adapter import MlflowClientAdapter
+from lolpop.store.reader import StoreReader, open_client
 from tests.support.data import iris_splits
 
 LOGREG = {"estimator": "LogisticRegression", "training_params": {"C": 0.5, "max_iter": 500}}

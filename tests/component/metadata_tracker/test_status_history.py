@@ -23,7 +23,7 @@ from lolpop.cli.main import cli
 from lolpop.component.metadata_tracker.base_metadata_tracker import Resource
 from lolpop.components import MLFlowMetadataTracker
 from lolpop.exceptions import InvalidInputError
-from lolpop.lineage.store import StoreReader, open_client
+from lolpop.store.reader import StoreReader, open_client
 from tests.support.version_index import build_index
 
 SERVER_OR_SQLITE = pytest.mark.parametrize("backend", ["sqlite", "server"])

@@ -178,7 +178,7 @@ def test_the_tag_list_shows_each_fact_once(tracker, client):
 
 
 def test_two_thousand_typed_keys_in_one_run(make_tracker, client):
-    from lolpop.lineage.store import StoreReader
+    from lolpop.store.reader import StoreReader
 
     first = make_tracker()
     dv = first.create_resource("wide", type="dataset_version")

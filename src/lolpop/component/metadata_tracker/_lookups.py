@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mlflow.entities import Run
+from lolpop.store.entities import Run
 
-from lolpop.component.metadata_tracker._run_store import RunStore
+from lolpop.store import user_filters
+from lolpop.store._run_store import RunStore
 from lolpop.component.metadata_tracker._version_index import VersionIndex
 from lolpop.layout import filters, index, versions
 from lolpop.layout.keys import key
@@ -44,7 +45,7 @@ class Lookups:
             clauses.append(versions.before_clause(before.info.start_time))
         runs = self.store.search(
             [before.info.experiment_id if before is not None else self.experiment_id],
-            filters.combine(clauses, extra), versions.ORDER_BY, num + (1 if before is not None else 0),
+            user_filters.combine(clauses, extra), versions.ORDER_BY, num + (1 if before is not None else 0),
         )
         exclude = before.info.run_id if before is not None and not include_before else None
         return [r for r in runs if r.info.run_id != exclude][:num]

@@ -20,19 +20,19 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from mlflow.entities import Run
+from lolpop.store.entities import Run
 
 from lolpop.component.metadata_tracker import _run_note
 from lolpop.component.metadata_tracker._run_note import code, md, run_link
-from lolpop.component.metadata_tracker._run_store import TERMINAL, Batch, check_key
+from lolpop.store._run_store import TERMINAL, Batch, check_key
 from lolpop.component.metadata_tracker.base_metadata_tracker import Resource
 from lolpop.exceptions import InvalidKeyError, ResourceNotFoundError
 from lolpop.layout import keys, native
-from lolpop.lineage.store import StoreReader
-from lolpop.lineage.tracker_hooks import HeldRunsReader, log_lineage_page, page_path
+from lolpop.store.reader import StoreReader
+from lolpop.component.metadata_tracker._lineage_hooks import HeldRunsReader, log_lineage_page, page_path
 
 if TYPE_CHECKING:
-    from lolpop.component.metadata_tracker.mlflow_metadata_tracker import MLFlowMetadataTracker
+    from lolpop.component.metadata_tracker._view import TrackerView
 
 logger = logging.getLogger("lolpop.native")
 
@@ -40,7 +40,7 @@ _LINEAGE_KEY = "dataset_versions.exists"
 
 
 # -- metrics ----------------------------------------------------------------------------------
-def metrics(tracker: MLFlowMetadataTracker, rid: str, run_id: str, data: Any) -> dict[str, float]:
+def metrics(tracker: TrackerView, rid: str, run_id: str, data: Any) -> dict[str, float]:
     """The MLflow metrics of metadata ``metrics`` of ``rid``: plain names in an experiment's own
     run (so MLflow's compare view lines them up), ``<id>.``-prefixed in the shared workflow run.
     Numbers MLflow cannot hold as metrics are left out with a warning; the metadata keeps them."""
@@ -61,7 +61,7 @@ def metrics(tracker: MLFlowMetadataTracker, rid: str, run_id: str, data: Any) ->
 
 
 # -- dataset inputs ---------------------------------------------------------------------------
-def _experiment_runs(tracker: MLFlowMetadataTracker, rid: str, run_id: str) -> list[str]:
+def _experiment_runs(tracker: TrackerView, rid: str, run_id: str) -> list[str]:
     """The experiment runs this tracker opened with ``parent`` = the model version ``(rid, run_id)``."""
     out = []
     for owned in tracker._store.owned_run_ids():
@@ -71,7 +71,7 @@ def _experiment_runs(tracker: MLFlowMetadataTracker, rid: str, run_id: str) -> l
     return out
 
 
-def log_training_inputs(tracker: MLFlowMetadataTracker, rid: str, run_id: str, lineage: Any) -> None:
+def log_training_inputs(tracker: TrackerView, rid: str, run_id: str, lineage: Any) -> None:
     """Log the dataset versions of ``lineage`` that have version-control info as MLflow dataset
     inputs (context ``training``) of the model version's run and its experiment runs, so the UI's
     Dataset column and ``search_runs(filter_string="dataset.name = '<id>'")`` find them."""
@@ -104,7 +104,7 @@ def log_training_inputs(tracker: MLFlowMetadataTracker, rid: str, run_id: str, l
 
 
 # -- the workflow run's description -------------------------------------------------------------
-def lineage_pages(tracker: MLFlowMetadataTracker) -> list[tuple[str, str]]:
+def lineage_pages(tracker: TrackerView) -> list[tuple[str, str]]:
     """``(model version id, run id)`` of each lineage page ``stop()`` draws again: the model versions
     with lineage in this run, then those of other runs that prediction jobs here used."""
     workflow = tracker.run.info.run_id
@@ -114,12 +114,12 @@ def lineage_pages(tracker: MLFlowMetadataTracker) -> list[tuple[str, str]]:
     return own + [pair for pair in tracker._linked_model_versions if pair not in own]
 
 
-def _resource_ids(tracker: MLFlowMetadataTracker, run: Run) -> list[str]:
+def _resource_ids(tracker: TrackerView, run: Run) -> list[str]:
     """The resources a run records, by the reading side's rule (no request)."""
     return StoreReader(tracker.client).resource_ids(run)
 
 
-def summary(tracker: MLFlowMetadataTracker, statuses: Mapping[str, str]) -> _run_note.Summary:
+def summary(tracker: TrackerView, statuses: Mapping[str, str]) -> _run_note.Summary:
     """What the workflow run recorded, from what the tracker holds (no request)."""
     workflow = tracker.run.info.run_id
     held = tracker._store.held_runs(statuses)
@@ -163,7 +163,7 @@ def summary(tracker: MLFlowMetadataTracker, statuses: Mapping[str, str]) -> _run
     return out
 
 
-def write_note(tracker: MLFlowMetadataTracker, statuses: Mapping[str, str]) -> list[tuple[str, str]]:
+def write_note(tracker: TrackerView, statuses: Mapping[str, str]) -> list[tuple[str, str]]:
     """Hold the workflow run's description (``mlflow.note.content``) back with its other pending
     writes, so the flush at ``stop()`` sends them in one request; returns :func:`lineage_pages`."""
     workflow = tracker.run.info.run_id
@@ -180,7 +180,7 @@ def write_note(tracker: MLFlowMetadataTracker, statuses: Mapping[str, str]) -> l
 
 
 # -- lineage pages ----------------------------------------------------------------------------
-def refresh_lineage_pages(tracker: MLFlowMetadataTracker, pages: list[tuple[str, str]],
+def refresh_lineage_pages(tracker: TrackerView, pages: list[tuple[str, str]],
                           statuses: Mapping[str, str]) -> None:
     """Draw each page of ``pages`` again (everything around the model version, final statuses)
     into the model version's own run. A model version of another run is drawn only when that run

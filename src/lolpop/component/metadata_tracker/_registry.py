@@ -64,8 +64,8 @@ from pathlib import Path
 from typing import Any
 
 from lolpop.component.metadata_tracker import _serving_model
-from lolpop.component.metadata_tracker._connection import redact, translate
-from lolpop.component.metadata_tracker._run_store import RunStore
+from lolpop.store._connection import redact, translate
+from lolpop.store._run_store import RunStore
 from lolpop.exceptions import (
     AuthenticationError,
     InvalidInputError,

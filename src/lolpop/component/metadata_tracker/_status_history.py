@@ -39,8 +39,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lolpop.component.metadata_tracker._registry import AliasMove, ModelRegistry, Registration, RegistryVersion
-from lolpop.component.metadata_tracker._run_store import RunStore
-from lolpop.layout import events, filters, keys
+from lolpop.store import user_filters
+from lolpop.store._run_store import RunStore
+from lolpop.layout import events, keys
 from lolpop.layout import values as _values
 
 @dataclass
@@ -78,7 +79,7 @@ class StatusHistory:
         registry: the model registry mapping.
         experiment_id: the MLflow experiment whose runs hold the history.
         writer_run_id: the tracker's workflow run (recorded in each event).
-        user: recorded in each event as its writer (the MLflow user, else the OS login: ``_who.who``).
+        user: recorded in each event as its writer (the MLflow user, else the OS login: ``lolpop.store.who``).
     """
 
     def __init__(self, store: RunStore, registry: ModelRegistry, experiment_id: str, writer_run_id: str,
@@ -162,7 +163,7 @@ class StatusHistory:
     def history(self, model_id: str) -> list[events.StatusEvent]:
         """Every status event of every version of ``model_id``, oldest first."""
         runs = {r.info.run_id: r for r in self.store.search_all(
-            [self.experiment_id], filters.combine(events.history_clauses(model_id), None))}
+            [self.experiment_id], user_filters.combine(events.history_clauses(model_id), None))}
         found: list[events.StatusEvent] = []
         exists = keys.exists_key(model_id)
         owned = [r for r in self.store.owned_run_ids() if r not in runs]

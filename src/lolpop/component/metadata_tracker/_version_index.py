@@ -14,10 +14,10 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from mlflow.entities import Run
-from mlflow.exceptions import MlflowException
+from lolpop.store.entities import Run
+from lolpop.store.entities import MlflowException
 
-from lolpop.component.metadata_tracker._run_store import RunStore
+from lolpop.store._run_store import RunStore
 from lolpop.exceptions import ResourceNotFoundError
 from lolpop.layout import index
 from lolpop.layout.keys import MLFLOW_NOTE

@@ -29,16 +29,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Run
+from lolpop.store.entities import Run
 
 from lolpop.component.base import ConfLike
 from lolpop.component.metadata_tracker import _lifecycle
-from lolpop.component.metadata_tracker._connection import open_store, redact, translating
+from lolpop.store._connection import open_store, redact, translating
 from lolpop.component.metadata_tracker._lookups import DEPLOYED, Lookups
 from lolpop.component.metadata_tracker._registry import ModelRegistry
-from lolpop.component.metadata_tracker._run_store import RUN_STATUSES, TERMINAL, Batch, RunStore, check_key
+from lolpop.store._run_store import RUN_STATUSES, TERMINAL, Batch, RunStore, check_key
 from lolpop.component.metadata_tracker._status_history import StatusHistory
-from lolpop.component.metadata_tracker._who import who
+from lolpop.store.who import who
 from lolpop.component.metadata_tracker._version_index import VersionIndex
 from lolpop.component.metadata_tracker.base_metadata_tracker import BaseMetadataTracker, Resource
 from lolpop.exceptions import (
@@ -56,11 +56,11 @@ from lolpop.exceptions import (
     UnsupportedResourceTypeError,
 )
 from lolpop.component.metadata_tracker import _native
-from lolpop.layout import events, filters, index, keys, native, quarantine
+from lolpop.layout import arguments, events, filters, index, keys, native, quarantine
 from lolpop.layout import values as _values
 from lolpop.layout.keys import EXPERIMENT, PARENT_RUN_TAG, RUN_ID
-from lolpop.audit.tracker_hooks import end_openlineage, openlineage_url, start_openlineage
-from lolpop.lineage.tracker_hooks import child_of_tags, lineage_of, log_lineage_page, used_by_tags
+from lolpop.component.metadata_tracker._audit_hooks import end_openlineage, openlineage_url, start_openlineage
+from lolpop.component.metadata_tracker._lineage_hooks import child_of_tags, lineage_of, log_lineage_page, used_by_tags
 
 _RUN_KEYS = ("status", "end_time", "name")
 #: Statuses refused on a model version built from a quarantined dataset version (the gate).
@@ -87,7 +87,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
       by a timer: a fraction of the round trips, at the price that a hard kill (SIGKILL, power
       loss) loses the unsent window.
     * ``mlflow_request_timeout`` (optional, seconds, default 30) and ``mlflow_max_retries``
-      (optional, default 5): bound every request to an ``http(s)://`` tracking server (tracking,
+      (optional, default 8): bound every request to an ``http(s)://`` tracking server (tracking,
       registry, proxied artifacts) and the reachability probe at construction: a server that is
       down or never answers raises ``TrackerUnavailableError`` instead of blocking for MLflow's
       20 minutes. Other MLflow clients in the process keep MLflow's own settings.
@@ -227,13 +227,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
 
     @staticmethod
     def _unpack(resource: Any, what: str = "resource") -> tuple[Any, Run]:
-        if not isinstance(resource, (tuple, list)) or len(resource) != 2:
-            raise InvalidInputError(f"{what} must be an (id, run) pair, got {resource!r:.200}")
-        run = resource[1]
-        if not isinstance(getattr(getattr(run, "info", None), "run_id", None), str):
-            raise InvalidInputError(f"{what} {resource[0]!r:.100}: second element is not an MLflow run",
-                                    resource_id=resource[0])
-        return resource[0], run
+        return arguments.resource_pair(resource, what)
 
     def _rid(self, resource: Any, what: str = "resource") -> tuple[str, str]:
         """Return ``(resource_id, run_id)`` of a resource, validating both."""
@@ -320,7 +314,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         upstream run read fresh from the store (a quarantine another process wrote a moment ago
         counts): one search per lineage hop over this experiment."""
         from lolpop.audit.taint import taint_of
-        from lolpop.lineage.store import StoreReader
+        from lolpop.store.reader import StoreReader
 
         reader = StoreReader(self.client, [self.experiment_id])
         try:
@@ -781,7 +775,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         """What changed from model version ``a`` to ``b``: a :class:`lolpop.audit.diff.VersionDiff`
         (rows of section, field, A, B, changed: dataset versions, data artifacts, the winning
         trainer and its params, metrics, vc info, status; ``to_dict()`` is JSON-serialisable)."""
-        from lolpop.audit.tracker_hooks import diff_of
+        from lolpop.component.metadata_tracker._audit_hooks import diff_of
 
         return diff_of(self, a, b)
 
@@ -791,7 +785,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         model version built from it (through every hop the lineage records), every prediction job
         that used them, and which model versions are deployed now (the newest version of their id
         whose status is ``DEPLOYED``)."""
-        from lolpop.audit.tracker_hooks import impact_of_resource
+        from lolpop.component.metadata_tracker._audit_hooks import impact_of_resource
 
         return impact_of_resource(self, dataset_version)
 
@@ -847,7 +841,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
 
         self._store.write(run_id, build, defer=False)  # never held back: other writers gate on it now
         from lolpop.audit.quarantine import QuarantineResult
-        from lolpop.audit.tracker_hooks import impact_of_resource
+        from lolpop.component.metadata_tracker._audit_hooks import impact_of_resource
 
         event = quarantine.events_in({key: text}, run_id)[0]
         result = QuarantineResult(event, impact_of_resource(self, dataset_version))
@@ -868,11 +862,8 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
 
     def get_resource_id(self, resource: Resource, *args: Any, **kwargs: Any) -> str:
         if not isinstance(resource, (tuple, list)) or len(resource) != 2:
-            raise InvalidInputError(f"resource must be an (id, run) pair, got {resource!r:.200}")
-        rid = resource[0]
-        if not isinstance(rid, str) or not rid:
-            raise InvalidResourceIdError(f"resource id must be a non-empty string, got {rid!r:.100}", resource_id=rid)
-        return keys.resource_id(rid)
+            raise InvalidInputError(f"resource must be an (id, run) pair, got {resource!r:.200}", value=resource)
+        return keys.resource_id(arguments.resource_id(resource[0]))
 
     @translating
     def get_parent_id(self, resource: Resource, type: str | None = None, *args: Any, **kwargs: Any) -> str | None:

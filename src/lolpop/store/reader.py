@@ -1,0 +1,372 @@
+"""Read-only access to a lolpop tracking store: find resources, decode their metadata.
+
+Nothing here writes to the store or opens a run, so the CLI can look at a store without adding to
+its history. :func:`open_client` picks the fastest reader for a tracking URI (see
+:mod:`lolpop.store.clients`): the REST API of a tracking server, an MLflow SQLite file read
+directly, or ``MlflowClient`` for anything else; :class:`StoreReader` works the same over all of
+them. Values are decoded with the storage format's rules (:mod:`lolpop.layout.values`): plain
+strings, typed values named in the run's ``_lolpop.types`` bookkeeping tags (or an older store's
+``_lolpop.enc.<key>`` markers), and long values kept as artifacts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lolpop.exceptions import ConfigError, InvalidResourceIdError, ResourceNotFoundError
+from lolpop.layout import values as _values
+from lolpop.layout import arguments, index, versions
+from lolpop.layout.keys import (  # noqa: F401 - re-exported for readers of this module
+    MLFLOW_PARENT,
+    PARENT_RUN_TAG,
+    RUN_ID,
+    STRUCTURAL,
+    USED_BY_PREFIX,
+    exists_key,
+    is_experiment_id,
+    used_by_key,
+)
+from lolpop.layout.uris import redact, sqlite_path
+from lolpop.store.clients.base import DEFAULT_TIMEOUT, Experiment, Run, StoreClient
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+
+
+def _mlflow_http_only() -> bool:
+    """Whether MLflow's client would do what the REST reader does not: an auth plugin, AWS
+    signatures, a workspace header. Then the store is read through MlflowClient."""
+    sigv4 = os.environ.get("MLFLOW_TRACKING_AWS_SIGV4", "").lower() in ("true", "1")
+    return sigv4 or bool(os.environ.get("MLFLOW_TRACKING_AUTH") or os.environ.get("MLFLOW_WORKSPACE", "").strip())
+
+
+def open_client(tracking_uri: str, timeout: float = DEFAULT_TIMEOUT) -> StoreClient:
+    """A read-only client on an *existing* store; it never creates or changes anything.
+
+    * ``http(s)://``: :class:`~lolpop.store.clients.rest.RestClient` (requests bounded by ``timeout``).
+    * ``sqlite:///``: :class:`~lolpop.store.clients.sqlite.SqliteClient`, or ``MlflowClient``
+      when the file's schema revision is not one the direct reader knows.
+    * anything else (PostgreSQL, MySQL, a file store folder, Databricks...): ``MlflowClient``,
+      after checking that opening the database creates nothing.
+
+    Raises:
+        ConfigError: the URI names no MLflow store (a missing, empty or non-SQLite file, an empty
+            database, a plain file path given instead of ``sqlite:///`` ...); the message says why.
+    """
+    from lolpop.store.clients.mlflow_adapter import MlflowClientAdapter
+
+    uri = tracking_uri.strip()
+    if not uri:
+        raise ConfigError("the tracking URI is empty")
+    match = _SCHEME.match(uri)
+    scheme = match.group(1).lower() if match and len(match.group(1)) > 1 else ""
+    if scheme in ("http", "https"):
+        if _mlflow_http_only():
+            return MlflowClientAdapter.open(uri, timeout)
+        from lolpop.store.clients.rest import RestClient
+
+        return RestClient(uri, timeout)
+    if scheme == "sqlite":
+        from lolpop.store.clients.sqlite import SqliteClient, UnknownSchema
+
+        db = sqlite_path(uri)
+        if db is None:
+            raise ConfigError(f"{redact(uri)} is an in-memory SQLite store: there is nothing to read")
+        try:
+            return SqliteClient.open(db, uri, timeout)
+        except UnknownSchema:
+            return MlflowClientAdapter.open(uri, timeout)
+    if scheme in ("", "file"):
+        return MlflowClientAdapter.open(_file_store(uri, scheme), timeout)
+    return MlflowClientAdapter.open(uri, timeout)
+
+
+def _file_store(uri: str, scheme: str) -> str:
+    """``uri`` when it names an existing MLflow file-store folder; a plain path to a file gets the
+    ``sqlite:///`` hint.
+
+    Raises:
+        ConfigError: not an existing file store (MLflow would create one).
+    """
+    from lolpop.store.clients.sqlite import local_artifact_root
+
+    path = local_artifact_root(uri) if scheme else Path(uri).expanduser()
+    if path is None:
+        raise ConfigError(f"no MLflow store at {redact(uri)}")
+    if not scheme and (path.is_file() or path.suffix.lower() in (".db", ".sqlite", ".sqlite3")):
+        raise ConfigError(f"{uri!r} is a file path, not a tracking URI: an SQLite store is written "
+                          f"sqlite:///{uri}")
+    if not (path / ".trash").is_dir():
+        what = "does not exist" if not path.exists() else "is not an MLflow file store"
+        raise ConfigError(f"no MLflow store at {redact(uri)} ({path} {what}); an SQLite store is "
+                          "written sqlite:///path/to/mlflow.db")
+    return uri
+
+
+@dataclass
+class Located:
+    """A resource found in the store: ``(id, run)`` plus its type."""
+
+    id: str
+    run: Run
+
+    @property
+    def run_id(self) -> str:
+        return self.run.info.run_id
+
+
+#: Above this many experiments with a version index, one search is cheaper than reading each index.
+MAX_INDEXED_EXPERIMENTS = 4
+
+
+class StoreReader:
+    """Reads (never writes) resources from an MLflow store through a read-only client.
+
+    Runs fetched once are cached for the reader's lifetime, so a graph walk asks the store for each
+    run at most once.
+
+    Args:
+        client: a :class:`~lolpop.store.clients.base.StoreClient` (see :func:`open_client`), or
+            an ``MlflowClient``, which is wrapped.
+        experiment_ids: MLflow experiments searched for resources; ``None`` means every active one.
+
+    Example:
+        >>> reader = StoreReader(open_client("sqlite:///mlflow.db"))
+        >>> dv = reader.locate("breast_cancer")
+        >>> reader.metadata(dv.id, dv.run)["rows"]
+        569
+    """
+
+    def __init__(self, client: Any, experiment_ids: list[str] | None = None) -> None:
+        if not isinstance(client, StoreClient):
+            from lolpop.store.clients.mlflow_adapter import MlflowClientAdapter
+
+            client = MlflowClientAdapter(client)
+        self.client: StoreClient = client
+        self._experiment_ids = experiment_ids
+        self._runs: dict[str, Run] = {}
+        self._experiments: dict[str, Experiment] = {}
+        self.requests = 0
+
+    @classmethod
+    def for_experiment(cls, client: Any, experiment: str | None) -> StoreReader:
+        """A reader limited to the MLflow experiment named ``experiment`` (all when ``None``).
+
+        Raises:
+            ResourceNotFoundError: no experiment has that name.
+        """
+        reader = cls(client)
+        if experiment is not None:
+            reader.requests += 1
+            exp = reader.client.get_experiment_by_name(experiment)
+            if exp is None:
+                raise ResourceNotFoundError(f"no MLflow experiment named {experiment!r}")
+            reader._experiments[exp.experiment_id] = exp
+            reader._experiment_ids = [exp.experiment_id]
+        return reader
+
+    # -- runs --------------------------------------------------------------------------------
+    @property
+    def experiment_ids(self) -> list[str]:
+        if self._experiment_ids is None:
+            self.requests += 1
+            exps = self.client.search_experiments()
+            self._experiments.update((e.experiment_id, e) for e in exps)
+            self._experiment_ids = [e.experiment_id for e in exps]
+        return self._experiment_ids
+
+    def experiment(self, experiment_id: str) -> Experiment:
+        """The MLflow experiment ``experiment_id`` (cached; known already after a search)."""
+        if experiment_id not in self._experiments:
+            self.requests += 1
+            self._experiments[experiment_id] = self.client.get_experiment(experiment_id)
+        return self._experiments[experiment_id]
+
+    def remember(self, run: Run) -> Run:
+        self._runs[run.info.run_id] = run
+        return run
+
+    def get_run(self, run_id: str) -> Run:
+        """The run ``run_id`` (cached).
+
+        Raises:
+            ResourceNotFoundError: no such run.
+        """
+        if run_id in self._runs:
+            return self._runs[run_id]
+        if not isinstance(run_id, str) or not RUN_ID.match(run_id):
+            raise ResourceNotFoundError(f"{run_id!r} is not an MLflow run id (32 hex digits)")
+        self.requests += 1
+        return self.remember(self.client.get_run(run_id))
+
+    def search(self, filter_string: str, max_results: int = 1000, experiment_ids: list[str] | None = None) -> list[Run]:
+        """One ``search_runs`` request over the reader's experiments, newest first."""
+        ids = experiment_ids if experiment_ids is not None else self.experiment_ids
+        if not ids:
+            return []
+        self.requests += 1
+        runs = self.client.search_runs(ids, filter_string, max_results=max_results, order_by=versions.ORDER_BY)
+        return [self.remember(r) for r in runs]
+
+    def runs(self, run_ids: list[str]) -> dict[str, Run]:
+        """The runs ``run_ids`` by id: cached ones from the cache, the rest by one search on their
+        ids over the reader's experiments (per 100 ids), then one ``get_run`` for each the search
+        did not find (a run in another experiment). Ids that are no run are left out."""
+        out = {r: self._runs[r] for r in run_ids if r in self._runs}
+        missing = sorted({r for r in run_ids if r not in out and isinstance(r, str) and RUN_ID.match(r)})
+        for start in range(0, len(missing), 100):
+            chunk = missing[start:start + 100]
+            clause = "attributes.run_id IN (" + ", ".join(f"'{r}'" for r in chunk) + ")"
+            out.update((run.info.run_id, run) for run in self.search(clause, max_results=len(chunk)))
+        for run_id in missing:
+            if run_id not in out:
+                try:
+                    out[run_id] = self.get_run(run_id)
+                except ResourceNotFoundError:
+                    continue
+        return out
+
+    def has_resource(self, resource_id: str, run: Run) -> bool:
+        return run.data.tags.get(exists_key(resource_id)) == "True"
+
+    def locate(self, resource_id: str, run_id: str | None = None) -> Located:
+        """Find resource ``resource_id``: in run ``run_id`` when given, else its newest version.
+
+        An experiment id (``<run_id>.<parent_id>``) resolves to its own nested run.
+
+        Raises:
+            ResourceNotFoundError: no run records the resource (or ``run_id`` does not).
+        """
+        arguments.resource_id(resource_id)
+        if run_id is None and is_experiment_id(resource_id):
+            run_id = resource_id.split(".", 1)[0]
+        if run_id is not None:
+            run = self.get_run(run_id)
+            if not self.has_resource(resource_id, run):
+                raise ResourceNotFoundError(f"run {run_id} does not record resource {resource_id!r}")
+            return Located(resource_id, run)
+        newest = self.newest(resource_id)
+        if newest is None:
+            raise ResourceNotFoundError(
+                f"no resource {resource_id!r} in {redact(self.client.tracking_uri)}"
+                f" (searched {len(self.experiment_ids)} experiment(s))"
+            )
+        return Located(resource_id, newest)
+
+    def newest(self, resource_id: str) -> Run | None:
+        """The newest version of ``resource_id`` in the reader's experiments, as
+        ``versions(resource_id, 1)`` finds it: from an experiment's version index where it vouches
+        for the answer (:mod:`lolpop.layout.index`; two ``runs/get``), by one search over the rest."""
+        ids = self.experiment_ids
+        indexed = {}
+        if not is_experiment_id(resource_id) and index.metric_keys(index.NEWEST, resource_id) is not None:
+            indexed = {e: i for e in ids if (i := index.index_run_id(self.experiment(e).tags)) is not None}
+        if not indexed or len(indexed) > MAX_INDEXED_EXPERIMENTS:
+            runs = self.versions(resource_id, limit=1)
+            return runs[0] if runs else None
+        found = [run for e, i in indexed.items() if (run := self._indexed(resource_id, e, i)) is not None]
+        rest = [e for e in ids if e not in {r.info.experiment_id for r in found}]
+        if rest:
+            if "`" in resource_id:
+                raise InvalidResourceIdError(f"resource id {resource_id!r} contains a backtick")
+            found += self.search(" and ".join(versions.clauses(resource_id)), max_results=1, experiment_ids=rest)
+        # The search's order: newest start first, then the smallest run id.
+        return min(found, key=lambda r: (-(r.info.start_time or 0), r.info.run_id), default=None)
+
+    def _indexed(self, resource_id: str, experiment_id: str, index_run_id: str) -> Run | None:
+        """The version the index of ``experiment_id`` vouches for as the newest, or ``None``."""
+        try:
+            index_run = self.get_run(index_run_id)
+        except ResourceNotFoundError:
+            return None
+        since = index.since(index_run.data.tags)
+        entry = index.pointer(index.NEWEST, resource_id, index_run.data.metrics, index.metric_steps(index_run))
+        if not index.is_index_run(index_run, experiment_id) or since is None or entry is None:
+            return None
+        try:
+            run = self.get_run(entry[0])
+        except ResourceNotFoundError:
+            return None
+        return run if index.answers(run, since, resource_id, experiment_id, step=entry[1]) else None
+
+    def versions(self, resource_id: str, limit: int = 1000) -> list[Run]:
+        """The versions of ``resource_id`` (:mod:`lolpop.layout.versions`), newest first (one search)."""
+        if is_experiment_id(resource_id):
+            try:
+                run = self.get_run(resource_id.split(".", 1)[0])
+            except ResourceNotFoundError:
+                return []
+            return [run] if self.has_resource(resource_id, run) else []
+        if "`" in resource_id:
+            raise InvalidResourceIdError(f"resource id {resource_id!r} contains a backtick")
+        return self.search(" and ".join(versions.clauses(resource_id)), max_results=limit)
+
+    # -- values ------------------------------------------------------------------------------
+    def value(self, run: Run, full_key: str) -> Any:
+        """The decoded value of tag ``full_key`` in ``run`` (``None`` when absent)."""
+
+        def fetch(path: str) -> str:
+            self.requests += 1
+            return self.client.read_artifact(run.info.run_id, path).decode("utf-8")
+
+        return _values.decode_tag(run.data.tags, full_key, fetch)
+
+    def get(self, resource_id: str, run: Run, key: str) -> Any:
+        """Metadata ``key`` of resource ``resource_id`` in ``run``, decoded."""
+        return self.value(run, f"{resource_id}.{key}")
+
+    def resource_ids(self, run: Run) -> list[str]:
+        """Ids of the resources recorded in ``run`` (``<id>.exists = True`` with a type or parent)."""
+        tags = run.data.tags
+        out = []
+        for key, value in tags.items():
+            if key.endswith(".exists") and value == "True" and not key.startswith("_lolpop."):
+                rid = key[: -len(".exists")]
+                if f"{rid}.type" in tags or f"{rid}.parent_id" in tags or not any(
+                    rid.startswith(o + ".") for o in _exists_prefixes(tags)
+                ):
+                    out.append(rid)
+        return sorted(out)
+
+    def metadata(self, resource_id: str, run: Run, structural: bool = True) -> dict[str, Any]:
+        """Every metadata value of ``resource_id`` in ``run``, decoded, keys without the prefix.
+
+        Keys belonging to another resource whose id extends this one (``a`` and ``a.b``) are
+        left out.
+        """
+        tags = run.data.tags
+        prefix = resource_id + "."
+        others = [r + "." for r in self.resource_ids(run) if r != resource_id and r.startswith(prefix)]
+        out: dict[str, Any] = {}
+        for key in sorted(tags):
+            if not key.startswith(prefix) or any(key.startswith(o) for o in others):
+                continue
+            short = key[len(prefix):]
+            if not structural and short in STRUCTURAL:
+                continue
+            out[short] = self.value(run, key)
+        return out
+
+    def artifacts(self, run_id: str, path: str) -> list[tuple[str, int | None]]:
+        """Files under ``path`` in the run's artifacts, recursively: ``[(path, size)]``."""
+        out: list[tuple[str, int | None]] = []
+        stack = [path]
+        while stack:
+            current = stack.pop()
+            self.requests += 1
+            for info in self.client.list_artifacts(run_id, current):
+                if info.is_dir:
+                    stack.append(info.path)
+                else:
+                    out.append((info.path, info.file_size))
+        return sorted(out)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _exists_prefixes(tags: dict[str, str]) -> list[str]:
+    return [k[: -len(".exists")] for k, v in tags.items() if k.endswith(".exists") and v == "True"]
