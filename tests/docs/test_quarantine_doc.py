@@ -7,10 +7,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import uuid
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from lolpop.cli.main import cli

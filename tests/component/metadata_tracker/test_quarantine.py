@@ -19,7 +19,7 @@ import pytest
 
 import lolpop
 from lolpop.audit.taint import taint_of
-from lolpop.components import MLFlowMetadataTracker, SklearnModelTrainer
+from lolpop.components import SklearnModelTrainer
 from lolpop.exceptions import (
     InvalidInputError,
     QuarantinedLineageError,
