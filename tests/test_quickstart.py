@@ -37,6 +37,13 @@ def test_quickstart_runs_and_summarises(quickstart_dir):
     assert "What the quickstart recorded" in out
     assert "mlflow ui --backend-store-uri sqlite:///mlflow.db" in out
     assert "breast_cancer_model/lineage/lineage.html" in out
+    # the UI links open MLflow 3.17's Model-training view, not the GenAI overview
+    exp_id = MlflowClient(tracking_uri=f"sqlite:///{cwd / 'mlflow.db'}").get_experiment_by_name(
+        "lolpop-quickstart").experiment_id
+    assert f"  runs: http://127.0.0.1:5000/#/experiments/{exp_id}?workflowType=machine_learning\n" in out
+    lineage = re.search(r"  lineage page: (\S+)\n", out).group(1)
+    assert re.fullmatch(rf"http://127\.0\.0\.1:5000/#/experiments/{exp_id}/runs/[0-9a-f]{{32}}/artifacts/"
+                        r"breast_cancer_model/lineage/lineage\.html\?workflowType=machine_learning", lineage)
     assert out.count("DEPLOYED") == 2
     assert "Traceback" not in proc.stderr
     assert (cwd / "mlflow.db").exists() and (cwd / "quickstart" / "data_repo" / ".git").is_dir()

@@ -62,6 +62,8 @@ class CycleSummary:
     previous_deployed_run_id: str | None
     prediction_run_id: str
     predictions: int
+    #: the MLflow experiment holding the cycle's runs (links into the UI need it)
+    mlflow_experiment_id: str = ""
 
 
 @dataclass
@@ -73,6 +75,20 @@ class QuickstartSummary:
     experiment: str
     cycles: list[CycleSummary] = field(default_factory=list)
     lineage_artifact: str = ""
+
+    def ui_links(self) -> list[tuple[str, str]]:
+        """``(what, URL)`` of the pages to open, each in MLflow's Model-training view: the
+        experiment's runs list and the newest model version's lineage page."""
+        from lolpop.layout import ui_links
+
+        if not self.cycles or not self.cycles[-1].mlflow_experiment_id:
+            return []
+        last, base = self.cycles[-1], ui_links.ui_base(self.tracking_uri)
+        return [
+            ("runs", ui_links.url(ui_links.experiment_route(last.mlflow_experiment_id), base)),
+            ("lineage page", ui_links.url(ui_links.run_route(last.mlflow_experiment_id, last.model_version_run_id,
+                                                             self.lineage_artifact or None), base)),
+        ]
 
     @property
     def ui_command(self) -> str:
@@ -279,6 +295,7 @@ def _cycle(n: int, data: Any, workdir: Path, tracking_uri: str, experiment: str,
         else:
             tracker.log_tag(mv, "status", status)
         dataset_run, mv_run = dv.run.info.run_id, mv.run.info.run_id
+        mlflow_experiment_id = str(tracker.experiment_id)
 
     # -- predict (its own workflow run, like a separate lolpop pipeline) ----------------------
     step(f"cycle {n}: predict {predict_rows} rows")
@@ -298,7 +315,7 @@ def _cycle(n: int, data: Any, workdir: Path, tracking_uri: str, experiment: str,
         cycle=n, dataset_run_id=dataset_run, hexsha=hexsha, rows=len(frame), winner=best_name,
         accuracy=best_metrics["accuracy"], experiment_id=exp.id, model_version_run_id=mv_run,
         status=status, previous_deployed_run_id=previous_run, prediction_run_id=prediction_run,
-        predictions=len(predictions),
+        predictions=len(predictions), mlflow_experiment_id=mlflow_experiment_id,
     )
     return summary, f"{MODEL_ID}/lineage/lineage.html"
 

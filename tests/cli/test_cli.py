@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -112,6 +113,9 @@ def test_show_every_tag_metadata_and_artifact(store):
     for text in ("winning_experiment_id", store["experiments"][0], "dataset_versions", "DEPLOYED",
                  "churn_model/lineage/lineage.html", "model_version", "json"):
         assert text in out, text
+    # the run's page in the MLflow UI, in its Model-training view
+    assert re.search(r"MLflow UI: http://127\.0\.0\.1:\d+/#/experiments/\d+/runs/[0-9a-f]{32}"
+                     r"\?workflowType=machine_learning", out), out
     result = invoke(store, "show", "customers", "--run", store["run"])
     assert '{"id": "int"}' in result.output and "1234" in result.output
     result = invoke(store, "show", store["experiments"][0])

@@ -57,9 +57,16 @@ def test_html_page_is_self_contained(graph):
     page = render(graph, "html")
     assert "<svg" in page and "customers" in page and "churn_model_predictions" in page
     assert "<script" not in page
-    # No network: no external URL is referenced anywhere (only the SVG namespace identifier).
-    urls = set(re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)""", page))
-    assert urls == set(), urls
+    # No network: nothing is loaded from anywhere (only the SVG namespace identifier); the only
+    # links are each run's page in the MLflow UI, in its Model-training view, opened in a new tab.
+    assert not re.findall(r"""src\s*=""", page)
+    hrefs = re.findall(r"""href\s*=\s*["']([^"']+)""", page)
+    assert {node.run_id for node in graph.nodes.values()} == {h.split("/runs/")[1].split("?")[0] for h in hrefs}
+    assert all(re.fullmatch(r"http://127\.0\.0\.1:5000/#/experiments/\d+/runs/[0-9a-f]{32}"
+                            r"\?workflowType=machine_learning", h) for h in hrefs), hrefs
+    assert page.count('target="_blank" rel="noopener noreferrer"') == len(hrefs)
+    served = render(graph, "html", ui_base="https://mlflow.example.com/p")
+    assert "https://mlflow.example.com/p/#/experiments/" in served
     assert "XGBoost &lt;&quot;fast&quot;&gt;" in page
 
 
@@ -271,7 +278,9 @@ def _hostile_graph():
     nodes = [
         LineageNode(key=f"{evil}@{'a' * 32}", id=evil, run_id="a" * 32, type=evil, experiment_id="1",
                     run_status=evil, start_time=evil, label=evil, highlights={"status": evil, evil: 1}),
-        LineageNode(key=f"m@{'b' * 32}", id="m", run_id="b" * 32, type="model_version", experiment_id="1",
+        # ids read from a store are data: a hostile run or experiment id must not escape its link
+        LineageNode(key=f"m@{'b' * 32}", id="m", run_id='b" onclick="alert(5)', type="model_version",
+                    experiment_id="1?workflowType=genai#x",
                     run_status="FINISHED", start_time="2024", label="m\nclick n0 href \"javascript:alert(4)\"",
                     role="downstream", depth=1),
     ]
@@ -302,9 +311,15 @@ def test_html_page_escapes_stored_text():
     # stored text made no element and no attribute: no script, no link, no event handler
     assert parsed.tags <= {"html", "head", "meta", "title", "style", "body", "h1", "p", "code", "span", "i",
                            "div", "svg", "defs", "marker", "path", "g", "rect", "text", "table", "thead",
-                           "tbody", "tr", "th", "td"}, parsed.tags
+                           "tbody", "tr", "th", "td", "a"}, parsed.tags
     names = {name for name, _ in parsed.attrs}
-    assert not {n for n in names if n.startswith("on")} and not names & {"href", "src", "xlink:href"}, names
+    assert not {n for n in names if n.startswith("on")} and not names & {"src", "xlink:href"}, names
+    # the only links are the two run links lolpop made, ids percent-encoded inside them
+    hrefs = [value for name, value in parsed.attrs if name == "href"]
+    assert len(hrefs) == 2 and all(h.startswith("http://127.0.0.1:5000/#/experiments/") for h in hrefs), hrefs
+    assert all(h.endswith("?workflowType=machine_learning") and h.count("?") == 1 and "#" not in h[8:].split("#", 1)[1]
+               and '"' not in h for h in hrefs), hrefs
+    assert "/#/experiments/1%3FworkflowType%3Dgenai%23x/runs/b%22%20onclick%3D%22alert%285%29?" in hrefs[1]
     # it is all there as text, control characters escaped
     text = "".join(parsed.text)
     assert '<script>alert(1)</script>" onload="alert(2)"' in text and 'href="javascript:alert(3)"' in text

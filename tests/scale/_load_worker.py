@@ -93,17 +93,16 @@ def cycle(args: argparse.Namespace, c: int, rec: Recorder, tmp: Path, partial: b
         er = exp.run.info.run_id
         info["experiment_runs"].append(er)
         r = rec.run(er, "experiment")
-        r["tags"].update({"mlflow.parentRunId": wf})
-        for key, value in (("exists", "True"), ("type", "experiment"), ("parent_id", mv_id),
-                           ("parent_run_id", wf)):
-            rec.meta(er, f"{exp.id}.{key}", value)
+        # layout v2: the creation tags are its structure, its own keys plain
+        r["tags"].update({"mlflow.parentRunId": wf, "lolpop.layout": "2", "lolpop.parent_id": mv_id,
+                          "lolpop.resource_type": "experiment"})
         params = {f"param_{k:02d}": f"{p}.{c}.{e}.{k}" for k in range(N_PARAMS)}
         t.log_metadata(exp, "params", params)
         r["params"].update(params)
-        rec.meta(er, f"{exp.id}.params", params)
+        rec.meta(er, "params", params)
         score = round(0.5 + e / 100 + p / 1000, 6)
         t.log_metadata(exp, "score", score)
-        rec.meta(er, f"{exp.id}.score", score)
+        rec.meta(er, "score", score)
         content = f"model {mv_id} exp {e} process {p} cycle {c}"
         t.log_artifact(exp, "model", _file(folder, f"model{e}.pkl", content))
         r["artifacts"][f"{exp.id}/model/model{e}.pkl"] = content

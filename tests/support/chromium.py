@@ -2,7 +2,8 @@
 
 ``make test`` installs Chromium when it is missing and it may (root with ``apt-get``); elsewhere
 the tests that need it skip with the reason, and under ``CI=true`` they fail instead, as the
-PostgreSQL tests do.
+PostgreSQL tests do. Nothing here needs pytest unless Chromium is missing, so scripts use it too
+(``docs/screenshots/take.py``, with :func:`find_chromium`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-
-import pytest
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -24,12 +23,22 @@ QUIET_FLAGS = (
 )
 
 
-def chromium_binary() -> str:
-    """The Chromium executable; skip the test (fail under ``CI=true``) when there is none."""
+def find_chromium() -> str | None:
+    """The Chromium executable, or ``None``."""
     for name in ("chromium", "chromium-browser"):
         found = shutil.which(name)
         if found:
             return found
+    return None
+
+
+def chromium_binary() -> str:
+    """The Chromium executable; skip the test (fail under ``CI=true``) when there is none."""
+    import pytest
+
+    found = find_chromium()
+    if found:
+        return found
     reason = "headless Chromium is not installed (Debian: apt-get install chromium; `make test` does it as root)"
     if IN_CI:
         pytest.fail(f"{reason}; CI=true requires it")

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from lolpop.cli.common import Settings, console, text
+from lolpop.layout import ui_links
 from lolpop.lineage.render import FORMATS
 
 
@@ -52,7 +53,7 @@ def lineage(settings: Settings, resource_id: str, run_id: str | None, fmt: str, 
     finally:
         reader.close()
     if fmt != "openlineage":
-        result = render(graph, fmt)
+        result = render(graph, fmt, ui_base=ui_links.ui_base(settings.tracking_uri))
     if output is None:
         if fmt == "tree":
             console().print(result)

@@ -75,6 +75,10 @@ def print_summary(out: Console, summary: Any) -> None:
                                      "→ Artifacts): "), text(summary.lineage_artifact, "cyan")), highlight=False)
     out.print(Text("\nLook at it in the MLflow UI:", style="bold"), highlight=False)
     out.print(text(f"  {redact(summary.ui_command)}"), highlight=False, soft_wrap=True)
+    # Links carry ?workflowType=machine_learning: MLflow 3.17 opens an experiment on its GenAI
+    # overview otherwise (layout/ui_links.py).
+    for what, link in summary.ui_links():
+        out.print(text(f"  {what}: {redact(link)}"), highlight=False, soft_wrap=True)
     out.print(Text("Or here:", style="bold"), highlight=False)
     for command in summary.next_commands():
         out.print(text(f"  {redact(command)}"), highlight=False, soft_wrap=True)

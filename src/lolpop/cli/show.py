@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from lolpop.cli.common import Settings, console, fmt_time, printable, redact, text
+from lolpop.layout import ui_links
 from lolpop.layout import values as _values
 from lolpop.layout.keys import is_experiment_id
 
@@ -36,11 +37,17 @@ def show(settings: Settings, resource_id: str, run_id: str | None) -> None:
         header.add_row("run", text(f"{run.info.run_id} ({run.info.run_name})"))
         header.add_row("experiment", text(f"{experiment.name} (id {run.info.experiment_id})"))
         header.add_row("run status", text(run.info.status))
+
         header.add_row("started / ended", f"{fmt_time(run.info.start_time)} / {fmt_time(run.info.end_time)} UTC")
         parent = reader.get(resource_id, run, "parent_id")
         if parent:
             header.add_row("parent", text(f"{parent} (run {reader.get(resource_id, run, 'parent_run_id')})"))
         out.print(header)
+        # The run's page in MLflow's Model-training view (layout/ui_links.py), on one line however
+        # narrow the terminal: a link is copied whole, never cut or folded.
+        link = ui_links.url(ui_links.run_route(run.info.experiment_id, run.info.run_id),
+                            ui_links.ui_base(settings.tracking_uri))
+        out.print(Text.assemble(("MLflow UI: ", "bold"), text(redact(link))), soft_wrap=True, highlight=False)
 
         meta = reader.metadata(resource_id, run)
         # Keys and values wrap at natural points (Wrapped: after "_", ".", "/", at spaces), never
@@ -50,7 +57,7 @@ def show(settings: Settings, resource_id: str, run_id: str | None) -> None:
         table.add_column("value")
         table.add_column("stored as", style="dim", no_wrap=True)
         for key, value in meta.items():
-            full = f"{resource_id}.{key}"
+            full = reader.tag_key(resource_id, run, key)
             encoding = _values.describe(_values.type_of(tags, full))
             stored = tags.get(full, "")
             if isinstance(value, str):

@@ -22,6 +22,10 @@ size if there is more; ``schema.json`` is read that way too.
 
 Estimator and transformer *names* in configuration are resolved through the same allow-list
 (:func:`sklearn_class`), never imported from a dotted path.
+
+A saved model also carries the signature and input example of the data it trained on
+(:func:`remember_input`, :func:`signature_for`; see the section at the end), for MLflow's serving
+to enforce; :func:`load_sklearn` never reads them.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import json
 import logging
 import os
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +51,7 @@ from lolpop.component._sklearn_types import (
 from lolpop.exceptions import InvalidInputError
 
 SKOPS = "skops"
+_signature_log = logging.getLogger(f"{__name__}.signature")
 
 #: Bounds on reading a model folder (inflated sizes, as declared by the zip's central directory
 #: and enforced on the bytes actually read). A model bigger than these is not loaded.
@@ -278,8 +284,10 @@ def _check_savable(obj: Any) -> list[str]:
     return _type_names(schema)
 
 
-def save_sklearn(obj: Any, path: str | os.PathLike[str]) -> str:
+def save_sklearn(obj: Any, path: str | os.PathLike[str], signature: Any = None, input_example: Any = None) -> str:
     """Write fitted ``obj`` to the new folder ``path`` as an MLflow sklearn-flavor model (skops).
+
+    ``signature`` / ``input_example`` (:func:`signature_for`) are stored as MLflow stores them, for MLflow's serving to enforce; :func:`load_sklearn` never reads them.
 
     Raises:
         InvalidInputError: ``obj`` holds types lolpop would refuse to load back (they are named).
@@ -302,6 +310,8 @@ def save_sklearn(obj: Any, path: str | os.PathLike[str]) -> str:
             skops_trusted_types=types,
             # Explicit requirements: MLflow would otherwise spawn a process to infer them.
             pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"skops=={skops.__version__}"],
+            signature=signature,
+            input_example=input_example,
         )
     finally:
         mlflow_logger.setLevel(level)
@@ -366,3 +376,102 @@ def load_sklearn(path: str | os.PathLike[str]) -> Any:
             raise InvalidInputError(f"{str(model_file)!r} could not be loaded: {exc}") from exc
     check_model(obj, repr(str(model_file)))
     return obj
+
+
+# ---------------------------------------------------------------------------------------------
+# signature and input example
+# ---------------------------------------------------------------------------------------------
+# MLflow enforces a model's signature where it serves it (``mlflow.pyfunc``, ``mlflow models
+# serve``): a payload with a missing column or a wrong type is refused with a message naming it,
+# instead of reaching the estimator. The schema is inferred from the whole training input
+# (MLflow's ``infer_signature``), the example is its first EXAMPLE_ROWS rows, stored as MLflow
+# stores it in the model folder (``input_example.json``, ``serving_input_example.json``).
+# Neither weakens load_sklearn: it reads only the model file, with its allow-list; the signature
+# is column names and types in ``MLmodel`` and the example is JSON data, neither ever imported or
+# executed. Reading them back (for the registry's pipeline folder) is bounded by MAX_EXAMPLE_BYTES.
+#: Rows of the training input kept as a model's input example.
+EXAMPLE_ROWS = 5
+#: Largest stored input example read back (5 rows of a very wide table fit many times over).
+MAX_EXAMPLE_BYTES = 1 * 2**20
+
+
+@dataclass(frozen=True)
+class TrainingInput:
+    """What a trainer keeps of the raw training input ``X``: its schema and a few rows."""
+
+    schema: Any  # mlflow.types.Schema
+    example: Any  # the first rows, the same type as X
+
+
+def remember_input(X: Any) -> TrainingInput | None:
+    """The schema of ``X`` and its first rows; ``None`` (logged) when MLflow cannot infer one,
+    so a model trains and saves as before, only without a signature."""
+    try:
+        from mlflow.models import infer_signature
+
+        example = X.head(EXAMPLE_ROWS).copy() if hasattr(X, "head") else X[:EXAMPLE_ROWS].copy()
+        return TrainingInput(infer_signature(X).inputs, example)
+    except Exception as exc:  # noqa: BLE001 - a signature is an extra, never a reason to fail a fit
+        _signature_log.info("lolpop: no model signature for %s input: %s: %s", type(X).__name__, type(exc).__name__,
+                  str(exc)[:200])
+        return None
+
+
+def signature_for(inputs: TrainingInput | None, predict: Any, transform: Any = None) -> dict[str, Any]:
+    """``signature`` and ``input_example`` for ``save_sklearn``: inputs as trained on, outputs
+    inferred from ``predict`` on the example; ``transform`` (a feature transformer's) first turns
+    the example into what the model itself takes (its inputs are then inferred from that).
+    Empty when there is nothing to infer from."""
+    if inputs is None:
+        return {}
+    try:
+        from mlflow.models import ModelSignature, infer_signature
+
+        example, schema = inputs.example, inputs.schema
+        if transform is not None:
+            example = transform(example)
+            schema = infer_signature(example).inputs
+        outputs = infer_signature(example, predict(example)).outputs if predict is not None else None
+        return {"signature": ModelSignature(inputs=schema, outputs=outputs), "input_example": example}
+    except Exception as exc:  # noqa: BLE001 - see remember_input()
+        _signature_log.info("lolpop: no model signature: %s: %s", type(exc).__name__, str(exc)[:200])
+        return {}
+
+
+def read_signature(folder: str | Path) -> tuple[Any, Any]:
+    """``(signature, input example)`` stored in the MLflow model folder ``folder`` (each ``None``
+    when absent or unreadable). Both are data; the example file is read only within
+    :data:`MAX_EXAMPLE_BYTES`."""
+    from mlflow.models import Model
+
+    folder = Path(folder)
+    try:
+        # YAML read with safe_load; callers first load the folder with load_sklearn (MLmodel's size bound)
+        meta = Model.load(str(folder))
+    except Exception:  # noqa: BLE001 - no signature is the answer
+        return None, None
+    example = None
+    info = meta.saved_input_example_info or {}
+    name = info.get("artifact_path") if isinstance(info, dict) else None
+    if isinstance(name, str) and Path(name).name == name and name not in ("", ".", ".."):
+        path = folder / name
+        if path.is_file() and path.stat().st_size <= MAX_EXAMPLE_BYTES:
+            try:
+                example = meta.load_input_example(str(folder))
+            except Exception:  # noqa: BLE001 - a missing example is not an error
+                example = None
+    return meta.signature, example
+
+
+def pipeline_signature(ft_dir: str | Path, model_dir: str | Path) -> dict[str, Any]:
+    """``signature`` / ``input_example`` of a transformer + model pipeline: it takes what the
+    transformer takes (the raw training input, stored with it) and returns what the model returns;
+    empty when either is unknown (a model saved before signatures is served without one)."""
+    from mlflow.models import ModelSignature
+
+    ft_signature, example = read_signature(ft_dir)
+    model_signature, _ = read_signature(model_dir)
+    if ft_signature is None or ft_signature.inputs is None:
+        return {}
+    outputs = model_signature.outputs if model_signature is not None else None
+    return {"signature": ModelSignature(inputs=ft_signature.inputs, outputs=outputs), "input_example": example}

@@ -15,6 +15,20 @@ experiment that has none (an older store), the first ``stop()`` builds it. The i
 its experiment is *complete* (:func:`complete`): every version of the experiment is in it, so a
 missing entry answers "none" without a search.
 
+Out of sight. The index run is a *nested run of a workflow run*: its tag ``mlflow.parentRunId``
+names the workflow run that last wrote into it (every write carries the tag, so an index of an
+older store, or one whose workflow run was deleted, moves under a live run at the next
+``stop()``; the first index of an experiment is nested right after its creator's run starts).
+MLflow's UI (3.x) lists nested runs folded under their parent, so the runs list shows workflow
+runs and their experiment runs, and the Chart view, which draws the runs in the list, has no
+series of the index (its charts are empty and MLflow hides empty charts by default). A home in
+another experiment would be invisible too, but a writer with EDIT permission on this experiment
+only (MLflow's ``basic-auth``) could not write there, and a complete index it cannot update would
+answer "none" wrongly; the nested run lives where every writer of the experiment may write.
+What stays visible: unfolding the workflow run shows a child ``lolpop-index``; sorting the runs
+list by anything but its start time, or filtering it, lists nested runs flat (MLflow's own rule),
+the index run included; its metric keys are offered in the column picker.
+
 What. Per resource id and kind (:data:`NEWEST`, :data:`DEPLOYED`) three MLflow *metrics*
 ``lolpop.<kind>.<id>.0|1|2``. MLflow keeps, per metric key, the entry with the greatest
 ``(step, timestamp, value)`` under a row lock: a max-register that concurrent writers cannot move
@@ -53,7 +67,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lolpop.layout import versions
-from lolpop.layout.keys import MAX_KEY_LENGTH, RUN_ID, key
+from lolpop.layout.keys import MAX_KEY_LENGTH, MLFLOW_PARENT, RUN_ID, key
 
 #: The status the ``deployed`` entries are about (matched exactly, as the search's clause does).
 DEPLOYED_STATUS = "DEPLOYED"
@@ -207,6 +221,11 @@ def index_run_id(experiment_tags: Mapping[str, str]) -> str | None:
     """The index run named by an experiment's tags (read from the store: checked), or ``None``."""
     value = experiment_tags.get(EXPERIMENT_TAG)
     return value if isinstance(value, str) and RUN_ID.match(value) else None
+
+
+def nesting_tags(workflow_run_id: str) -> dict[str, str]:
+    """The tags that fold the index run under ``workflow_run_id`` in MLflow's runs list."""
+    return {MLFLOW_PARENT: workflow_run_id}
 
 
 def is_index_run(run: Any, experiment_id: str) -> bool:

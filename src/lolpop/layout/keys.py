@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 
-from lolpop.exceptions import MetadataConflictError
+from lolpop.exceptions import InvalidKeyError, MetadataConflictError
 
 # MLflow's limits (mlflow.utils.validation), repeated here so reading code need not import MLflow;
 # tests/layout/test_keys.py checks that they still match.
@@ -135,6 +135,83 @@ def is_bookkeeping(tag_key: str) -> bool:
 #: Keys lolpop itself writes under a resource that end in ``.exists`` without naming a resource
 #: (``build_model_lineage``'s searchable flag; lolpop 0.2.0 wrote it too).
 OWN_FLAGS = ("dataset_versions.exists",)
+
+
+# -- layout v2: an experiment's own run (DESIGN.md, "An experiment's own run (layout v2)") -------
+
+#: Run tag of an experiment's nested run naming the layout of the run's own keys. Absent (lolpop
+#: 0.2.0 and earlier lolpop): every key is ``<id>.<key>``. ``"2"``: the keys of the experiment that
+#: owns the run are plain (``model_trainer``, ``training_params``), as in a hand-written MLflow run;
+#: keys of any other resource in the run stay ``<id>.<key>``. Artifacts keep ``<id>/<aid>/<file>``
+#: in v2: the saved model's folder ``<id>/model`` is read by the registry's serving-model build,
+#: by ``load_model`` and by the lineage and CLI readers of every store written so far; moving it
+#: would fork those readers for a tidier artifact tree only (MLflow's compare view lines up
+#: metrics, params and tags, which v2 makes plain).
+LAYOUT_TAG = "lolpop.layout"
+OWN_RUN_LAYOUT = "2"
+#: Namespaces a plain key may not take: MLflow's reserved tags and lolpop's bookkeeping.
+RESERVED_KEY_PREFIXES = ("mlflow.",) + BOOKKEEPING_PREFIXES
+#: In layout v2 the structural facts of the owning experiment are the run tags written when the run
+#: is created (no ``exists`` / ``type`` / ``parent_id`` / ``parent_run_id`` tags of its own).
+_OWN_STRUCTURAL = {"type": RESOURCE_TYPE_TAG, "parent_id": PARENT_ID_TAG, "parent_run_id": MLFLOW_PARENT}
+
+
+def owns_run(tags: Mapping[str, str], run_id: str, resource_id: str) -> bool:
+    """Whether ``resource_id`` is the experiment owning run ``run_id`` (holding ``tags``) and the
+    run uses layout v2, so the resource's keys are plain."""
+    return (tags.get(LAYOUT_TAG) == OWN_RUN_LAYOUT and is_experiment_id(resource_id)
+            and split_experiment_id(resource_id)[0] == run_id)
+
+
+def own_resource_id(tags: Mapping[str, str], run_id: str) -> str | None:
+    """The experiment owning a layout-v2 run, or ``None`` (not v2, or no parent recorded)."""
+    parent = tags.get(PARENT_ID_TAG)
+    if tags.get(LAYOUT_TAG) != OWN_RUN_LAYOUT or not isinstance(parent, str) or not parent:
+        return None
+    return experiment_id(run_id, parent)
+
+
+def tag_key(tags: Mapping[str, str], run_id: str, resource_id: str, name: str) -> str:
+    """The tag holding metadata ``name`` of ``resource_id`` in run ``run_id`` (holding ``tags``):
+    ``<id>.<name>``, or in the owning experiment's layout-v2 run ``name`` itself (its structural
+    names: the creation tags)."""
+    if owns_run(tags, run_id, resource_id):
+        return _OWN_STRUCTURAL.get(name, name)
+    return key(resource_id, name)
+
+
+def has_resource(tags: Mapping[str, str], run_id: str, resource_id: str) -> bool:
+    """Whether run ``run_id`` holding ``tags`` records ``resource_id`` (``<id>.exists = True``, or
+    it is the experiment owning the layout-v2 run)."""
+    if owns_run(tags, run_id, resource_id):
+        return own_resource_id(tags, run_id) == resource_id
+    return tags.get(exists_key(resource_id)) == "True"
+
+
+def own_keys(tags: Mapping[str, str]) -> list[str]:
+    """The tags of a layout-v2 run that are metadata of its owning experiment: every tag outside
+    MLflow's and lolpop's namespaces that names no other resource's key."""
+    others = [k[: -len(".exists")] + "." for k, v in tags.items()
+              if v == "True" and k.endswith(".exists") and not k.startswith(RESERVED_KEY_PREFIXES)]
+    return sorted(k for k in tags if not k.startswith(RESERVED_KEY_PREFIXES)
+                  and not any(k.startswith(o) for o in others) and not k.endswith(".exists"))
+
+
+def check_own_keys(resource_id: str, names: Iterable[str], run_id: str = "") -> None:
+    """Refuse plain keys that would land in MLflow's reserved ``mlflow.`` namespace, in lolpop's
+    bookkeeping (``lolpop.``, ``_lolpop``), or on a structural fact of the run.
+
+    Raises:
+        InvalidKeyError: naming the key and the resource; nothing was written.
+    """
+    for name in names:
+        if name.startswith(RESERVED_KEY_PREFIXES) or name in STRUCTURAL:
+            where = f" (run {run_id})" if run_id else ""
+            raise InvalidKeyError(
+                f"metadata key {name!r} of experiment {resource_id!r}{where} is reserved: an experiment's "
+                f"own run keeps its keys unprefixed, and names starting with 'mlflow.' (MLflow's), "
+                f"'lolpop.' or '_lolpop' (lolpop's bookkeeping) or equal to one of {list(STRUCTURAL)} "
+                f"would be read as something else; nothing was written", key=name, resource_id=resource_id)
 
 
 def check_namespace(tags: Mapping[str, str], resource_id: str, names: Iterable[str], run_id: str = "") -> None:

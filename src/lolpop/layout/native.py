@@ -18,6 +18,14 @@ from lolpop.layout.keys import MAX_DATASET_DIGEST_LENGTH, TRAINING_CONTEXT
 
 #: Suffix of an experiment's run name when ``create_resource`` was given no id (lolpop 0.2.0).
 EXPERIMENT_SUFFIX = "-experiment"
+#: The lineage page of a model version: artifact id and file name in its run (``page_path``).
+LINEAGE_ARTIFACT_ID = "lineage"
+LINEAGE_FILE_NAME = "lineage.html"
+
+
+def page_path(model_version_id: str) -> str:
+    """Where the lineage page of a model version lives in its run's artifacts."""
+    return f"{model_version_id}/{LINEAGE_ARTIFACT_ID}/{LINEAGE_FILE_NAME}"
 
 
 # -- names ------------------------------------------------------------------------------------

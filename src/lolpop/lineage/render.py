@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lolpop.exceptions import InvalidInputError
+from lolpop.layout import ui_links
 from lolpop.lineage.model import LineageEdge, LineageNode
 from lolpop.lineage.safe_text import printable
 
@@ -473,9 +474,10 @@ p.caption { font-weight: 600; margin: 8px 0 4px 0; }
 """
 
 
-def to_html(graph: LineageGraph, title: str | None = None) -> str:
-    """A self-contained HTML page: inline CSS, inline SVG, a table of every node. No scripts,
-    no external resources."""
+def to_html(graph: LineageGraph, title: str | None = None, ui_base: str | None = None) -> str:
+    """A self-contained HTML page: inline CSS, inline SVG, a table of every node (each run a link
+    to its page in the MLflow UI at ``ui_base``, default ``mlflow ui``'s address, in the
+    Model-training view). No scripts, no external resources."""
 
     def esc(value: str) -> str:
         return html.escape(printable(value))
@@ -505,7 +507,7 @@ def to_html(graph: LineageGraph, title: str | None = None) -> str:
 <div class="graph">
 {to_svg(graph)}
 </div>
-{_nodes_table(graph)}
+{_nodes_table(graph, ui_base)}
 </body>
 </html>
 """
@@ -542,8 +544,8 @@ def _taint_lines(graph: LineageGraph) -> str:
     return "".join(lines)
 
 
-def _nodes_table(graph: LineageGraph) -> str:
-    """The HTML table of every node of ``graph`` (stored text escaped)."""
+def _nodes_table(graph: LineageGraph, ui_base: str | None = None) -> str:
+    """The HTML table of every node of ``graph`` (stored text escaped, ids in links encoded)."""
 
     def esc(value: str) -> str:
         return html.escape(printable(value))
@@ -554,7 +556,7 @@ def _nodes_table(graph: LineageGraph) -> str:
             "<tr>"
             f"<td>{esc(node.label)}{' ★' if node.winner else ''}</td>"
             f"<td>{esc(node.type or '')}</td><td>{esc(node.role)}</td>"
-            f"<td><code>{esc(node.id)}</code></td><td><code>{esc(node.run_id)}</code></td>"
+            f"<td><code>{esc(node.id)}</code></td><td>{_run_anchor(node, ui_base)}</td>"
             f"<td>{esc(node.run_status)}</td><td>{esc(node.start_time)}</td>"
             f"<td>{esc(highlight_text(node, limit=8))}</td>"
             f"<td>{esc(taint_text(node))}</td>"
@@ -566,6 +568,14 @@ def _nodes_table(graph: LineageGraph) -> str:
 {chr(10).join(rows)}
 </tbody>
 </table>"""
+
+
+def _run_anchor(node: LineageNode, ui_base: str | None) -> str:
+    """The node's run id as a link to the run's page in the MLflow UI (Model-training view). A new
+    tab: the page itself may be shown inside MLflow's artifact viewer."""
+    link = ui_links.url(ui_links.run_route(node.experiment_id, node.run_id), ui_base)
+    return (f'<a href="{html.escape(link, quote=True)}" target="_blank" rel="noopener noreferrer">'
+            f"<code>{html.escape(printable(node.run_id))}</code></a>")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -638,7 +648,7 @@ def to_html_fragment(graph: LineageGraph) -> str:
 </div>"""
 
 
-def render(graph: LineageGraph, fmt: str) -> Any:
+def render(graph: LineageGraph, fmt: str, ui_base: str | None = None) -> Any:
     """Render ``graph`` as ``fmt`` (one of :data:`FORMATS`): a rich ``Tree`` for ``tree``, else text.
 
     Raises:
@@ -653,5 +663,5 @@ def render(graph: LineageGraph, fmt: str) -> Any:
     if fmt == "dot":
         return to_dot(graph)
     if fmt == "html":
-        return to_html(graph)
+        return to_html(graph, ui_base=ui_base)
     raise InvalidInputError(f"unknown lineage format {fmt!r}; use one of {', '.join(FORMATS)}")

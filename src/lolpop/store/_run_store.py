@@ -759,6 +759,10 @@ class RunStore:
                                                      await_creation_for=0),
             find, lambda v: str(v.version), lambda v: self._discard_model_version(name, str(v.version)))
 
+    def describe_model_version(self, name: str, version: str, description: str) -> None:
+        """One ``update_model_version``: the version's description (set-style, resent safely)."""
+        self.client.update_model_version(name, version, description=description)
+
     def _discard_model_version(self, name: str, version: str) -> None:
         self.client.delete_model_version(name, version)
         logger.warning("lolpop: removed version %s of registered model %r, a duplicate a lost answer left "

@@ -19,7 +19,7 @@ from typing import Any
 
 from lolpop.exceptions import ConfigError, InvalidResourceIdError, ResourceNotFoundError
 from lolpop.layout import values as _values
-from lolpop.layout import arguments, index, versions
+from lolpop.layout import arguments, index, keys, versions
 from lolpop.layout.keys import (  # noqa: F401 - re-exported for readers of this module
     MLFLOW_PARENT,
     PARENT_RUN_TAG,
@@ -230,7 +230,7 @@ class StoreReader:
         return out
 
     def has_resource(self, resource_id: str, run: Run) -> bool:
-        return run.data.tags.get(exists_key(resource_id)) == "True"
+        return keys.has_resource(run.data.tags, run.info.run_id, resource_id)
 
     def locate(self, resource_id: str, run_id: str | None = None) -> Located:
         """Find resource ``resource_id``: in run ``run_id`` when given, else its newest version.
@@ -315,13 +315,23 @@ class StoreReader:
         return _values.decode_tag(run.data.tags, full_key, fetch)
 
     def get(self, resource_id: str, run: Run, key: str) -> Any:
-        """Metadata ``key`` of resource ``resource_id`` in ``run``, decoded."""
-        return self.value(run, f"{resource_id}.{key}")
+        """Metadata ``key`` of resource ``resource_id`` in ``run``, decoded (either layout)."""
+        if key == "exists" and keys.owns_run(run.data.tags, run.info.run_id, resource_id):  # v2: no tag
+            return "True" if self.has_resource(resource_id, run) else None
+        return self.value(run, self.tag_key(resource_id, run, key))
+
+    @staticmethod
+    def tag_key(resource_id: str, run: Run, key: str) -> str:
+        """The tag of ``run`` holding metadata ``key`` of ``resource_id`` (lolpop.layout.keys.tag_key)."""
+        return keys.tag_key(run.data.tags, run.info.run_id, resource_id, key)
 
     def resource_ids(self, run: Run) -> list[str]:
         """Ids of the resources recorded in ``run`` (``<id>.exists = True`` with a type or parent)."""
         tags = run.data.tags
         out = []
+        own = keys.own_resource_id(tags, run.info.run_id)
+        if own is not None:
+            out.append(own)
         for key, value in tags.items():
             if key.endswith(".exists") and value == "True" and not key.startswith("_lolpop."):
                 rid = key[: -len(".exists")]
@@ -338,6 +348,12 @@ class StoreReader:
         left out.
         """
         tags = run.data.tags
+        if keys.owns_run(tags, run.info.run_id, resource_id):
+            own = {k: self.value(run, k) for k in keys.own_keys(tags)}
+            if structural:
+                own.update({name: self.get(resource_id, run, name) for name in STRUCTURAL if name != "exists"})
+                own["exists"] = "True"
+            return dict(sorted(own.items()))
         prefix = resource_id + "."
         others = [r + "." for r in self.resource_ids(run) if r != resource_id and r.startswith(prefix)]
         out: dict[str, Any] = {}

@@ -71,20 +71,21 @@ def test_batched_bad_value_does_not_lose_the_good_pending_ones(make_tracker, cli
 
 
 def test_store_refusal_is_not_resent_and_held_writes_survive(tracker, client):
-    """A refusal no local check can foresee (another process set the param first): the held id
-    tags of a new experiment still reach the store, the refused write is not cached or resent."""
+    """A refusal no local check can foresee (another process set the param first): the refused
+    write is not cached or resent, and the experiment's run keeps what it holds (layout v2: its
+    structure is in its creation tags, nothing is held back for it)."""
     mv = tracker.create_resource("m", type="model_version")
-    exp = tracker.create_resource("e", type="experiment", parent=mv)  # its id tags are held
+    exp = tracker.create_resource("e", type="experiment", parent=mv)
     client.log_param(exp.run.info.run_id, "lr", "0.5")  # behind the tracker's back
     with pytest.raises(LolpopError):
         tracker.log_metadata(exp, "params", {"lr": 0.1})
     assert tracker.get_metadata(exp, "params") is None
     stored = client.get_run(exp.run.info.run_id).data.tags
-    assert stored[f"{exp.id}.exists"] == "True" and stored[f"{exp.id}.parent_id"] == "m"
+    assert stored["lolpop.layout"] == "2" and stored["lolpop.parent_id"] == "m"
     tracker.log_metadata(exp, "score", 1)  # the refused entries are not sent again
     tracker.clean_resource(exp, type="experiment")
     run = client.get_run(exp.run.info.run_id)
-    assert run.info.status == "FINISHED" and run.data.tags[f"{exp.id}.score"] == "1"
+    assert run.info.status == "FINISHED" and run.data.tags["score"] == "1"
     assert run.data.params == {"lr": "0.5"}
 
 

@@ -141,7 +141,7 @@ def test_four_threads_creating_experiments(tracker, client):
     for exp, score in made:
         run = client.get_run(exp.run.info.run_id)
         assert run.info.status == "FINISHED"
-        assert run.data.tags[f"{exp.id}.score"] == str(score)
+        assert run.data.tags["score"] == str(score)
         assert run.data.params["i"] == str(score % 10)
 
 

@@ -216,12 +216,16 @@ def test_the_description_summarises_what_the_run_recorded(make_tracker, client):
     assert "**dataset\\_version** (1)" in note and "**model\\_version** (1)" in note
     assert "`customers` — hexsha `0123456789ab`" in note
     assert "status **DEPLOYED**" in note
-    assert f"winning experiment [xgb](#/experiments/{exp_id}/runs/{xgb.run.info.run_id})" in note
+    ml = "?workflowType=machine_learning"  # MLflow 3.17's Model-training view, not GenAI
+    assert f"winning experiment [xgb](#/experiments/{exp_id}/runs/{xgb.run.info.run_id}{ml})" in note
     path = "churn_model/lineage/lineage.html"
-    assert f"lineage page [`{path}`](#/experiments/{exp_id}/runs/{run_id}/artifacts/{path})" in note
+    assert f"lineage page [`{path}`](#/experiments/{exp_id}/runs/{run_id}/artifacts/{path}{ml})" in note
     assert "**experiment** (2 nested runs)" in note
-    assert f"[LogisticRegression](#/experiments/{exp_id}/runs/{lr.run.info.run_id}) FINISHED\n" in note
-    assert f"[xgb](#/experiments/{exp_id}/runs/{xgb.run.info.run_id}) FINISHED ★ winner" in note
+    assert f"[LogisticRegression](#/experiments/{exp_id}/runs/{lr.run.info.run_id}{ml}) FINISHED\n" in note
+    assert f"[xgb](#/experiments/{exp_id}/runs/{xgb.run.info.run_id}{ml}) FINISHED ★ winner" in note
+    # every link in the description opens the Model-training view
+    links = re.findall(r"\]\((#/[^)]*)\)", note)
+    assert links and all(link.endswith(ml) for link in links)
     assert "ended **FINISHED**" in note
 
 

@@ -311,15 +311,18 @@ def test_registry_requests_of_a_status_change(mlflow_server, iris):
             tracker.log_tag(mv, "status", status)
             return {k: v for k, v in proxy.counts().items() if not k.startswith("GET ") and "/search" not in k}
 
+        card = f"PATCH {api}model-versions/update"  # the model card, after each status write
         first = writes("PROMOTED")
         assert first[f"POST {api}runs/log-batch"] == 1
         assert first[f"POST {api}model-versions/create"] == 1
         assert first[f"POST {api}registered-models/alias"] == 1
+        assert first[card] == 1
         # DEPLOYED adds its version-index entry (one log_batch to the index run) before the status.
         assert writes("DEPLOYED") == {f"POST {api}runs/log-batch": 2, f"POST {api}registered-models/alias": 1,
-                                      f"DELETE {api}registered-models/alias": 1}
-        # A redeploy: the alias (read first, to be able to move it back) already names the version.
-        assert writes("DEPLOYED") == {f"POST {api}runs/log-batch": 2}
+                                      f"DELETE {api}registered-models/alias": 1, card: 1}
+        # A redeploy: the alias (read first, to be able to move it back) already names the version;
+        # the card gains the new event.
+        assert writes("DEPLOYED") == {f"POST {api}runs/log-batch": 2, card: 1}
     finally:
         tracker.stop()
         proxy.stop()

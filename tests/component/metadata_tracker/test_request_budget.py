@@ -102,9 +102,11 @@ def test_the_writer_creating_an_experiment_builds_its_index_once(mlflow_server):
     try:
         conf = {"mlflow_tracking_uri": proxy.url, "mlflow_experiment_name": f"budget-{uuid.uuid4().hex[:8]}"}
         first = MLFlowMetadataTracker(conf=conf)
-        # experiments/create; the index run (create, update, experiment tag, since); the workflow run
+        # experiments/create; the index run (create, update, experiment tag, since); the workflow
+        # run; then the index nested under it (one log_batch, once per experiment: layout.index,
+        # "Out of sight")
         assert _writes(proxy) == {"POST /api/2.0/mlflow/experiments/create": 1, CREATE: 2, UPDATE: 1,
-                                  SET_EXPERIMENT_TAG: 1, LOG_BATCH: 1}
+                                  SET_EXPERIMENT_TAG: 1, LOG_BATCH: 2}
         first.create_resource("train", type="dataset_version")
         proxy.reset()
         first.stop()
@@ -175,3 +177,38 @@ def test_the_lineage_page_shows_taint_without_a_request_of_its_own(counted):
     assert reads(lambda: tracker.build_model_lineage(mv, [dv, ext])) == {"GET /api/2.0/mlflow/runs/get": 2}
     assert reads(tracker.stop) == {"GET /api/2.0/mlflow/runs/get": 1, SEARCH: 1,
                                    "POST /api/2.0/mlflow/experiments/search": 1}
+
+
+def test_a_status_change_s_model_card_costs_one_write_and_no_read(counted, monkeypatch):
+    """The model card of a registered version (``_model_card.py``) is one ``update_model_version``
+    after the status write (MLflow's client reads the registered model first), built from what
+    the tracker holds: no read of its own (compared with the same status change without it)."""
+    from lolpop.component.metadata_tracker._status_history import StatusHistory
+    from lolpop.components import SklearnModelTrainer
+    from tests.support.data import iris_splits
+
+    tracker, proxy = counted
+    dv = tracker.create_resource("iris_data", type="dataset_version")
+    tracker.register_vc_resource(dv, {"hexsha": "a" * 40, "uri": "d.csv"})
+    mv = tracker.create_resource("carded", type="model_version")
+    SklearnModelTrainer(conf={"estimator": "LogisticRegression", "training_params": {"max_iter": 500}},
+                        metadata_tracker=tracker).build_model(iris_splits(), mv, winner=True)
+    tracker.build_model_lineage(mv, [dv])
+    tracker.log_tag(mv, "status", "PROMOTED")  # registers it (its requests: test_registry.py)
+    card = "PATCH /api/2.0/mlflow/model-versions/update"
+
+    def change(status: str) -> tuple[dict[str, int], dict[str, int]]:
+        proxy.reset()
+        tracker.log_tag(mv, "status", status)
+        counts = proxy.counts()
+        return {k: v for k, v in counts.items() if k.startswith(READS)}, _writes(proxy)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(StatusHistory, "_write_card", lambda self, change: None)
+        reads_without, writes_without = change("CANARY")
+    reads, writes = change("STAGED")
+    assert card not in writes_without and writes == {**writes_without, card: 1}
+    # MlflowClient.update_model_version first reads the registered model (its check that the name
+    # is not a prompt): that one read is the card's; the card's content needs none (runs held).
+    get_model = "GET /api/2.0/mlflow/registered-models/get"
+    assert reads == {**reads_without, get_model: reads_without.get(get_model, 0) + 1}

@@ -34,11 +34,13 @@ def test_experiment_resource_owns_a_nested_run(tracker, client):
     assert nested.data.tags["mlflow.parentRunId"] == tracker.run.info.run_id
     assert "parent_run" not in nested.data.tags  # never mistaken for a workflow run
     assert nested.data.tags["lolpop.parent_id"] == "churn"
-    # The id-keyed tags name the run id, so they ride along with the run's next request.
+    # Layout v2: the creation tags are the experiment's structure; no id-keyed tags follow.
+    assert nested.data.tags["lolpop.layout"] == "2" and nested.data.tags["lolpop.resource_type"] == "experiment"
     tracker.clean_resource(exp, type="experiment")
     tags = client.get_run(run_id).data.tags
-    assert tags[f"{exp.id}.parent_id"] == "churn" and tags[f"{exp.id}.exists"] == "True"
-    assert tags[f"{exp.id}.parent_run_id"] == tracker.run.info.run_id
+    assert not [k for k in tags if k.startswith(run_id)]
+    assert tracker.get_metadata(exp, "parent_run_id") == tracker.run.info.run_id
+    assert tracker.get_metadata(exp, "exists") == "True" and tracker.get_metadata(exp, "type") == "experiment"
     assert tracker.get_parent_id(exp, type="experiment") == "churn"
     assert tracker.get_parent_id(exp) == "churn"
 

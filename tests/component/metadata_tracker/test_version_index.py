@@ -23,6 +23,7 @@ import lolpop
 from lolpop.exceptions import LolpopError, ResourceNotFoundError, TrackerUnavailableError
 from lolpop.component.metadata_tracker._lookups import deployed_clause
 from lolpop.layout import index
+from tests.support.version_index import ui_runs_list
 
 SHARED = "shared"
 
@@ -260,6 +261,7 @@ def test_four_writers_starting_together_on_a_new_experiment_leave_one_index(make
     indexes = [r for r in runs if r.data.tags.get(index.INDEX_RUN_TAG) == "True"]
     assert [r.info.run_id for r in indexes] == [_index_run(client, experiment_id)]
     assert indexes[0].info.lifecycle_stage == "active"
+    _assert_out_of_sight(client, experiment_id)
     got = _check(make_tracker, expect_index=True)
     assert None not in got.values()
 
@@ -424,3 +426,53 @@ def test_a_replacement_index_claiming_to_be_complete_is_not_believed(make_tracke
     client.set_experiment_tag(t.experiment_id, index.EXPERIMENT_TAG, fake.info.run_id)
     got = _check(make_tracker, expect_index=False)  # it holds no entry: every look-up searches
     assert got["deployed"] is not None and got["prev"] == t.run.info.run_id
+
+
+def _assert_out_of_sight(client, experiment_id: str) -> None:
+    """The UI's runs list (and so its Chart view) shows no index run and none of its metrics."""
+    rows = ui_runs_list(client, experiment_id)
+    assert rows, "the runs list shows the workflow runs"
+    assert [r for r in rows if r.data.tags.get(index.INDEX_RUN_TAG) == "True"] == []
+    assert all(r.data.tags.get("parent_run") == "True" for r in rows)
+    assert not [k for r in rows for k in r.data.metrics if k.startswith("lolpop.")]
+
+
+def test_the_index_is_folded_under_the_newest_finished_workflow_run(make_tracker, client):
+    """Issue 20 item 2: the index run sat in the runs list and its metrics filled the Chart view.
+    It is a nested run of a workflow run now, folded away by MLflow's UI."""
+    first, _ = _cycle(make_tracker, stop=False)  # creates the experiment and its index
+    experiment_id = first.experiment_id
+    index_run = client.get_run(_index_run(client, experiment_id))
+    assert index_run.data.tags["mlflow.parentRunId"] == first.run.info.run_id  # nested from the start
+    _assert_out_of_sight(client, experiment_id)
+    first.stop()
+    second, _ = _cycle(make_tracker)
+    assert client.get_run(_index_run(client, experiment_id)).data.tags["mlflow.parentRunId"] == \
+        second.run.info.run_id
+    _assert_out_of_sight(client, experiment_id)
+    _check(make_tracker, expect_index=True)
+
+
+def test_an_index_of_an_older_store_goes_out_of_sight_at_the_next_stop(make_tracker, client):
+    """An index written by an earlier lolpop is a top-level run: still read, and nested by the
+    next finished run without an extra request (the tag rides with the index write)."""
+    first, _ = _cycle(make_tracker)
+    experiment_id = first.experiment_id
+    old = _index_run(client, experiment_id)
+    client.delete_tag(old, "mlflow.parentRunId")
+    assert [r.info.run_id for r in ui_runs_list(client, experiment_id)
+            if r.data.tags.get(index.INDEX_RUN_TAG) == "True"] == [old]
+    _check(make_tracker, expect_index=True)  # still read
+    _cycle(make_tracker)
+    assert _index_run(client, experiment_id) == old
+    _assert_out_of_sight(client, experiment_id)
+
+
+def test_an_index_whose_workflow_run_was_deleted_moves_under_a_live_one(make_tracker, client):
+    first, _ = _cycle(make_tracker)
+    experiment_id = first.experiment_id
+    client.delete_run(first.run.info.run_id)
+    _cycle(make_tracker)
+    parent = client.get_run(_index_run(client, experiment_id)).data.tags["mlflow.parentRunId"]
+    assert client.get_run(parent).info.lifecycle_stage == "active"
+    _assert_out_of_sight(client, experiment_id)

@@ -41,8 +41,8 @@ def test_cleaning_an_experiment_sends_its_batch(batched, client):
     batched.clean_resource(exp, type="experiment")
     run = client.get_run(exp.run.info.run_id)
     assert run.info.status == "FINISHED"
-    assert len(run.data.params) == 20 and run.data.tags[f"{exp.id}.score"] == "3"
-    assert run.data.tags[f"{exp.id}.exists"] == "True"
+    assert len(run.data.params) == 20 and run.data.tags["score"] == "3"
+    assert run.data.tags["lolpop.layout"] == "2"
 
 
 def test_pending_params_still_conflict(batched, client):

@@ -151,6 +151,9 @@ class SklearnFeatureTransformer(BaseFeatureTransformer):
     def save(self, path: str | os.PathLike[str], *args: Any, **kwargs: Any) -> str:
         """Write the fitted transformer to the new folder ``path`` (MLflow sklearn flavor).
 
+        Keywords ``signature`` and ``input_example`` (the raw input the transformer takes) are
+        stored with it (:func:`lolpop.component._sklearn_io.signature_for`).
+
         Raises:
             ModelNotFittedError: nothing was fitted.
 
@@ -159,7 +162,8 @@ class SklearnFeatureTransformer(BaseFeatureTransformer):
         """
         if not self._fitted:
             raise ModelNotFittedError(f"{self.name}: nothing to save, call fit() first")
-        return save_sklearn(self.transformer, path)
+        return save_sklearn(self.transformer, path, signature=kwargs.get("signature"),
+                            input_example=kwargs.get("input_example"))
 
     def load(self, path: str | os.PathLike[str], *args: Any, **kwargs: Any) -> SklearnFeatureTransformer:
         """Read a fitted transformer written by :meth:`save`; return ``self``.

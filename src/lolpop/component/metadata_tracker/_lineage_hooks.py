@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from lolpop.store.entities import Run
 
-from lolpop.layout import arguments
+from lolpop.layout import arguments, ui_links
 from lolpop.layout.filters import tag_clause
+from lolpop.layout.native import LINEAGE_ARTIFACT_ID, LINEAGE_FILE_NAME, page_path
 from lolpop.layout.keys import MAX_KEY_LENGTH, MLFLOW_PARENT, child_of_key, used_by_key
 from lolpop.exceptions import ResourceNotFoundError
 from lolpop.lineage.graph import LineageGraph, build_lineage
@@ -32,8 +33,6 @@ logger = logging.getLogger("lolpop.lineage")
 #: this many; the page says how many it left out.
 PAGE_EXPERIMENTS = 25
 #: Artifact id of the lineage page: ``<model version id>/lineage/lineage.html``.
-LINEAGE_ARTIFACT_ID = "lineage"
-LINEAGE_FILE_NAME = "lineage.html"
 
 
 def lineage_of(tracker: TrackerView, resource: Any, direction: str = "both",
@@ -152,11 +151,8 @@ def log_lineage_page(tracker: TrackerView, model_version: Any, held: Mapping[str
             reader.close()
     with tempfile.TemporaryDirectory(prefix="lolpop-lineage-") as tmp:
         path = Path(tmp) / LINEAGE_FILE_NAME
-        path.write_text(to_html(graph), encoding="utf-8")
+        path.write_text(to_html(graph, ui_base=ui_links.ui_base(tracker.client.tracking_uri)), encoding="utf-8")
         tracker.log_artifact(model_version, LINEAGE_ARTIFACT_ID, str(path))
     return page_path(rid)
 
 
-def page_path(model_version_id: str) -> str:
-    """Where the lineage page of a model version lives in its run's artifacts."""
-    return f"{model_version_id}/{LINEAGE_ARTIFACT_ID}/{LINEAGE_FILE_NAME}"

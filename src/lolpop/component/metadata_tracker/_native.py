@@ -29,7 +29,7 @@ from lolpop.component.metadata_tracker.base_metadata_tracker import Resource
 from lolpop.exceptions import InvalidKeyError, ResourceNotFoundError
 from lolpop.layout import keys, native
 from lolpop.store.reader import StoreReader
-from lolpop.component.metadata_tracker._lineage_hooks import HeldRunsReader, log_lineage_page, page_path
+from lolpop.component.metadata_tracker._lineage_hooks import HeldRunsReader, log_lineage_page
 
 if TYPE_CHECKING:
     from lolpop.component.metadata_tracker._view import TrackerView
@@ -145,7 +145,7 @@ def summary(tracker: TrackerView, statuses: Mapping[str, str]) -> _run_note.Summ
             name = held[wrun].info.run_name if wrun in held else wrun[:8]
             details.append(f"winning experiment [{md(name or wrun[:8])}]({run_link(eid, wrun)})")
         if tags.get(keys.key(rid, _LINEAGE_KEY)) == "True":
-            path = page_path(rid)
+            path = native.page_path(rid)
             details.append(f"lineage page [{code(path)}]({run_link(eid, workflow, path)})")
         hexsha = value(rid, "hexsha")
         if hexsha is not None:

@@ -27,7 +27,9 @@ an artifact listing and download) and the writes ``create_logged_model``, one up
 file, ``finalize_logged_model``, ``create_registered_model``, ``create_model_version`` and
 ``log_outputs``; then, and at every later status set, ``get_model_version_by_alias`` and
 ``set_registered_model_alias`` when the alias is elsewhere (plus, when it leaves a status, a
-second ``get_model_version_by_alias`` and maybe ``delete_registered_model_alias``). A status set
+second ``get_model_version_by_alias`` and maybe ``delete_registered_model_alias``); after the
+status write, one ``update_model_version`` (which MLflow's client precedes with a
+``get_registered_model``): the version's model card (:mod:`._model_card`). A status set
 on a model version without a registry version reads the alias of its status and removes it
 from the version holding it (see below). A prediction job created with a registered model version
 as parent records the LoggedModel as its input (one search, one ``log_inputs``).
@@ -410,6 +412,17 @@ class ModelRegistry:
                 left.append(f"alias {alias!r} of registered model {move.name!r} still names {where} (moving it "
                             f"back to {back} failed)")
         return left
+
+    # -- the model card -------------------------------------------------------------------------
+    def describe(self, version: RegistryVersion, card: str) -> None:
+        """Set the description (model card, :mod:`._model_card`) of ``version``: one
+        ``update_model_version``; a failure is a warning (the status and alias are recorded)."""
+        if not self.enabled:
+            return
+        try:
+            self.store.describe_model_version(version.name, version.version, card)
+        except Exception as exc:  # noqa: BLE001 - the card describes the status, it never fails it
+            self.warn(f"writing the model card of version {version.version} of {version.name!r}", exc)
 
     # -- prediction jobs ------------------------------------------------------------------------
     def record_model_input(self, run_id: str, model_version_id: str, model_version_run_id: str) -> None:

@@ -11,6 +11,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from lolpop.layout import ui_links
 from lolpop.layout.keys import MAX_TAG_VAL_LENGTH
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
@@ -27,9 +28,9 @@ def code(text: str) -> str:
 
 
 def run_link(experiment_id: str, run_id: str, path: str | None = None) -> str:
-    """A link the MLflow UI resolves: the run's page, or a file in its artifacts."""
-    link = f"#/experiments/{experiment_id}/runs/{run_id}"
-    return f"{link}/artifacts/{path}" if path else link
+    """A link the MLflow UI resolves (relative: the description is shown by the UI itself): the
+    run's page, or a file in its artifacts, in the Model-training view."""
+    return ui_links.run_route(experiment_id, run_id, path)
 
 
 @dataclass

@@ -13,6 +13,10 @@ A trainer saves its model (artifact ``model``) and, when it has one, its fitted 
   format; ``MLmodel`` lists the types MLflow's loader may construct (``skops_trusted_types``), as
   ``save_sklearn`` writes for every lolpop model.
 
+The served folder carries the signature and input example of the raw training input
+(:func:`lolpop.component._sklearn_io.signature_for`), so MLflow's serving refuses a payload that does not
+fit it with a message naming the problem.
+
 Nothing here changes how lolpop itself loads models: ``load_model`` keeps reading the separate
 artifacts with its own allow-list and never trusts ``MLmodel``.
 """
@@ -22,7 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lolpop.component._sklearn_io import load_sklearn, save_sklearn
+from lolpop.component._sklearn_io import load_sklearn, pipeline_signature, save_sklearn
 from lolpop.component.model_trainer.base_model_trainer import MODEL_ARTIFACT, TRANSFORMER_ARTIFACT
 
 
@@ -53,7 +57,7 @@ def build(repo: Any, experiment_id: str, dest: Path) -> Path | None:
 
     pipeline = Pipeline([("features", load_sklearn(ft_dir)), ("model", model)])
     out = dest / "serving"
-    save_sklearn(pipeline, out)
+    save_sklearn(pipeline, out, **pipeline_signature(ft_dir, model_dir))
     return out
 
 

@@ -12,7 +12,9 @@ A status set on a model version (a resource recorded with ``type="model_version"
 2. *the version index*: a ``DEPLOYED`` status is indexed (:mod:`._version_index`) before its tag,
    so a deployed version is never missing from the index;
 3. *the write*: the ``<id>.status`` tag and one event tag (:mod:`lolpop.layout.events`) go in the
-   same ``log_batch`` — an event is never recorded without its status, nor the reverse.
+   same ``log_batch`` — an event is never recorded without its status, nor the reverse;
+4. *the model card*: once the write succeeded, the registry version's description is rewritten
+   with the new status (:mod:`._model_card`; one ``update_model_version``, a failure is a warning).
 
 If step 2 or 3 fails, the alias moves of step 1 are undone and a registry version made in it is
 removed; the error is raised. An index entry written in step 2 before step 3 failed stays: the
@@ -38,6 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from lolpop.component.metadata_tracker import _model_card
 from lolpop.component.metadata_tracker._registry import AliasMove, ModelRegistry, Registration, RegistryVersion
 from lolpop.store import user_filters
 from lolpop.store._run_store import RunStore
@@ -148,6 +151,24 @@ class StatusHistory:
                     exc.add_note(f"lolpop: {change.what()}, and the registry could not be put back: "
                                  + "; ".join(left))
                 raise
+            if change.version is not None:
+                self._write_card(change)
+
+    def _write_card(self, change: StatusChange) -> None:
+        """The registry version's model card, with the status just written (after the write, so
+        it never shows a status that was not recorded; read from what the tracker holds)."""
+        assert change.version is not None
+        try:
+            tags, _ = self.store.data(change.run_id)
+            card = _model_card.build(change.model_version_id, change.run_id, self.experiment_id, tags,
+                                     self._decoded, self._run_of)
+        except Exception as exc:  # noqa: BLE001 - the card describes the status, it never fails it
+            self.registry.warn(f"building the model card of {change.model_version_id!r}", exc)
+            return
+        self.registry.describe(change.version, card)
+
+    def _run_of(self, run_id: str) -> Any:
+        return self.store.snapshot(run_id) or self.store.get_run(run_id)
 
     def event_tags(self, change: StatusChange, tags: Mapping[str, str]) -> dict[str, str]:
         """The event tag of ``change`` for a run currently holding ``tags`` (called under the run's

@@ -62,6 +62,23 @@ class VersionIndex:
         self._seen_at = seen_at
         self._since = 0  # the ``since`` of the index this tracker created, if it did
         self._lock = threading.Lock()
+        # The workflow run the index rides under (lolpop.layout.index, "Out of sight"); unknown
+        # until the tracker's run exists, which is after the first index of an experiment.
+        self._parent: str | None = None
+        self._created_first: str | None = None
+
+    def adopt(self, workflow_run_id: str) -> None:
+        """Nest the index under ``workflow_run_id`` (the tracker's own run) from now on. The first
+        index of an experiment was made before that run existed: it is moved under it here (one
+        request, once per experiment); every other index write carries the tag at no cost."""
+        with self._lock:
+            self._parent = workflow_run_id
+            first, self._created_first = self._created_first, None
+        if first is not None:
+            try:
+                self.store.log_unowned(first, tags=index.nesting_tags(workflow_run_id))
+            except MlflowException as exc:  # only sight is at stake: the next stop() nests it
+                logger.info("could not nest version index run %s: %s", first, exc)
 
     # -- writing -----------------------------------------------------------------------------
     def record(self, kind: str, runs: Iterable[tuple[str, str, int]]) -> None:
@@ -77,15 +94,19 @@ class VersionIndex:
                 self._refresh()
             if self._index_id is None:
                 self._create()
+            # The same request moves the index under this writer's run, so an index of an older
+            # store (top-level in the runs list) or one whose workflow run was deleted goes out
+            # of sight at the next stop().
+            nest = index.nesting_tags(self._parent) if self._parent else None
             try:
-                self.store.log_unowned(self._index_id, metrics)
+                self.store.log_unowned(self._index_id, metrics, tags=nest)
             except MlflowException as exc:
                 if exc.error_code not in _GONE or self._alive(self._index_id):
                     raise
                 logger.info("version index run %s is gone (%s); starting a new one", self._index_id,
                             exc.error_code)
                 self._create()
-                self.store.log_unowned(self._index_id, metrics)
+                self.store.log_unowned(self._index_id, metrics, tags=nest)
 
     def create_first(self) -> int:
         """Build the index of an experiment this tracker just created (before any run of it can
@@ -93,6 +114,7 @@ class VersionIndex:
         usably (its ``since``)."""
         with self._lock:
             self._create(complete=True)
+            self._created_first = self._index_id
             return max(_now(), self._since)
 
     def _alive(self, run_id: str) -> bool:
@@ -108,6 +130,8 @@ class VersionIndex:
         tags = {index.INDEX_RUN_TAG: "True", MLFLOW_NOTE: index.INDEX_RUN_NOTE}
         if complete:
             tags[index.COMPLETE_TAG] = "True"
+        if self._parent:
+            tags.update(index.nesting_tags(self._parent))
         run = self.store.create_finished_run(self.experiment_id, tags, index.INDEX_RUN_NAME)
         seen_at = _now()
         try:

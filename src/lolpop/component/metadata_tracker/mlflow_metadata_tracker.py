@@ -196,6 +196,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             start_time = self._index.create_first()
         self.run: Run = self._store.create_run(self.experiment_id, {PARENT_RUN_TAG: "True"}, run_name,
                                                start_time=start_time)
+        self._index.adopt(self.run.info.run_id)
         self._lookups = Lookups(self._store, self.experiment_id, self._index)
         self._registry = ModelRegistry(self._store, enabled=self._get_config("mlflow_registry", True),
                                        tmp_dir=self._tmp.name, logger=self.logger)
@@ -258,9 +259,16 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         """
         for key in items:
             self._check_key(key, "metadata id")
-            check_key(keys.key(rid, key), f"metadata {key!r} of {rid!r}")
-        keys.check_namespace(tags, rid, items, run_id)
-        encoded = _values.encode_items(tags, {keys.key(rid, key): value for key, value in items.items()})
+        if keys.owns_run(tags, run_id, rid):  # layout v2: the run's own keys are plain
+            keys.check_own_keys(rid, items, run_id)
+        else:
+            for key in items:
+                check_key(keys.key(rid, key), f"metadata {key!r} of {rid!r}")
+            keys.check_namespace(tags, rid, items, run_id)
+        for key in items:
+            check_key(keys.tag_key(tags, run_id, rid, key), f"metadata {key!r} of {rid!r}")
+        encoded = _values.encode_items(tags, {keys.tag_key(tags, run_id, rid, key): value
+                                              for key, value in items.items()})
         return Batch(tags=dict(encoded.tags), uploads=dict(encoded.uploads))
 
     def _value(self, run_id: str, full_key: str, tags: Mapping[str, str] | None = None) -> Any:
@@ -428,7 +436,10 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     def get_tag(self, resource: Resource, key: str, *args: Any, **kwargs: Any) -> Any:
         rid, run_id = self._rid(resource)
         self._check_key(key)
-        return self._value(run_id, keys.key(rid, key))
+        tags, _ = self._store.data(run_id)
+        if key == "exists" and keys.owns_run(tags, run_id, rid):  # v2: no tag of its own
+            return "True" if keys.has_resource(tags, run_id, rid) else None
+        return self._value(run_id, keys.tag_key(tags, run_id, rid, key), tags)
 
     @translating
     def log_metadata(self, resource: Resource, id: str, data: Any, *args: Any, **kwargs: Any) -> None:
@@ -505,14 +516,15 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             # Check the id this experiment will have before opening a run for it.
             check_key(keys.exists_key(keys.experiment_id("0" * 32, parent_id)), f"experiment under {parent_id!r}",
                       InvalidResourceIdError)
+            keys.check_own_keys(id, kwargs)  # before a run is opened for it
+            # Layout v2: the run's own keys are plain, and its creation tags are its structure.
             run = self._store.create_run(self.experiment_id, {
                 keys.MLFLOW_PARENT: parent_run_id, keys.RESOURCE_TYPE_TAG: EXPERIMENT,
-                keys.PARENT_ID_TAG: parent_id,
+                keys.PARENT_ID_TAG: parent_id, keys.LAYOUT_TAG: keys.OWN_RUN_LAYOUT,
             }, native.experiment_run_name(id, parent_id))
             rid = keys.experiment_id(run.info.run_id, parent_id)
-            # The id tags ride along with the run's next request: create_run cannot carry them
-            # (they name the run id), and its run tags already say the same.
-            self._write_metadata(rid, run.info.run_id, meta, defer=True if not kwargs else None)
+            if kwargs:
+                self._write_metadata(rid, run.info.run_id, dict(kwargs))
             return Resource(rid, run)
         rid = self._check_new_id(id)
         also = None
@@ -896,7 +908,9 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         if key is not None:
             self._check_key(key, "vc key")
         prefix = f"{key}_" if key else ""
-        items: dict[str, Any] = {"exists": "True"}
+        # An experiment's layout-v2 run records its presence in its creation tags.
+        owns = self._is_experiment(rid, run_id) and keys.owns_run(self._store.data(run_id)[0], run_id, rid)
+        items: dict[str, Any] = {} if owns else {"exists": "True"}
         for field_name in ("hexsha", "uri"):
             if vc_info and vc_info.get(field_name) is not None:
                 items[prefix + field_name] = str(vc_info[field_name])
@@ -914,13 +928,13 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             self._check_key(key, "vc key")
             prefix = f"{key.removesuffix('_hexsha')}_"
         tags, _ = self._store.data(run_id)
-        hexsha = self._value(run_id, keys.key(rid, f"{prefix}hexsha"), tags)
+        hexsha = self._value(run_id, keys.tag_key(tags, run_id, rid, f"{prefix}hexsha"), tags)
         if hexsha is None:
             raise MetadataNotFoundError(
                 f"resource {rid!r} (run {run_id}) has no version-control info under key {key!r}",
                 resource_id=rid, run_id=run_id, key=key,
             )
-        return {"hexsha": hexsha, "uri": self._value(run_id, keys.key(rid, f"{prefix}uri"), tags)}
+        return {"hexsha": hexsha, "uri": self._value(run_id, keys.tag_key(tags, run_id, rid, f"{prefix}uri"), tags)}
 
     # ------------------------------------------------------------------------------------
     # data reports: artifacts under fixed ids

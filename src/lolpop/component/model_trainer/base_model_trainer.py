@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from lolpop import registry
+from lolpop.component import _sklearn_io
 from lolpop.component.base import BaseComponent, ConfLike, LiteralConf
 from lolpop.component.feature_transformer.base_feature_transformer import BaseFeatureTransformer
 from lolpop.component.model_trainer import _winner
@@ -165,8 +166,10 @@ class BaseModelTrainer(BaseComponent, ABC):
         raise InvalidInputError(f"{self.name}: this model does not predict probabilities")
 
     @abstractmethod
-    def _save_model(self, path: Path) -> None:
-        """Write ``self.model`` to the new folder ``path``."""
+    def _save_model(self, path: Path, **signature: Any) -> None:
+        """Write ``self.model`` to the new folder ``path``; ``signature`` holds ``signature`` and
+        ``input_example`` for an MLflow model folder (a subclass that does not take keywords is
+        called with ``path`` only)."""
 
     @abstractmethod
     def _load_model(self, path: Path) -> Any:
@@ -228,6 +231,8 @@ class BaseModelTrainer(BaseComponent, ABC):
             >>> trainer.fit({"X_train": X, "y_train": y})
         """
         X, y = self._train_pair(data, y)
+        # The raw input's schema and first rows: the signature and input example of what save() writes.
+        self._training_input = _sklearn_io.remember_input(X)
         if self.feature_transformer is not None:
             X = self.feature_transformer.fit_transform(X, y)
         self.model = self._fit_model(X, y)
@@ -338,11 +343,19 @@ class BaseModelTrainer(BaseComponent, ABC):
         """
         self._require_fitted("save")
         tracker = self._tracker()
+        inputs = getattr(self, "_training_input", None)  # None: loaded, not fitted here
+        ft = self.feature_transformer
         with tempfile.TemporaryDirectory(prefix="lolpop-model-") as tmp:
-            self._save_model(Path(tmp) / MODEL_ARTIFACT)
+            # With a transformer the model takes transformed features; the raw input's schema and
+            # example go with the transformer, whose folder the registry's pipeline takes them from.
+            extras = _sklearn_io.signature_for(inputs, self._predict, ft.transform if ft is not None else None)
+            if _takes_keywords(self._save_model):
+                self._save_model(Path(tmp) / MODEL_ARTIFACT, **extras)
+            else:  # a trainer written before signatures: saved as before
+                self._save_model(Path(tmp) / MODEL_ARTIFACT)
             tracker.log_artifact(experiment, MODEL_ARTIFACT, str(Path(tmp) / MODEL_ARTIFACT))
-            if self.feature_transformer is not None:
-                self.feature_transformer.save(Path(tmp) / TRANSFORMER_ARTIFACT)
+            if ft is not None:
+                ft.save(Path(tmp) / TRANSFORMER_ARTIFACT, **_sklearn_io.signature_for(inputs, None))
                 tracker.log_artifact(experiment, TRANSFORMER_ARTIFACT, str(Path(tmp) / TRANSFORMER_ARTIFACT))
 
     def load(self, experiment: Any, *args: Any, load_transformer: bool = True, **kwargs: Any) -> BaseModelTrainer:
@@ -431,3 +444,10 @@ class BaseModelTrainer(BaseComponent, ABC):
             >>> best_trainer.declare_winner(model_version, best_experiment)
         """
         _winner.record_winner(self._tracker(), model_version, experiment)
+
+
+def _takes_keywords(method: Callable[..., Any]) -> bool:
+    import inspect
+
+    params = inspect.signature(method).parameters.values()
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)

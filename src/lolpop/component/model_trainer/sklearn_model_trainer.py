@@ -72,8 +72,8 @@ class SklearnModelTrainer(BaseModelTrainer):
         if not callable(getattr(model, "predict", None)):
             raise InvalidInputError(f"{self.name}: a {type(model).__name__} has no predict(); not a fitted estimator")
 
-    def _save_model(self, path: Path) -> None:
-        save_sklearn(self.model, path)
+    def _save_model(self, path: Path, **signature: Any) -> None:
+        save_sklearn(self.model, path, **signature)
 
     def _load_model(self, path: Path) -> Any:
         return load_sklearn(path)
