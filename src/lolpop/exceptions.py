@@ -15,6 +15,8 @@ Our exception hierarchy::
     │   └── MetadataNotFoundError       nothing recorded under that key
     ├── MetadataConflictError          a param re-logged with a different value, or two
     │                                  resources whose keys would share one tag key
+    ├── QuarantinedLineageError        PROMOTED / DEPLOYED refused: the model version was built
+    │                                  from a quarantined dataset version (nothing written)
     ├── UnknownComponentError (LookupError)  a component name the registry does not know
     ├── ModelNotFittedError            predict / save on a trainer or transformer not fitted yet
     ├── VersionControlError            the version-control backend (git) refused an operation
@@ -24,6 +26,11 @@ Our exception hierarchy::
         └── PermissionDeniedError       the credentials were accepted, but the user may not do
                                         this to the named experiment, run or registered model
                                         (HTTP 403)
+
+Warnings (``UserWarning`` subclasses)::
+
+    QuarantinedLineageWarning          ``load_model`` of a model version built from a
+                                       quarantined dataset version
 
 A value that cannot be stored as JSON raises the builtin :class:`TypeError` (naming the key and
 the type), as ``json.dumps`` would.
@@ -83,6 +90,8 @@ __all__ = [
     "ModelNotFittedError",
     "VersionControlError",
     "TrackerStoppedError",
+    "QuarantinedLineageError",
+    "QuarantinedLineageWarning",
     "TrackerUnavailableError",
     "AuthenticationError",
     "PermissionDeniedError",
@@ -178,6 +187,34 @@ class MetadataConflictError(LolpopError):
     """A param was logged again with a different value (MLflow params are write-once), or a
     write would give one tag key to two resources (``sales`` key ``2024.rows`` and ``sales.2024``
     key ``rows``). Nothing was written."""
+
+
+class QuarantinedLineageError(LolpopError):
+    """Setting status ``PROMOTED`` or ``DEPLOYED`` on a model version built (through any number of
+    lineage hops) from a quarantined dataset version. Nothing was written: no tag, no alias move,
+    no index entry, no status event. Config ``lolpop_allow_quarantined: true`` lets it through
+    (recorded as an override in the status event).
+
+    Attributes:
+        resource_id, run_id: the model version refused.
+        dataset_version_id, dataset_run_id: the (first) quarantined dataset version.
+        reason: why it was quarantined (stored text: print it as text, never as markup).
+        findings: every :class:`lolpop.audit.taint.TaintFinding` (source, reason, who, when, path).
+    """
+
+    dataset_version_id: Any = None
+    dataset_run_id: Any = None
+    reason: Any = None
+    findings: Any = None
+
+
+class QuarantinedLineageWarning(UserWarning):
+    """``load_model`` of a model version built from a quarantined dataset version: it loads, and
+    this warning names the source (``warning.findings``)."""
+
+    def __init__(self, message: str, findings: Any = ()) -> None:
+        super().__init__(message)
+        self.findings = tuple(findings)
 
 
 class UnknownComponentError(LolpopError, LookupError):

@@ -241,3 +241,34 @@ def test_pending_events_are_bounded(monkeypatch, caplog):
 def test_bad_url_is_a_config_error(make_tracker, url):
     with pytest.raises(ConfigError, match="openlineage_url"):
         make_tracker(openlineage_url=url)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_quarantine_is_announced_with_the_lolpop_quarantine_facet(make_tracker, receiver, monkeypatch, conf):
+    """Issue 22: with OpenLineage configured, quarantine (tracker and CLI) sends an OTHER event whose
+    input dataset carries the custom facet (action, reason, who, what is deployed now)."""
+    earlier = make_tracker()
+    dv = earlier.create_resource("train", type="dataset_version")
+    mv = earlier.create_resource("m", type="model_version")
+    earlier.build_model_lineage(mv, [dv])
+    earlier.log_tag(mv, "status", "DEPLOYED")
+    earlier.stop()  # deployed now: the newest finished version whose status is DEPLOYED
+    tracker = make_tracker(openlineage_url=receiver.url)
+    tracker.quarantine(dv, "<b>bad</b>")
+    [(path, event)] = [(p, e) for p, e in receiver.events if e["eventType"] == "OTHER"]
+    _validate_ref(RUN_EVENT, event)  # a RunEvent; the custom facet's schema is lolpop's own
+    assert event["run"]["runId"] == str(uuid.UUID(tracker.run.info.run_id))
+    facet = event["inputs"][0]["facets"]["lolpopQuarantine"]
+    assert event["inputs"][0]["name"] == "train"
+    assert (facet["action"], facet["reason"], facet["user"], facet["mlflowRunId"]) == \
+        ("quarantine", "<b>bad</b>", tracker.user, dv.run.info.run_id)
+    assert facet["deployedNow"] == [{"id": "m", "mlflowRunId": mv.run.info.run_id}]
+    assert facet["_schemaURL"].startswith("https://") and facet["_producer"]
+    tracker.stop()
+    monkeypatch.setenv("OPENLINEAGE_URL", receiver.url)
+    result = CliRunner().invoke(cli, ["--tracking-uri", conf["config"]["mlflow_tracking_uri"], "quarantine", "train",
+                                      "--run", dv.run.info.run_id, "--lift"])
+    assert result.exit_code == 0, result.output
+    lifts = [e for _, e in receiver.events if e["eventType"] == "OTHER"
+             and e["inputs"][0]["facets"]["lolpopQuarantine"]["action"] == "lift"]
+    assert len(lifts) == 1 and lifts[0]["job"]["name"] == "lolpop.quarantine"

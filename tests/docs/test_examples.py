@@ -28,7 +28,10 @@ CHECKED = {"console", "python", "bash"}
 SHOWN_ONLY = {"text", "yaml", "toml", "json", "ini", "mermaid"}  # data, not something to run
 # Pages whose bash and python blocks no test here runs, with why.
 NOT_RUN = {"docs/scale-out.md": "a PostgreSQL + S3 stack and a multi-worker server started by hand; "
-                                "tests/support/stack.py runs the same commands for tests/scale"}
+                                "tests/support/stack.py runs the same commands for tests/scale",
+          "docs/quarantine.md": "a story on a store of its own (not the quickstart's): "
+                                "tests/docs/test_quarantine_doc.py builds it, runs every command shown and "
+                                "checks the output's shape"}
 
 
 def env(cwd: Path) -> dict[str, str]:

@@ -380,3 +380,43 @@ def test_401_and_403_map_alike_in_the_tracker_and_every_reader(people, monkeypat
                 make().search_experiments()
             assert not isinstance(info.value, PermissionDeniedError), name
             assert "rejected the credentials" in str(info.value), name
+
+
+def test_events_and_runs_record_the_mlflow_user_not_the_os_login(people):
+    """Issue 22: "who" is the MLflow user requests authenticate as — for status events,
+    quarantine events (tracker and CLI) and the runs lolpop creates (``mlflow.user``) — never
+    the OS login the two users share."""
+    import getpass
+
+    from click.testing import CliRunner
+
+    from lolpop.cli.main import cli
+    from lolpop.layout import quarantine
+
+    conf = {**_conf(people.url), "mlflow_registry": False}
+    with people.as_user("team") as team, MLFlowMetadataTracker(conf=conf) as first:
+        dv = first.create_resource("train", type="dataset_version")
+        mv = first.create_resource("model", type="model_version")
+        first.build_model_lineage(mv, [dv])
+        first.log_tag(mv, "status", "PROMOTED")
+        first.quarantine(dv, "labels shifted")
+        experiment_id, run_id = first.experiment_id, first.run.info.run_id
+        exp_run = first.create_resource("xgb", type="experiment", parent=mv).run.info.run_id
+    people.auth.grant_user_permission(people.names["colleague"], "experiment", experiment_id, "EDIT")
+    with people.as_user("colleague") as colleague, MLFlowMetadataTracker(conf=conf) as second:
+        second.lift_quarantine(second.get_resource("train", type="dataset_version"), "relabelled")
+        second.log_tag(second.get_resource("model", type="model_version"), "status", "DEPLOYED")
+        second_run = second.run.info.run_id
+        history = [(e.new_status, e.user) for e in second.get_status_history("model")]
+    with people.as_user("colleague"):
+        result = CliRunner().invoke(cli, ["--tracking-uri", people.url, "quarantine", "train", "--run", run_id,
+                                          "--reason", "again"])
+        assert result.exit_code == 0, result.output
+        client = MlflowClient(people.url)
+        tags = client.get_run(run_id).data.tags
+        users = {r: client.get_run(r).data.tags.get("mlflow.user") for r in (run_id, exp_run, second_run)}
+    assert team != colleague and getpass.getuser() not in (team, colleague)
+    assert history == [("PROMOTED", team), ("DEPLOYED", colleague)]
+    assert [(e.action, e.user) for e in quarantine.events_in(tags, run_id, "train")] == \
+        [("quarantine", team), ("lift", colleague), ("quarantine", colleague)]
+    assert users == {run_id: team, exp_run: team, second_run: colleague}

@@ -45,6 +45,7 @@ class Affected:
     via: str  # node key (``<id>@<run id>``) it was reached from
     status: str | None = None
     deployed_now: bool | None = None  # model versions only
+    tainted: bool = False  # built from a quarantined dataset version (Impact.taint names it)
 
 
 @dataclass
@@ -56,10 +57,22 @@ class Impact:
     prediction_jobs: list[Affected] = field(default_factory=list)
     other: list[Affected] = field(default_factory=list)
     deployed_rule: str = DEPLOYED_RULE
+    #: The quarantined dataset versions the start is (or was built from): :class:`~lolpop.audit.taint.
+    #: TaintFinding` list; non-empty means everything downstream is tainted.
+    taint: list[Any] = field(default_factory=list)
 
     @property
     def deployed_now(self) -> list[Affected]:
         return [m for m in self.model_versions if m.deployed_now]
+
+    @property
+    def rollback(self) -> list[Affected]:
+        """What must be rolled back when the start is tainted: model versions deployed now first,
+        then the other model versions, then prediction jobs (each by hops); empty when not tainted."""
+        if not self.taint:
+            return []
+        models = sorted(self.model_versions, key=lambda m: (not m.deployed_now, m.hops, m.id, m.run_id))
+        return models + sorted(self.prediction_jobs, key=lambda p: (p.hops, p.id, p.run_id))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +82,9 @@ class Impact:
             "other": [asdict(o) for o in self.other],
             "deployed_now": [asdict(m) for m in self.deployed_now],
             "deployed_rule": self.deployed_rule,
+            "tainted": bool(self.taint),
+            "taint": [f.to_dict() for f in self.taint],
+            "rollback": [asdict(r) for r in self.rollback],
         }
 
     def to_json(self) -> str:
@@ -79,7 +95,7 @@ class Impact:
         # One line: the default repr held every affected version.
         return (f"<Impact of {str(self.dataset.get('id'))[:100]!r}@{str(self.dataset.get('run_id'))[:8]}: "
                 f"{len(self.model_versions)} model version(s), {len(self.prediction_jobs)} prediction job(s), "
-                f"{len(self.deployed_now)} deployed now>")
+                f"{len(self.deployed_now)} deployed now{', TAINTED' if self.taint else ''}>")
 
     def _repr_html_(self) -> str:
         """Jupyter shows the impact as a table (stored text escaped, as in the lineage page)."""
@@ -90,6 +106,8 @@ class Impact:
                    f"{len(self.model_versions)} model version(s), {len(self.prediction_jobs)} prediction job(s), "
                    f"{len(self.deployed_now)} deployed now")
         now = {True: "● yes", False: "no", None: ""}
+        if self.taint:
+            caption += "; TAINTED by " + "; ".join(f.summary() for f in self.taint)
         rows = [(a.hops, a.type, a.id, a.run_id, a.status, now[a.deployed_now], a.via)
                 for a in sorted(self.model_versions + self.prediction_jobs + self.other,
                                 key=lambda r: (r.hops, r.type or "", r.id, r.run_id))]
@@ -176,4 +194,9 @@ def impact_of(reader: Any, dataset: Any, max_nodes: int = 10000) -> Impact:
             else:
                 result.other.append(found)
             queue.append((nid, nrun, hops + 1))
+    from lolpop.audit.taint import taint_of
+
+    result.taint = taint_of(reader, dataset.id, dataset.run_id, run=dataset.run)
+    for affected in result.model_versions + result.prediction_jobs + result.other:
+        affected.tainted = bool(result.taint)
     return result

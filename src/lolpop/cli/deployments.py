@@ -61,10 +61,13 @@ def show_deployments(settings: Settings, model_id: str, at: str | None = None, f
     for e in found:
         change = _text(e.old_status if e.old_status is not None else "—")
         change.append(" → ").append_text(_text(e.new_status))
+        for source in getattr(e, "override", ()):
+            change.append("  OVERRIDE of quarantined ", style="bold red").append_text(
+                _text(f"{source.get('dataset_version_id')}@{str(source.get('run_id'))[:8]}"))
         # An inferred event (a version an older lolpop wrote) has an approximate time ("≈") and
         # nobody recorded as its user; the footnote says which time it is.
-        when = ("≈ " if e.inferred else "") + e.time.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-        listing.add_row([_text(when), _text(e.run_id),
+        shown_time = ("≈ " if e.inferred else "") + e.time.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        listing.add_row([_text(shown_time), _text(e.run_id),
                          _text(f"v{e.registry_version}" if e.registry_version is not None else ""), change,
                          _text(INFERRED_USER if e.inferred else e.user)])
     console().print(listing)

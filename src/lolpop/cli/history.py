@@ -33,7 +33,9 @@ def _brief(value: object) -> object:
 def history(settings: Settings, resource_id: str, limit: int, deployments: bool, at: str | None,
             fmt: str) -> None:
     """List the versions of RESOURCE_ID, newest first: run id, start, status, hexsha and key
-    metadata. With --deployments: its status changes (who, when, old -> new, registry version)."""
+    metadata, and ⚠ on a version that is quarantined or built from a quarantined dataset version
+    (the source, who, when, why). With --deployments: its status changes (who, when, old -> new,
+    registry version; OVERRIDE where a status was set in spite of a quarantine)."""
     if deployments or at is not None:
         from lolpop.cli.deployments import show_deployments
 
@@ -61,8 +63,12 @@ def history(settings: Settings, resource_id: str, limit: int, deployments: bool,
                      Column("run", move=2, usual="FINISHED"),
                      Column("status"), Column("hexsha", move=1)],
         )
+        from lolpop.lineage.taint import taint_of
+
         for run in runs:
             meta = reader.metadata(resource_id, run)
+            # one search per lineage hop, for runs the reader has not read yet
+            taint = taint_of(reader, resource_id, run.info.run_id, run=run)
             status = meta.get("status")
             hexsha = meta.get("hexsha") or meta.get("train_hexsha")
             highlights = [  # each made printable (one line)
@@ -70,6 +76,12 @@ def history(settings: Settings, resource_id: str, limit: int, deployments: bool,
                 if k not in _HIDDEN and v is not None and not k.endswith(("_hexsha", "_uri"))
                 and not k.startswith("winning_experiment_feature") and not isinstance(v, (list, dict))
             ][:4]
+            if taint:
+                first = taint[0]
+                what = "QUARANTINED" if first.hops == 0 else "TAINTED by " + printable(
+                    f"{first.dataset_version_id}@{first.run_id[:8]}")
+                highlights.insert(0, f"⚠ {what} ({printable(first.user)}, {first.time:%Y-%m-%d %H:%M} UTC): "
+                                     f"{short(first.reason, 60)}")
             listing.add_row([text(run.info.run_id), text(fmt_time(run.info.start_time)), text(run.info.status),
                              text("" if status is None else status), text(str(hexsha)[:10] if hexsha else "")],
                             highlights)

@@ -19,7 +19,9 @@ FORMATS = ("table", "json")
 def impact(settings: Settings, dataset_id: str, run_id: str | None, fmt: str) -> None:
     """What a bad DATASET_ID version would touch: every model version built from it (through every
     hop the lineage records), every prediction job that used them, and which are deployed now
-    (the newest version of the model whose status is DEPLOYED).
+    (the newest version of the model whose status is DEPLOYED). When the dataset version is
+    quarantined (or built from one), everything listed is tainted: the output names the source and,
+    with --format json, lists what must be rolled back ("rollback"), deployed-now first.
 
     \b
     Examples:
@@ -68,5 +70,19 @@ def render_table(result: object) -> None:
         listing.add_row([Text(str(item.hops)), text(item.type), text(item.id, "bold"), text(item.run_id[:10]),
                          text(item.status), now, text(f"{via_id}@{via_run[:8]}")])
     out = console()
+    taint = getattr(result, "taint", [])
+    for finding in taint:
+        line = Text("⚠ TAINTED: ", style="bold red")
+        line.append_text(text(finding.dataset_version_id, "bold")).append(" (run ").append_text(
+            text(finding.run_id[:8])).append(") quarantined by ").append_text(text(finding.user or "unknown"))
+        line.append(f" at {finding.time:%Y-%m-%d %H:%M:%S} UTC: ").append_text(text(finding.reason))
+        out.print(line)
     out.print(listing)
+    if taint:
+        rollback = Text("roll back (deployed now first): ", style="bold")
+        for i, item in enumerate(result.rollback):  # type: ignore[attr-defined]
+            rollback.append(", " if i else "").append_text(text(item.id)).append(f"@{item.run_id[:8]}")
+            if item.deployed_now:
+                rollback.append(" (deployed)", style="bold red")
+        out.print(rollback)
     out.print(Text(f"deployed now = {result.deployed_rule}", style="dim"))  # type: ignore[attr-defined]

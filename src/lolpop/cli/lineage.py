@@ -27,7 +27,8 @@ from lolpop.lineage.render import FORMATS
 def lineage(settings: Settings, resource_id: str, run_id: str | None, fmt: str, direction: str,
             depth: int | None, output: str | None) -> None:
     """Show the lineage of RESOURCE_ID: exact dataset versions, experiments, model versions and
-    prediction jobs, upstream and downstream.
+    prediction jobs, upstream and downstream. Quarantined dataset versions and what was built from
+    them (tainted) are marked with ⚠ and their source.
 
     \b
     Examples:
@@ -42,6 +43,9 @@ def lineage(settings: Settings, resource_id: str, run_id: str | None, fmt: str, 
     try:
         start = reader.locate(resource_id, run_id)
         graph = build_lineage(reader, start, direction, depth)
+        from lolpop.lineage.taint import annotate
+
+        annotate(graph, reader)  # quarantined / tainted nodes, in every format
         if fmt == "openlineage":
             from lolpop.audit.openlineage import graph_ndjson
 

@@ -4,7 +4,8 @@ Every command takes the group options ``--tracking-uri`` (default: ``$MLFLOW_TRA
 the embedded ``sqlite:///mlflow.db``) and ``--experiment`` (default: every experiment for reading,
 ``lolpop-quickstart`` for the quickstart), and ``--timeout`` (seconds per store request). Reading
 commands never write to the store, and import MLflow only when the store needs it (a tracking
-server and an MLflow SQLite file are read directly), so they start fast.
+server and an MLflow SQLite file are read directly), so they start fast. ``lolpop quarantine`` is
+the one command that writes: one tag on the dataset version's run, nothing created.
 """
 
 from __future__ import annotations
@@ -50,11 +51,12 @@ def _register() -> None:
     from lolpop.cli.history import history
     from lolpop.cli.impact import impact
     from lolpop.cli.lineage import lineage
+    from lolpop.cli.quarantine import quarantine
     from lolpop.cli.quickstart import quickstart
     from lolpop.cli.report import report
     from lolpop.cli.show import show
 
-    for command in (quickstart, lineage, history, show, diff, impact, report):
+    for command in (quickstart, lineage, history, show, diff, impact, report, quarantine):
         cli.add_command(command)
 
 

@@ -139,3 +139,40 @@ def access_error(what: str, *, status: int | None = None, code: str | None = Non
         resource_kind=kind, resource_name=name, user=user, endpoint=endpoint,
         uri=redact(uri) if uri else None, **objects,
     )
+
+
+def event_user(uri: str | None, configured: str | None) -> str:
+    """Who an event (status change, quarantine) or a run lolpop creates records as its writer.
+
+    The MLflow user on a tracking server (the one requests authenticate as): the user of a URI's
+    own ``user:password@`` (that wins in ``requests``), else ``configured`` (the
+    ``MLFLOW_TRACKING_USERNAME`` / credentials-file user MLflow's client sends). Where there is no
+    MLflow authentication (a database, a file, a server without credentials), the OS login, as
+    MLflow itself records it. A URI holding a bare ``token@`` names no user: the token is never
+    recorded.
+    """
+    from urllib.parse import unquote
+
+    if uri and is_server(uri):
+        parts = urlsplit(uri)
+        if "@" in parts.netloc:
+            userinfo = parts.netloc.rsplit("@", 1)[0]
+            if ":" in userinfo and userinfo.split(":", 1)[0]:
+                return unquote(userinfo.split(":", 1)[0])
+        elif configured:
+            return configured
+    return os_login()
+
+
+def is_server(uri: str) -> bool:
+    return uri.strip().lower().startswith(("http://", "https://"))
+
+
+def os_login() -> str:
+    """The login name, as MLflow's own ``mlflow.user`` context uses it (``"unknown"`` when none)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (ImportError, KeyError, OSError):
+        return "unknown"

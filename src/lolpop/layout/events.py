@@ -6,7 +6,12 @@ request as the ``<id>.status`` tag::
 
     _lolpop.status_event.<µs since the epoch, 16 digits>.<32 hex> = {"time_us": ..., "model_version_id": ...,
         "run_id": ..., "old_status": ..., "new_status": ..., "registry_version": ..., "user": ...,
-        "writer_run_id": ...}
+        "writer_run_id": ..., "override": [...]}
+
+``override`` (only when present) lists the quarantined dataset versions a ``PROMOTED`` /
+``DEPLOYED`` status was set in spite of, under config ``lolpop_allow_quarantined: true``
+(:mod:`lolpop.layout.quarantine`): the override is recorded in the same tag as the status event,
+so the two can never be separated.
 
 One tag per event, with a key no other writer can produce, means concurrent writers (threads,
 processes, machines) only ever *add* tags: no read-modify-write, so no event is lost. Events are
@@ -57,6 +62,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: What only a model version records: an untyped resource (lolpop 0.2.0 wrote no ``<id>.type``)
 #: holding one of these keys is a model version, so its ``status`` tag is a status to infer.
 MODEL_VERSION_KEYS = ("dataset_versions", WINNER_KEY, LEGACY_TRAINER_KEY)
+#: An override keeps at most this many sources, each reason at most this long (one tag).
+MAX_OVERRIDE_SOURCES = 5
+MAX_OVERRIDE_REASON = 300
 
 _clock_lock = threading.Lock()
 _last_us = 0
@@ -88,6 +96,8 @@ class StatusEvent:
         inferred: not recorded but inferred from a version's ``status`` tag and its run's times
             (a store written before status events existed): ``user`` is ``None`` and ``time``
             approximate (see the module's documentation).
+        override: the quarantined sources this status was set in spite of (``[{"dataset_version_id",
+            "run_id", "reason", "user", "time"}]``), or ``()``: not an override.
     """
 
     time: datetime
@@ -100,6 +110,7 @@ class StatusEvent:
     writer_run_id: str | None
     key: str
     inferred: bool = False
+    override: tuple[dict[str, Any], ...] = ()
 
     @property
     def time_us(self) -> int:
@@ -117,14 +128,14 @@ class StatusEvent:
         version = "" if self.registry_version is None else f" v{self.registry_version}"
         return (f"<StatusEvent {self.time:%Y-%m-%d %H:%M:%S.%f}"[:-3] + f" {brief(self.model_version_id)}@"
                 f"{str(self.run_id)[:8]}{version} {brief(self.old_status)} -> {brief(self.new_status)}"
-                f" by {brief(self.user)}{' (inferred)' if self.inferred else ''}>")
+                f" by {brief(self.user)}{' (inferred)' if self.inferred else ''}{' OVERRIDE' if self.override else ''}>")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``time`` as ISO 8601 UTC text."""
+        """JSON-ready: ``time`` as ISO 8601 UTC text; ``override`` only on an override."""
         return {"time": self.time.isoformat(), "model_version_id": self.model_version_id, "run_id": self.run_id,
                 "registry_version": self.registry_version, "old_status": self.old_status,
                 "new_status": self.new_status, "user": self.user, "writer_run_id": self.writer_run_id,
-                "inferred": self.inferred}
+                "inferred": self.inferred} | ({"override": [dict(o) for o in self.override]} if self.override else {})
 
 
 def _short(value: Any) -> Any:
@@ -137,14 +148,26 @@ def _short(value: Any) -> Any:
 
 
 def new_event_tag(model_version_id: str, run_id: str, old_status: Any, new_status: Any, *,
-                  registry_version: int | None, user: str | None, writer_run_id: str | None) -> tuple[str, str]:
-    """``(tag key, tag value)`` recording a status set now."""
+                  registry_version: int | None, user: str | None, writer_run_id: str | None,
+                  override: Iterable[Mapping[str, Any]] = ()) -> tuple[str, str]:
+    """``(tag key, tag value)`` recording a status set now (``override``: the quarantined
+    sources it was set in spite of, each reason cut to :data:`MAX_OVERRIDE_REASON`)."""
     time_us = _now_us()
     key = status_event_key(time_us, uuid.uuid4().hex)
     value = {"time_us": time_us, "model_version_id": model_version_id, "run_id": run_id,
              "old_status": _short(old_status), "new_status": _short(new_status),
              "registry_version": registry_version, "user": user, "writer_run_id": writer_run_id}
+    sources = [{k: _short_reason(v) if k == "reason" else v for k, v in o.items()}
+               for o in list(override)[:MAX_OVERRIDE_SOURCES]]
+    if sources:
+        value["override"] = sources
     return key, json.dumps(value, ensure_ascii=False)
+
+
+def _short_reason(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_OVERRIDE_REASON:
+        return value[:MAX_OVERRIDE_REASON] + "…"
+    return value
 
 
 def events_in(tags: Mapping[str, str], run_id: str, model_version_id: str | None = None) -> list[StatusEvent]:
@@ -165,6 +188,7 @@ def events_in(tags: Mapping[str, str], run_id: str, model_version_id: str | None
                 old_status=value.get("old_status"), new_status=value.get("new_status"),
                 registry_version=value.get("registry_version"), user=value.get("user"),
                 writer_run_id=value.get("writer_run_id"), key=key,
+                override=_overrides(value.get("override")),
             )
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
             continue
@@ -209,6 +233,12 @@ def history_in(tags: Mapping[str, str], run_id: str, model_version_id: str, star
     if status is None or when is None or not is_model_version(tags, model_version_id):
         return []
     return [_inferred(model_version_id, run_id, status, when)]
+def _overrides(value: Any) -> tuple[dict[str, Any], ...]:
+    """The override list of a stored event: only its dict entries, with text values as text."""
+    if not isinstance(value, list):
+        return ()
+    return tuple({str(k): v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
+                  for k, v in item.items()} for item in value if isinstance(item, dict))
 
 
 def ordered(events: Iterable[StatusEvent]) -> list[StatusEvent]:

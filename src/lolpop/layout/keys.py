@@ -79,6 +79,12 @@ STRUCTURAL = ("exists", "type", "parent_id", "parent_run_id")
 #: ``_lolpop.used_by.<dataset_run_id>.<dataset_id>`` = JSON list of model version ids in that run.
 USED_BY_PREFIX = "_lolpop.used_by."
 
+#: Searchable "made from" index written with ``create_resource(..., parent=p)`` of a resource
+#: that is neither an experiment nor a prediction job (e.g. a dataset version made from another):
+#: ``_lolpop.child_of.<parent_run_id>.<parent_id>`` = JSON list of the child ids in that run, so
+#: what was made from a version is one search (lineage downstream, impact, taint's blast radius).
+CHILD_OF_PREFIX = "_lolpop.child_of."
+
 
 def key(resource_id: str, name: str) -> str:
     """The tag key of metadata ``name`` of resource ``resource_id``: ``<id>.<name>``."""
@@ -91,6 +97,10 @@ def exists_key(resource_id: str) -> str:
 
 def used_by_key(dataset_run_id: str, dataset_id: str) -> str:
     return f"{USED_BY_PREFIX}{dataset_run_id}.{dataset_id}"
+
+
+def child_of_key(parent_run_id: str, parent_id: str) -> str:
+    return f"{CHILD_OF_PREFIX}{parent_run_id}.{parent_id}"
 
 
 def resource_id(name: str) -> str:
@@ -262,6 +272,12 @@ def check_namespace(tags: Mapping[str, str], resource_id: str, names: Iterable[s
 #: (:mod:`lolpop.layout.events`).
 STATUS_EVENT_PREFIX = "_lolpop.status_event."
 
+#: One run tag per quarantine or lift of a dataset version, on the dataset version's own run
+#: (where a writer without a workflow run, the CLI, can put it with one set-tag request):
+#: ``_lolpop.quarantine.<µs since the epoch, 16 digits>.<32 hex>`` = the event as JSON
+#: (:mod:`lolpop.layout.quarantine`).
+QUARANTINE_PREFIX = "_lolpop.quarantine."
+
 #: Tags of a registered model version and of the LoggedModel it serves.
 REGISTRY_WORKFLOW_RUN_TAG = "lolpop.workflow_run_id"
 REGISTRY_EXPERIMENT_TAG = "lolpop.experiment_id"
@@ -285,6 +301,11 @@ _RESERVED_ALIAS = re.compile(r"^(?:[vV]\d+|latest)$", re.IGNORECASE)
 MAX_ALIAS_LENGTH = 255
 #: Characters MLflow refuses in a registered model name.
 _BAD_MODEL_NAME_CHARS = ("/", ":", "%")
+
+
+def quarantine_key(time_us: int, uid: str) -> str:
+    """The tag key of one quarantine event; keys sort by time (fixed-width digits)."""
+    return f"{QUARANTINE_PREFIX}{time_us:016d}.{uid}"
 
 
 def status_event_key(time_us: int, uid: str) -> str:

@@ -9,7 +9,8 @@ A node is one resource *version*: a resource id in one MLflow run. Edges follow 
   the model version; the winner is the model version's ``winning_experiment_id``),
 * ``model version --predicted--> prediction job`` (the job's recorded ``parent_id`` /
   ``parent_run_id``; downstream via a search on ``<model version id>_predictions.parent_run_id``),
-* ``parent --parent--> child`` for any other resource created with a ``parent``.
+* ``parent --parent--> child`` for any other resource created with a ``parent`` (downstream via the
+  searchable ``_lolpop.child_of.<parent_run_id>.<parent_id>`` tag written with the child).
 
 *Upstream* of a node is what it was made from, *downstream* what was made from it. Expanding a
 node costs at most one ``search_runs`` request per direction (plus cached ``get_run`` reads).
@@ -36,6 +37,7 @@ from lolpop.store.reader import (
     is_experiment_id,
     used_by_key,
 )
+from lolpop.layout.keys import child_of_key
 
 DIRECTIONS = ("both", "upstream", "downstream")
 EXPERIMENT = "experiment"
@@ -212,7 +214,18 @@ class LineageBuilder:
                 if self.reader.get(pid, prun, "parent_id") == node.id:
                     out.append((pid, prun, "predicted", "out"))
             return out
-        # Anything else may be a dataset version some model version was trained on.
+        # Anything else may have been made from (created with parent=) ...
+        made_from = child_of_key(node.run_id, node.id)
+        for crun in self.reader.search(f"tags.`{made_from}` LIKE '%'") if "`" not in made_from else []:
+            try:
+                children = json.loads(crun.data.tags.get(made_from, "[]"))
+            except json.JSONDecodeError:
+                children = []
+            for cid in children if isinstance(children, list) else []:
+                if (self.reader.get(str(cid), crun, "parent_id") == node.id
+                        and self.reader.get(str(cid), crun, "parent_run_id") == node.run_id):
+                    out.append((str(cid), crun, "parent", "out"))
+        # ... and may be a dataset version some model version was trained on.
         for mrun in self.reader.search(f"tags.`{used_by_key(node.run_id, node.id)}` LIKE '%'"):
             try:
                 users = json.loads(mrun.data.tags.get(used_by_key(node.run_id, node.id), "[]"))

@@ -24,6 +24,8 @@ class LineageNode:
         winner: for experiments, whether it is the model version's winning experiment.
         role: ``root``, ``upstream`` or ``downstream`` relative to the queried resource.
         depth: hops from the root.
+        taint: the quarantined dataset versions it is (hops 0) or was built from
+            (:func:`lolpop.lineage.taint.annotate`; ``TaintFinding.to_dict()`` each), nearest first.
     """
 
     key: str
@@ -38,6 +40,7 @@ class LineageNode:
     winner: bool = False
     role: str = "root"
     depth: int = 0
+    taint: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -59,6 +59,8 @@ _COLORS = {  # fill, stroke
     "prediction_job": ("#fff3e0", "#fb8c00"),
 }
 _DEFAULT_COLOR = ("#f5f5f5", "#757575")
+#: Stroke of a quarantined or tainted node (with a dashed outline in the HTML page).
+_TAINT_STROKE = "#c62828"
 _RICH_STYLE = {
     "dataset_version": "blue", "dataset": "blue", "model_version": "green",
     "experiment": "magenta", "prediction_job": "dark_orange",
@@ -80,11 +82,24 @@ def highlight_text(node: LineageNode, limit: int = 3) -> str:
     return ", ".join(parts)
 
 
+def taint_text(node: LineageNode) -> str:
+    """``⚠ QUARANTINED: <reason>`` for a quarantined node, ``⚠ TAINTED by <id>@<run>`` for one
+    built from a quarantined dataset version, else ``""`` (stored text: escape where drawn)."""
+    if not node.taint:
+        return ""
+    first = node.taint[0]
+    if first.get("hops") == 0:
+        return f"⚠ QUARANTINED: {first.get('reason')}"
+    more = f" (+{len(node.taint) - 1})" if len(node.taint) > 1 else ""
+    return f"⚠ TAINTED by {first.get('dataset_version_id')}@{str(first.get('run_id'))[:8]}{more}"
+
+
 def node_lines(node: LineageNode) -> list[str]:
-    """The text lines drawn for a node: label, ``type · run``, highlights."""
+    """The text lines drawn for a node: label, ``type · run``, then its taint when it has one,
+    else its highlights."""
     lines = [printable(node.label) + ("  ★ winner" if node.winner else "")]
     lines.append(printable(f"{node.type or 'resource'} · run {_short_run(node.run_id)}"))
-    extra = highlight_text(node)
+    extra = taint_text(node) or highlight_text(node)
     if extra:
         lines.append(printable(extra))
     return lines
@@ -108,6 +123,9 @@ def _tree_label(node: LineageNode, relation: str | None = None) -> Text:
         # On a line of its own: every node reads the same at any width (after the run id, the
         # highlights broke wherever the terminal ended, often in the middle of one).
         text.append(f"\n{printable(extra)}")
+    taint = taint_text(node)
+    if taint:
+        text.append(f"\n{printable(taint)}", style="bold red")
     return text
 
 
@@ -162,7 +180,8 @@ def to_mermaid(graph: LineageGraph) -> str:
         lines.append(f"    {ids[edge.source]} -->|{esc(printable(edge.relation))}| {ids[edge.target]}")
     for key, node in graph.nodes.items():
         fill, stroke = _COLORS.get(node.type or "", _DEFAULT_COLOR)
-        width = "3px" if key == graph.root else "1px"
+        stroke = _TAINT_STROKE if node.taint else stroke
+        width = "3px" if key == graph.root or node.taint else "1px"
         lines.append(f"    style {ids[key]} fill:{fill},stroke:{stroke},stroke-width:{width}")
     return "\n".join(lines) + "\n"
 
@@ -182,7 +201,8 @@ def to_dot(graph: LineageGraph) -> str:
     for key, node in graph.nodes.items():
         fill, stroke = _COLORS.get(node.type or "", _DEFAULT_COLOR)
         label = "\\n".join(esc(line) for line in node_lines(node))
-        pen = 3 if key == graph.root else 1
+        pen = 3 if key == graph.root or node.taint else 1
+        stroke = _TAINT_STROKE if node.taint else stroke
         lines.append(f'  "{esc(key)}" [label="{label}", fillcolor="{fill}", color="{stroke}", penwidth={pen}];')
     for edge in graph.edges:
         lines.append(f'  "{esc(edge.source)}" -> "{esc(edge.target)}" [label="{esc(edge.relation)}"];')
@@ -405,14 +425,15 @@ def to_svg(graph: LineageGraph) -> str:
         slot = slots[key]
         x, y = slot.x, slot.y
         fill, stroke = _COLORS.get(node.type or "", _DEFAULT_COLOR)
-        classes = ["node"] + (["root"] if key == graph.root else []) + (["winner"] if node.winner else [])
+        classes = ["node"] + (["root"] if key == graph.root else []) + (["winner"] if node.winner else []) \
+            + (["tainted"] if node.taint else [])
         lines = node_lines(node)
         top = y + (slot.height - BOX_H) / 2  # the text block sits in the middle of a tall box
         parts.append(f'<g class="{" ".join(classes)}" data-key="{esc(key)}">')
         parts.append(f"<title>{esc(node.id)} (run {esc(node.run_id)})</title>")
         parts.append(
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{BOX_W}" height="{slot.height:.0f}" rx="8" '
-            f'fill="{fill}" stroke="{"#f9a825" if node.winner else stroke}"/>'
+            f'fill="{fill}" stroke="{_TAINT_STROKE if node.taint else "#f9a825" if node.winner else stroke}"/>'
         )
         for i, line in enumerate(lines):
             cls = "label" if i == 0 else "detail"
@@ -443,6 +464,9 @@ svg .edge-label { font-size: 10px; fill: #78909c; }  /* LABEL_FONT */
 svg .node rect { stroke-width: 1.5; }
 svg .node.root rect { stroke-width: 3.5; }
 svg .node.winner rect { stroke-width: 2.5; }
+svg .node.tainted rect { stroke-width: 3.5; stroke-dasharray: 6 3; }
+svg .node.tainted .detail { fill: #b71c1c; }
+p.taint { color: #b71c1c; font-weight: 600; margin: 4px 0; font-size: 13px; }
 table { border-collapse: collapse; margin-top: 18px; font-size: 12px; }
 th, td { border: 1px solid #cfd8dc; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #eceff1; }
@@ -483,7 +507,7 @@ def to_html(graph: LineageGraph, title: str | None = None, ui_base: str | None =
 <p class="sub">{esc(root.type or 'resource')} <code>{esc(root.id)}</code> in run <code>{esc(root.run_id)}</code>
  · direction {esc(graph.direction)} · depth {esc(depth)} · {len(graph.nodes)} nodes, {len(graph.edges)} edges
  · generated by lolpop</p>{_omitted(graph)}
-<p class="legend">{legend}<span>★ winning experiment</span></p>
+<p class="legend">{legend}<span>★ winning experiment</span><span>⚠ quarantined / tainted (dashed red)</span></p>{_taint_lines(graph)}
 <div class="graph">
 {to_svg(graph)}
 </div>
@@ -505,6 +529,25 @@ def _omitted(graph: LineageGraph) -> str:
     return "".join(lines)
 
 
+def _taint_lines(graph: LineageGraph) -> str:
+    """A line per quarantined source the graph's nodes are tainted by (stored text escaped)."""
+    sources: dict[tuple[str, str], dict[str, Any]] = {}
+    for node in graph.nodes.values():
+        for finding in node.taint:
+            sources.setdefault((str(finding.get("dataset_version_id")), str(finding.get("run_id"))), finding)
+    lines = []
+    for (dv, run), finding in sources.items():
+        tainted = sum(1 for n in graph.nodes.values() if any(
+            (str(f.get("dataset_version_id")), str(f.get("run_id"))) == (dv, run) and f.get("hops") for f in n.taint))
+        lines.append(f'\n<p class="taint">⚠ <code>{html.escape(printable(dv))}</code> (run '
+                     f'<code>{html.escape(printable(run))}</code>) is quarantined by '
+                     f'{html.escape(printable(str(finding.get("user"))))} at '
+                     f'{html.escape(printable(str(finding.get("time"))))}: '
+                     f'{html.escape(printable(str(finding.get("reason"))))} — {tainted} node(s) here built from it '
+                     "are tainted.</p>")
+    return "".join(lines)
+
+
 def _nodes_table(graph: LineageGraph, ui_base: str | None = None) -> str:
     """The HTML table of every node of ``graph`` (stored text escaped, ids in links encoded)."""
 
@@ -520,10 +563,11 @@ def _nodes_table(graph: LineageGraph, ui_base: str | None = None) -> str:
             f"<td><code>{esc(node.id)}</code></td><td>{_run_anchor(node, ui_base)}</td>"
             f"<td>{esc(node.run_status)}</td><td>{esc(node.start_time)}</td>"
             f"<td>{esc(highlight_text(node, limit=8))}</td>"
+            f"<td>{esc(taint_text(node))}</td>"
             "</tr>"
         )
     return f"""<table>
-<thead><tr><th>resource</th><th>type</th><th>role</th><th>id</th><th>run</th><th>run status</th><th>start (UTC)</th><th>highlights</th></tr></thead>
+<thead><tr><th>resource</th><th>type</th><th>role</th><th>id</th><th>run</th><th>run status</th><th>start (UTC)</th><th>highlights</th><th>quarantine / taint</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody>

@@ -110,11 +110,13 @@ class RunStore:
         batched: hold writes of owned runs until a flush (see module docstring).
         flush_seconds: the longest a held write waits; a timer sends it even without new calls.
         tmp_dir: where downloaded values go.
+        user: ``mlflow.user`` of every run it creates (MLflow's client sets none itself).
     """
 
     def __init__(self, client: MlflowClient, tracking_uri: str, *, batched: bool = False,
-                 flush_seconds: float = 5.0, tmp_dir: str | None = None) -> None:
+                 flush_seconds: float = 5.0, tmp_dir: str | None = None, user: str | None = None) -> None:
         self.client = client
+        self.user = user
         self.tracking_uri = tracking_uri
         self.batched = batched
         self.flush_seconds = flush_seconds
@@ -142,7 +144,7 @@ class RunStore:
     def _create_run_once(self, experiment_id: str, tags: Mapping[str, str], run_name: str | None,
                          start_time: int | None = None) -> Run:
         token = uuid.uuid4().hex
-        tags = {**tags, CREATE_TOKEN_TAG: token}
+        tags = {**({"mlflow.user": self.user} if self.user else {}), **tags, CREATE_TOKEN_TAG: token}
 
         def find() -> list[tuple[str, Run]]:
             runs = self.client.search_runs([experiment_id], filters.created_with(token),

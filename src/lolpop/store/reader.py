@@ -211,6 +211,24 @@ class StoreReader:
         runs = self.client.search_runs(ids, filter_string, max_results=max_results, order_by=versions.ORDER_BY)
         return [self.remember(r) for r in runs]
 
+    def runs(self, run_ids: list[str]) -> dict[str, Run]:
+        """The runs ``run_ids`` by id: cached ones from the cache, the rest by one search on their
+        ids over the reader's experiments (per 100 ids), then one ``get_run`` for each the search
+        did not find (a run in another experiment). Ids that are no run are left out."""
+        out = {r: self._runs[r] for r in run_ids if r in self._runs}
+        missing = sorted({r for r in run_ids if r not in out and isinstance(r, str) and RUN_ID.match(r)})
+        for start in range(0, len(missing), 100):
+            chunk = missing[start:start + 100]
+            clause = "attributes.run_id IN (" + ", ".join(f"'{r}'" for r in chunk) + ")"
+            out.update((run.info.run_id, run) for run in self.search(clause, max_results=len(chunk)))
+        for run_id in missing:
+            if run_id not in out:
+                try:
+                    out[run_id] = self.get_run(run_id)
+                except ResourceNotFoundError:
+                    continue
+        return out
+
     def has_resource(self, resource_id: str, run: Run) -> bool:
         return keys.has_resource(run.data.tags, run.info.run_id, resource_id)
 

@@ -180,11 +180,13 @@ def test_exception_hierarchy():
 
     for name in ex.__all__:
         cls = getattr(ex, name)
-        assert issubclass(cls, LolpopError)
+        # every error is a LolpopError; the warnings lolpop issues are UserWarnings
+        assert issubclass(cls, LolpopError) or issubclass(cls, UserWarning) and name.endswith("Warning"), name
         assert name in ex.__doc__  # drawn in the module docstring
     assert issubclass(ex.InvalidInputError, ValueError)
     assert issubclass(ex.NotFoundError, LookupError)
     assert issubclass(ex.AuthenticationError, ex.TrackerUnavailableError)
+    assert issubclass(ex.QuarantinedLineageError, LolpopError) and not issubclass(ex.QuarantinedLineageError, ValueError)
 
 
 def test_processes_creating_the_same_experiment_at_once(tracking_uri, tmp_path):

@@ -122,6 +122,65 @@ def test_the_writer_creating_an_experiment_builds_its_index_once(mlflow_server):
         proxy.stop()
 
 
+SEARCH = "POST /api/2.0/mlflow/runs/search"
+
+
+def test_the_quarantine_gate_costs_one_search_per_lineage_hop(counted, mlflow_server):
+    """PROMOTED / DEPLOYED of a model version reads its taint (lolpop.lineage.taint): no request
+    for a version without lineage; one runs/search per lineage hop (all upstream runs of the hop in
+    one search on their ids), whatever the number of dataset versions in it. A quarantine is one
+    write request (the event tag)."""
+    tracker, proxy = counted
+
+    def searches(call) -> tuple[int, dict[str, int]]:
+        proxy.reset()
+        call()
+        return proxy.counts().get(SEARCH, 0), _writes(proxy)
+
+    bare = tracker.create_resource("bare", type="model_version")
+    base, _ = searches(lambda: tracker.log_tag(bare, "status", "PROMOTED"))
+    # one hop, three dataset versions (two in this run, one in an earlier run): one search
+    earlier = MLFlowMetadataTracker(conf={"mlflow_tracking_uri": proxy.url,
+                                          "mlflow_experiment_name": tracker.experiment_name})
+    raw = earlier.create_resource("raw", type="dataset_version")
+    earlier.stop()
+    a = tracker.create_resource("a", type="dataset_version")
+    b = tracker.create_resource("b", type="dataset_version", parent=raw)  # b was made from raw: hop 2
+    mv = tracker.create_resource("m", type="model_version")
+    tracker.build_model_lineage(mv, [a, b])
+    one_hop = tracker.create_resource("m1", type="model_version")
+    tracker.build_model_lineage(one_hop, [a])
+    assert searches(lambda: tracker.log_tag(one_hop, "status", "PROMOTED"))[0] == base + 1
+    assert searches(lambda: tracker.log_tag(mv, "status", "PROMOTED"))[0] == base + 2  # a, b; then raw
+    count, writes = searches(lambda: tracker.quarantine(raw, "bad"))
+    assert writes == {LOG_BATCH: 1}
+    assert searches(lambda: pytest.raises(Exception, tracker.log_tag, mv, "status", "DEPLOYED"))[1] == {}
+
+
+def test_the_lineage_page_shows_taint_without_a_request_of_its_own(counted):
+    """The lineage pages (build_model_lineage, stop) mark quarantined / tainted nodes from the runs
+    the graph walk read already: the reads are what they were before taint existed (measured on
+    the branch point: two runs/get at build_model_lineage; at stop one runs/get, one
+    experiments/search and one runs/search), a dataset version of an earlier run included."""
+    tracker, proxy = counted
+    earlier = MLFlowMetadataTracker(conf={"mlflow_tracking_uri": proxy.url,
+                                          "mlflow_experiment_name": tracker.experiment_name})
+    ext = earlier.create_resource("ext", type="dataset_version")
+    earlier.quarantine(ext, "bad")
+    earlier.stop()
+    dv = tracker.create_resource("train", type="dataset_version", parent=ext)
+    mv = tracker.create_resource("m", type="model_version")
+
+    def reads(call) -> dict[str, int]:
+        proxy.reset()
+        call()
+        return {k: v for k, v in proxy.counts().items() if k.startswith(READS)}
+
+    assert reads(lambda: tracker.build_model_lineage(mv, [dv, ext])) == {"GET /api/2.0/mlflow/runs/get": 2}
+    assert reads(tracker.stop) == {"GET /api/2.0/mlflow/runs/get": 1, SEARCH: 1,
+                                   "POST /api/2.0/mlflow/experiments/search": 1}
+
+
 def test_a_status_change_s_model_card_costs_one_write_and_no_read(counted, monkeypatch):
     """The model card of a registered version (``_model_card.py``) is one ``update_model_version``
     after the status write (MLflow's client reads the registered model first), built from what

@@ -16,10 +16,11 @@ from lolpop.store.entities import Run
 from lolpop.layout import arguments, ui_links
 from lolpop.layout.filters import tag_clause
 from lolpop.layout.native import LINEAGE_ARTIFACT_ID, LINEAGE_FILE_NAME, page_path
-from lolpop.layout.keys import MAX_KEY_LENGTH, MLFLOW_PARENT, used_by_key
+from lolpop.layout.keys import MAX_KEY_LENGTH, MLFLOW_PARENT, child_of_key, used_by_key
 from lolpop.exceptions import ResourceNotFoundError
 from lolpop.lineage.graph import LineageGraph, build_lineage
 from lolpop.lineage.render import to_html
+from lolpop.lineage.taint import annotate
 from lolpop.store.reader import Located, StoreReader
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def lineage_of(tracker: TrackerView, resource: Any, direction: str = "both",
         fresh = reader.get_run(run.info.run_id)
         if not reader.has_resource(rid, fresh):
             raise ResourceNotFoundError(f"run {run.info.run_id} does not record resource {rid!r}")
-        return build_lineage(reader, Located(rid, fresh), direction, depth)
+        return annotate(build_lineage(reader, Located(rid, fresh), direction, depth), reader)
     finally:
         reader.close()
 
@@ -76,6 +77,22 @@ def used_by_tags(model_version_id: str, lineage: Any, current: dict[str, str]) -
         if current.get(key) != value:
             tags[key] = value
     return tags
+
+
+def child_of_tags(child_id: str, parent_id: str, parent_run_id: str, current: dict[str, str]) -> dict[str, str]:
+    """Tag ``_lolpop.child_of.<parent_run_id>.<parent_id>`` = JSON list of the ids in this run made
+    from that parent, with ``child_id`` added (empty when unchanged or when the key is too long)."""
+    key = child_of_key(parent_run_id, parent_id)
+    if len(key) > MAX_KEY_LENGTH or "`" in key:
+        logger.warning("parent id %r is too long for the made-from index; downstream lineage of it "
+                       "will not find %r", parent_id, child_id)
+        return {}
+    try:
+        children = json.loads(current.get(key, "[]"))
+    except json.JSONDecodeError:
+        children = []
+    value = json.dumps(sorted(set(children if isinstance(children, list) else []) | {child_id}))
+    return {} if current.get(key) == value else {key: value}
 
 
 class HeldRunsReader(StoreReader):
@@ -128,6 +145,7 @@ def log_lineage_page(tracker: TrackerView, model_version: Any, held: Mapping[str
     try:
         graph = build_lineage(reader, Located(rid, reader.get_run(run_id)), direction,
                               max_experiments=PAGE_EXPERIMENTS)
+        annotate(graph, reader)
     finally:
         if own:
             reader.close()

@@ -34,11 +34,10 @@ experiment, whatever the run's state, with this tracker's own not-yet-sent write
 
 from __future__ import annotations
 
-import getpass
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lolpop.component.metadata_tracker import _model_card
@@ -47,9 +46,6 @@ from lolpop.store import user_filters
 from lolpop.store._run_store import RunStore
 from lolpop.layout import events, keys
 from lolpop.layout import values as _values
-
-_MLFLOW_USER = "mlflow.user"
-
 
 @dataclass
 class StatusChange:
@@ -61,6 +57,8 @@ class StatusChange:
     registration: Registration | None
     old_status: Any = None
     aliases: AliasMove | None = None
+    #: the quarantined sources this status is set in spite of (``lolpop_allow_quarantined``)
+    override: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def version(self) -> RegistryVersion | None:
@@ -76,17 +74,6 @@ class StatusChange:
         return f"status {self.new_status!r} of model version {self.model_version_id!r} not recorded"
 
 
-def writer_name(workflow_tags: Mapping[str, str]) -> str:
-    """Who writes: the workflow run's ``mlflow.user``, else the login name as MLflow itself uses."""
-    user = workflow_tags.get(_MLFLOW_USER)
-    if user:
-        return user
-    try:
-        return getpass.getuser()
-    except (ImportError, KeyError, OSError):
-        return "unknown"
-
-
 class StatusHistory:
     """Prepares, records and reads status events for one tracker.
 
@@ -95,7 +82,7 @@ class StatusHistory:
         registry: the model registry mapping.
         experiment_id: the MLflow experiment whose runs hold the history.
         writer_run_id: the tracker's workflow run (recorded in each event).
-        user: recorded in each event as its writer.
+        user: recorded in each event as its writer (the MLflow user, else the OS login: ``lolpop.store.who``).
     """
 
     def __init__(self, store: RunStore, registry: ModelRegistry, experiment_id: str, writer_run_id: str,
@@ -194,7 +181,7 @@ class StatusHistory:
         key, text = events.new_event_tag(
             change.model_version_id, change.run_id, change.old_status, change.new_status,
             registry_version=int(change.version.version) if change.version is not None else None,
-            user=self.user, writer_run_id=self.writer_run_id,
+            user=self.user, writer_run_id=self.writer_run_id, override=change.override,
         )
         return {key: text}
 

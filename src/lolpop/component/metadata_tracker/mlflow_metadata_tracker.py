@@ -38,7 +38,8 @@ from lolpop.component.metadata_tracker._lookups import DEPLOYED, Lookups
 from lolpop.component.metadata_tracker._registry import ModelRegistry
 from lolpop.store._batch import RUN_STATUSES, TERMINAL, Batch, check_key
 from lolpop.store._run_store import RunStore
-from lolpop.component.metadata_tracker._status_history import StatusHistory, writer_name
+from lolpop.component.metadata_tracker._status_history import StatusHistory
+from lolpop.store.who import who
 from lolpop.component.metadata_tracker._version_index import VersionIndex
 from lolpop.component.metadata_tracker.base_metadata_tracker import BaseMetadataTracker, Resource
 from lolpop.exceptions import (
@@ -49,19 +50,23 @@ from lolpop.exceptions import (
     InvalidResourceIdError,
     MetadataConflictError,
     MetadataNotFoundError,
+    QuarantinedLineageError,
+    QuarantinedLineageWarning,
     ResourceNotFoundError,
     TrackerStoppedError,
     UnsupportedResourceTypeError,
 )
 from lolpop.component.metadata_tracker import _native
 from lolpop.component.metadata_tracker import _audit_report
-from lolpop.layout import arguments, events, filters, index, keys, native
+from lolpop.layout import arguments, events, filters, index, keys, native, quarantine
 from lolpop.layout import values as _values
 from lolpop.layout.keys import EXPERIMENT, PARENT_RUN_TAG, RUN_ID
 from lolpop.component.metadata_tracker._audit_hooks import end_openlineage, openlineage_url, start_openlineage
-from lolpop.component.metadata_tracker._lineage_hooks import lineage_of, log_lineage_page, used_by_tags
+from lolpop.component.metadata_tracker._lineage_hooks import child_of_tags, lineage_of, log_lineage_page, used_by_tags
 
 _RUN_KEYS = ("status", "end_time", "name")
+#: Statuses refused on a model version built from a quarantined dataset version (the gate).
+_GATED = ("PROMOTED", "DEPLOYED")
 _WRITE_MODES = ("immediate", "batched")
 
 
@@ -99,6 +104,15 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
       (:mod:`~lolpop.component.metadata_tracker._registry`); ``False`` for stores without a
       registry. The status and its alias change together: a registry that refuses (a permission:
       ``PermissionDeniedError``) or fails makes the status call raise, having written nothing.
+    * ``lolpop_allow_quarantined`` (optional, default ``False``): the gate. Setting status
+      ``PROMOTED`` or ``DEPLOYED`` on a model version built (through any number of lineage hops)
+      from a quarantined dataset version raises ``QuarantinedLineageError`` and writes nothing;
+      ``True`` lets it through, and the status event records the override (the sources it was
+      set in spite of).
+
+    Who (status events, quarantine events, ``mlflow.user`` of the runs it creates): the MLflow
+    user requests authenticate as on a tracking server (``MLFLOW_TRACKING_USERNAME``, the
+    credentials file, or the URI's ``user:password@``), else the OS login.
 
     What MLflow's own UI shows (DESIGN.md, "MLflow-native records"): run names (an experiment's
     nested run is named by the id given to ``create_resource``), the workflow run's description
@@ -120,7 +134,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     __REQUIRED_CONF__ = ["mlflow_tracking_uri", "mlflow_experiment_name"]
     __OPTIONAL_CONF__ = ("mlflow_artifact_location", "mlflow_write_mode", "mlflow_flush_seconds",
                          "mlflow_request_timeout", "mlflow_max_retries", "mlflow_run_name", "mlflow_registry",
-                         "openlineage_url")
+                         "openlineage_url", "lolpop_allow_quarantined")
 
     def __init__(self, conf: ConfLike = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(conf, **kwargs)
@@ -151,6 +165,12 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         if not isinstance(registry, bool):
             raise ConfigError(f"{self.name}: mlflow_registry must be true or false, not {registry!r}",
                               key="mlflow_registry", value=registry)
+        allow = self._get_config("lolpop_allow_quarantined", False)
+        if not isinstance(allow, bool):
+            raise ConfigError(f"{self.name}: lolpop_allow_quarantined must be true or false, not {allow!r}",
+                              key="lolpop_allow_quarantined", value=allow)
+        self._allow_quarantined = allow
+        self.user: str = who(uri)
         self._openlineage: Any = None
         lineage_url = openlineage_url(self.name, self._get_config("openlineage_url"))
         self._tmp = tempfile.TemporaryDirectory(prefix="lolpop-")
@@ -170,7 +190,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             max_retries=self._get_config("mlflow_max_retries"),
         )
         self._store = RunStore(self.client, uri, batched=batched, flush_seconds=flush_seconds,
-                               tmp_dir=self._tmp.name)
+                               tmp_dir=self._tmp.name, user=self.user)
         self._index = VersionIndex(self._store, self.experiment_id, experiment_tags, seen_at=start_time)
         if created:
             # Exactly one writer creates an experiment, so its index is made here, once: writers
@@ -183,7 +203,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         self._registry = ModelRegistry(self._store, enabled=self._get_config("mlflow_registry", True),
                                        tmp_dir=self._tmp.name, logger=self.logger)
         self._statuses = StatusHistory(self._store, self._registry, self.experiment_id, self.run.info.run_id,
-                                       writer_name(self.run.data.tags))
+                                       self.user)
         self.logger.info("Using MLflow experiment %r at %s, workflow run %s",
                          experiment_name, redact(uri), self.run.info.run_id)
 
@@ -259,7 +279,8 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         return _values.decode_tag(tags, full_key, lambda path: self._store.big_value(run_id, path))
 
     def _write_metadata(self, rid: str, run_id: str, items: Mapping[str, Any], *,
-                        extra: Batch | None = None, defer: bool | None = None) -> None:
+                        extra: Batch | None = None, defer: bool | None = None,
+                        also: Any = None) -> None:
         """Write ``items`` as metadata of ``rid``. A ``status`` of a model version also writes its
         status event in the same batch, after its registry alias moved (:mod:`._status_history`:
         the two change together, or the call raises having written nothing of the status)."""
@@ -268,7 +289,13 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         sets_status = "status" in items and not self._is_experiment(rid, run_id)
         if sets_status:
             self._encode_items(rid, run_id, items, {})  # refuse bad input before the registry hears of it
+            # The gate, before the registry hears of it: a refusal writes nothing at all.
+            overridden = self._gate(rid, run_id, items)
             change = self._statuses.prepare(rid, run_id, items)
+            if change is not None and overridden:
+                from lolpop.audit.taint import override_sources
+
+                change.override = override_sources(overridden)
 
         def build(tags: dict[str, str], params: dict[str, str]) -> Batch:
             batch = self._encode_items(rid, run_id, items, tags)
@@ -276,6 +303,8 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                 batch.metrics.update(_native.metrics(self, rid, run_id, items[keys.METRICS_ID]))
             if change is not None:
                 batch.tags.update(self._statuses.event_tags(change, tags))
+            if also is not None:  # tags outside the resource's namespace, from the run's current tags
+                batch.tags.update(also(tags))
             return batch.merged(extra) if extra is not None else batch
 
         with self._statuses.applying(change):  # the alias moves first; it moves back if this block fails
@@ -285,6 +314,62 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             if change is not None and change.changed_registry:
                 defer = False  # batched mode too: the alias already moved, the status goes with it
             self._store.write(run_id, build, defer=defer)
+
+    def _run_as_held(self, run_id: str) -> Any:
+        """The run as this tracker holds it (writes not sent yet included), else from the store."""
+        return self._store.snapshot(run_id) or self._store.get_run(run_id)
+
+    def _taint(self, rid: str, run_id: str, run: Any = None) -> list[Any]:
+        """:func:`lolpop.audit.taint.taint_of` the resource version: its own run as held here, every
+        upstream run read fresh from the store (a quarantine another process wrote a moment ago
+        counts): one search per lineage hop over this experiment."""
+        from lolpop.audit.taint import taint_of
+        from lolpop.store.reader import StoreReader
+
+        reader = StoreReader(self.client, [self.experiment_id])
+        try:
+            return taint_of(reader, rid, run_id, run=run if run is not None else self._run_as_held(run_id))
+        finally:
+            reader.close()
+
+    def _gate(self, rid: str, run_id: str, items: Mapping[str, Any]) -> list[Any]:
+        """The taint findings a ``PROMOTED``/``DEPLOYED`` status of a model version is set in spite
+        of (``lolpop_allow_quarantined``), ``[]`` when untainted or not gated.
+
+        Raises:
+            QuarantinedLineageError: tainted, and the configuration does not allow it.
+        """
+        if items.get("status") not in _GATED:
+            return []
+        run = self._run_as_held(run_id)
+        tags = run.data.tags
+        rtype = items["type"] if "type" in items else self._value(run_id, keys.key(rid, "type"), tags)
+        if rtype != keys.MODEL_VERSION:
+            return []
+        if "dataset_versions" in items or "parent_id" in items:
+            # Lineage set in this very call: judge what the version will hold after it.
+            from types import SimpleNamespace
+
+            held = {**tags, **self._encode_items(rid, run_id, items, tags).tags}
+            run = SimpleNamespace(info=run.info, data=SimpleNamespace(tags=held))
+        return self._gate_findings(rid, run_id, items, self._taint(rid, run_id, run))
+
+    def _gate_findings(self, rid: str, run_id: str, items: Mapping[str, Any], findings: list[Any]) -> list[Any]:
+        if not findings or self._allow_quarantined:
+            if findings:
+                self.logger.warning("lolpop_allow_quarantined: status %r of model version %r set in spite of "
+                                    "quarantined %s", items["status"], rid, findings[0].source)
+            return findings
+        first = findings[0]
+        more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+        raise QuarantinedLineageError(
+            f"status {items['status']!r} of model version {rid!r} (run {run_id}) refused: it was built from "
+            f"dataset version {first.dataset_version_id!r} (run {first.run_id}), quarantined by {first.user!r} "
+            f"at {first.time:%Y-%m-%d %H:%M:%S} UTC: {first.reason!r}{more}; lift the quarantine or set "
+            "lolpop_allow_quarantined: true to override (recorded). Nothing was written.",
+            resource_id=rid, run_id=run_id, value=items["status"], dataset_version_id=first.dataset_version_id,
+            dataset_run_id=first.run_id, reason=first.reason, findings=tuple(findings),
+        )
 
     # ------------------------------------------------------------------------------------
     # artifacts
@@ -444,7 +529,11 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                 self._write_metadata(rid, run.info.run_id, dict(kwargs))
             return Resource(rid, run)
         rid = self._check_new_id(id)
-        self._write_metadata(rid, self.run.info.run_id, meta)
+        also = None
+        if parent is not None and type != keys.PREDICTION_JOB:
+            # "made from": searchable from the parent (lolpop.layout.keys.CHILD_OF_PREFIX), same request
+            also = lambda tags: child_of_tags(rid, parent_id, parent_run_id, tags)  # noqa: E731
+        self._write_metadata(rid, self.run.info.run_id, meta, also=also)
         if type == keys.PREDICTION_JOB and parent_run_id is not None and not self._store.owns(parent_run_id):
             self._linked_model_versions[(parent_id, parent_run_id)] = None
         if type == keys.PREDICTION_JOB and parent is not None:
@@ -716,6 +805,77 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
 
         return impact_of_resource(self, dataset_version)
 
+    @translating
+    def quarantine(self, dataset_version: Resource, reason: str, *args: Any, **kwargs: Any) -> Any:
+        """Quarantine one exact dataset version (id and its run): who (this tracker's user), when,
+        why. An event in the store (:mod:`lolpop.layout.quarantine`: one new tag on the dataset
+        version's own run, one request), never overwriting another. Model versions built from it
+        through any number of lineage hops are tainted from now on: ``PROMOTED`` / ``DEPLOYED``
+        on them raise :class:`~lolpop.exceptions.QuarantinedLineageError`.
+
+        Returns:
+            :class:`lolpop.audit.quarantine.QuarantineResult`: the event, and what it touches
+            (every model version and prediction job downstream; ``deployed_now`` lists those
+            deployed now, whose status this does *not* change). With OpenLineage configured, an
+            event with the ``lolpopQuarantine`` facet is sent (within its deadlines).
+
+        Raises:
+            InvalidInputError: ``reason`` is not a non-empty string of at most 2000 characters,
+                or the resource is an experiment.
+            ResourceNotFoundError: the run does not record the dataset version.
+
+        Example:
+            >>> result = tracker.quarantine(dv, "labels shifted by one row")
+            >>> [m.id for m in result.deployed_now]
+            ['churn_model']
+        """
+        return self._quarantine_event(dataset_version, quarantine.QUARANTINE, quarantine.check_reason(reason, True))
+
+    @translating
+    def lift_quarantine(self, dataset_version: Resource, reason: str | None = None, *args: Any,
+                        **kwargs: Any) -> Any:
+        """End the quarantine of one exact dataset version, as a new event (the history of both
+        is kept). A lift of a version that is not quarantined is recorded too (concurrent writers
+        never refuse each other); the state is the last event's. Returns and raises as
+        :meth:`quarantine`."""
+        return self._quarantine_event(dataset_version, quarantine.LIFT, quarantine.check_reason(reason, False))
+
+    def _quarantine_event(self, dataset_version: Resource, action: str, reason: str | None) -> Any:
+        self._check_open()
+        rid, run_id = self._rid(dataset_version, "dataset_version")
+        if self._is_experiment(rid, run_id):
+            raise InvalidInputError(f"{rid!r} is an experiment; quarantine applies to dataset versions",
+                                    resource_id=rid, run_id=run_id)
+        key, text = quarantine.new_event_tag(rid, run_id, action, reason, user=self.user,
+                                             writer_run_id=self.run.info.run_id)
+
+        def build(tags: dict[str, str], params: dict[str, str]) -> Batch:
+            if tags.get(keys.exists_key(rid)) != "True":
+                raise ResourceNotFoundError(f"run {run_id} does not record dataset version {rid!r}",
+                                            resource_id=rid, run_id=run_id)
+            return Batch(tags={key: text})
+
+        self._store.write(run_id, build, defer=False)  # never held back: other writers gate on it now
+        from lolpop.audit.quarantine import QuarantineResult
+        from lolpop.component.metadata_tracker._audit_hooks import impact_of_resource
+
+        event = quarantine.events_in({key: text}, run_id)[0]
+        result = QuarantineResult(event, impact_of_resource(self, dataset_version))
+        if self._openlineage is not None:
+            from lolpop.audit.quarantine import openlineage_event
+
+            self._openlineage.emit(openlineage_event(result, self.experiment_name, self.run.info.run_id))
+        return result
+
+    @translating
+    def get_taint(self, resource: Resource, *args: Any, **kwargs: Any) -> list[Any]:
+        """The quarantined dataset versions ``resource`` (a model version, prediction job or dataset
+        version) was built from, through every lineage hop, nearest first: a list of
+        :class:`lolpop.audit.taint.TaintFinding` (source id and run id, reason, who, when, path);
+        empty when it is not tainted. One search per lineage hop."""
+        rid, run_id = self._rid(resource)
+        return self._taint(rid, run_id)
+
     def get_resource_id(self, resource: Resource, *args: Any, **kwargs: Any) -> str:
         if not isinstance(resource, (tuple, list)) or len(resource) != 2:
             raise InvalidInputError(f"resource must be an (id, run) pair, got {resource!r:.200}", value=resource)
@@ -859,6 +1019,16 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         """Rebuild a model trainer from what was recorded about ``model_version`` (see
         :mod:`lolpop.component.metadata_tracker._model_loading`): class names are resolved through
         :mod:`lolpop.registry`, never imported from a path read from the store."""
+        import warnings
+
         from lolpop.component.metadata_tracker._model_loading import load_model
 
+        rid, run_id = self._rid(model_version, "model_version")
+        findings = self._taint(rid, run_id)
+        if findings:
+            first = findings[0]
+            more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+            warnings.warn(QuarantinedLineageWarning(
+                f"model version {rid!r} (run {run_id}) was built from quarantined dataset version "
+                f"{first.dataset_version_id!r} (run {first.run_id}): {first.reason!r}{more}", findings), stacklevel=2)
         return load_model(self, model_obj, model_version, ref_model, pipeline_config)

@@ -19,8 +19,8 @@ single call materialises more than :data:`MAX_READ_BYTES`.
 
 Filters: the reader translates the subset of MLflow's search syntax that lolpop's own look-ups
 use — ``tags.`k` = 'v'`` (also ``!=``, ``LIKE``, ``ILIKE``), ``params.`` likewise, and
-``attributes.`` ``status`` / ``run_id`` / ``start_time`` / ``end_time`` comparisons, joined with
-``and`` — with MLflow's semantics (case-sensitive ``LIKE``, ties broken by run id).
+``attributes.`` ``status`` / ``run_id`` / ``start_time`` / ``end_time`` comparisons and
+``attributes.run_id IN ('<run id>', ...)``, joined with ``and`` — with MLflow's semantics (case-sensitive ``LIKE``, ties broken by run id).
 """
 
 from __future__ import annotations
@@ -448,6 +448,13 @@ _CLAUSE = re.compile(
     re.VERBOSE | re.IGNORECASE,
 )
 _AND = re.compile(r"and\b", re.IGNORECASE)
+# ``attributes.run_id IN ('<32 hex>', ...)``: the one IN lolpop's readers send (a hop of the taint
+# walk, lolpop.audit.taint); only run ids are accepted in it.
+_RUN_ID_IN = re.compile(
+    r"""\s*(?:attributes|attribute|attr|run)\.(?:`run_id`|"run_id"|run_id)\s+IN\s*\(
+        (?P<ids>\s*'[0-9a-f]{32}'\s*(?:,\s*'[0-9a-f]{32}'\s*)*)\)\s*""",
+    re.VERBOSE | re.IGNORECASE,
+)
 _ATTRIBUTES = {"status": "status", "run_id": "run_uuid", "start_time": "start_time", "end_time": "end_time"}
 _NUMERIC = {"start_time", "end_time"}
 _ORDER = re.compile(r"^\s*(?:(?:attributes|attribute|attr|run)\.)?(start_time|end_time)\s*(asc|desc)?\s*$",
@@ -469,6 +476,13 @@ def parse_filter(text: str) -> tuple[list[str], list[Any]]:
             if not m_and:
                 raise InvalidInputError(f"filter {text!r}: expected 'and' at {text[pos:]!r}")
             pos = m_and.end()
+        m_in = _RUN_ID_IN.match(text, pos)
+        if m_in:
+            pos = m_in.end()
+            ids = re.findall(r"'([0-9a-f]{32})'", m_in["ids"])
+            where.append(f"r.run_uuid IN ({','.join('?' * len(ids))})")
+            args.extend(ids)
+            continue
         m = _CLAUSE.match(text, pos)
         if not m:
             raise InvalidInputError(f"filter {text!r}: the SQLite reader does not support {text[pos:]!r}")
