@@ -4,6 +4,8 @@ headless Chromium with no network request."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from datetime import datetime, timezone
 from html.parser import HTMLParser
@@ -12,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 from markdown_it import MarkdownIt
 
-from lolpop.audit.report import TaintFinding, build_report, md
+from lolpop.audit.report import build_report, md
+from lolpop.lineage.taint import TaintFinding
 from lolpop.cli.main import cli
 from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
 from lolpop.layout.ui_links import DEFAULT_UI
@@ -21,9 +24,9 @@ from lolpop.store.reader import StoreReader, open_client
 from tests.audit.conftest import CYCLES, HOSTILE, run_cycle
 from tests.support.chromium import dump_dom_offline
 
-FINDING = {"dataset_id": "raw_events", "dataset_run_id": "c" * 32, "reason": "PII leaked into column email",
-           "who": "alice", "when": datetime(2026, 11, 3, 9, 30, tzinfo=timezone.utc),
-           "path": [("raw_events", "c" * 32), ("breast_cancer", "d" * 32), ("breast_cancer_model", "e" * 32)]}
+FINDING = TaintFinding("raw_events", "c" * 32, "PII leaked into column email", "alice",
+                        datetime(2026, 11, 3, 9, 30, tzinfo=timezone.utc),
+                        (f"raw_events@{'c' * 32}", f"breast_cancer@{'d' * 32}", f"breast_cancer_model@{'e' * 32}"))
 
 # Stored text that would act if it were not escaped: HTML and script, a fetch to the network,
 # Markdown structure (a table row, a heading, a link, an image), and terminal escapes.
@@ -61,9 +64,9 @@ def test_the_report_on_every_backend(two_cycles, client, tmp_path):
         assert [(e.old_status, e.new_status, e.inferred) for e in report.history] == [
             (None, "PROMOTED", False), ("PROMOTED", "DEPLOYED", False)]
         assert all(e.user for e in report.history)
-        assert report.findings is None
+        assert report.findings == []  # walked from the store: nothing is quarantined
         page = report.to_html()
-        assert f'content="{CSP}"' in page and "not checked" in page
+        assert f'content="{CSP}"' in page and "none recorded" in page
         assert "bbbbbbbbbb" in page and f"runs:/{data.run_id}/breast_cancer/" in page
         text = report.to_markdown()
         assert "## Quarantine and taint" in text and "```mermaid" in text
@@ -99,17 +102,14 @@ def test_findings_are_shown_and_checked(two_cycles):
     reader = _reader(two_cycles)
     try:
         report = build_report(reader, "breast_cancer_model", findings=[FINDING])
-        assert report.findings == [TaintFinding.of(FINDING)]
+        assert report.findings == [FINDING]
         page, text = report.to_html(), report.to_markdown()
         for out in (page, text):
             assert "Tainted: built from 1 quarantined dataset version(s)" in out
             assert "2026-11-03 09:30:00 UTC" in out
         assert "raw_events@cccccccc → breast_cancer@dddddddd → breast_cancer_model@eeeeeeee" in page
-        with pytest.raises(InvalidInputError, match="'when'") as err:
-            build_report(reader, "breast_cancer_model", findings=[{**FINDING, "when": "yesterday"}])
-        assert err.value.value == "yesterday"
-        with pytest.raises(InvalidInputError, match="has no 'reason'"):
-            build_report(reader, "breast_cancer_model", findings=[{k: v for k, v in FINDING.items() if k != "reason"}])
+        with pytest.raises(InvalidInputError, match="TaintFinding"):
+            build_report(reader, "breast_cancer_model", findings=[{"reason": "a mapping is not a finding"}])
     finally:
         reader.close()
 
@@ -145,7 +145,7 @@ def hostile_store(make_tracker, conf, tmp_path):
 def _hostile_report(store):
     reader = _reader(store)
     try:
-        return build_report(reader, "breast_cancer_model", findings=[{**FINDING, "reason": ATTACK, "who": ATTACK}])
+        return build_report(reader, "breast_cancer_model", findings=[dataclasses.replace(FINDING, reason=ATTACK, user=ATTACK)])
     finally:
         reader.close()
 

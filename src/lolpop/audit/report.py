@@ -22,78 +22,19 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
 from lolpop.layout import arguments, filters
+from lolpop.lineage.taint import TaintFinding, taint_of
 from lolpop.layout.events import StatusEvent
 from lolpop.layout.keys import MLFLOW_PARENT, PARAMS_KEY, TRAINER_CONFIG_KEY, TRAINER_KEY, WINNER_KEY, resource_id
 
 #: The report's formats (``lolpop report --format``).
 FORMATS = ("html", "md")
-
-#: Where the quarantine helper's taint findings come from when :func:`build_report` is given none:
-#: ``callable(reader, model_id, run_id) -> findings``. ``None`` until quarantine records exist; the
-#: report then says the section was not checked rather than claiming "none recorded".
-TAINT_SOURCE: Callable[[Any, str, str], Iterable[Any]] | None = None
-
-
-@dataclass(frozen=True)
-class TaintFinding:
-    """Why a model version is tainted: a quarantined dataset version and the lineage path to it.
-
-    Attributes:
-        dataset_id: the quarantined dataset version's resource id.
-        dataset_run_id: its run.
-        reason: why it was quarantined.
-        who: who quarantined it.
-        when: when (UTC).
-        path: the lineage hops from the dataset version to the model version, ``[(id, run_id)]``.
-    """
-
-    dataset_id: str
-    dataset_run_id: str
-    reason: str | None
-    who: str | None
-    when: datetime | None
-    path: tuple[tuple[str, str], ...] = ()
-
-    @classmethod
-    def of(cls, item: Any) -> TaintFinding:
-        """A finding from a mapping or an object with the same fields.
-
-        Raises:
-            InvalidInputError: a field is missing or of the wrong kind (named in the message).
-        """
-        if isinstance(item, TaintFinding):
-            return item
-
-        def get(name: str) -> Any:
-            if isinstance(item, Mapping):
-                if name not in item:
-                    raise InvalidInputError(f"taint finding {item!r:.200} has no {name!r}", value=item)
-                return item[name]
-            if not hasattr(item, name):
-                raise InvalidInputError(f"taint finding {item!r:.200} has no {name!r}", value=item)
-            return getattr(item, name)
-
-        when = get("when")
-        if when is not None and not isinstance(when, datetime):
-            raise InvalidInputError(f"taint finding's 'when' must be a datetime, got {type(when).__name__}",
-                                    value=when)
-        raw_path = get("path") or ()
-        try:
-            path = tuple((str(hop[0]), str(hop[1])) for hop in raw_path)
-        except (TypeError, IndexError, KeyError) as exc:
-            raise InvalidInputError(f"taint finding's 'path' must be (id, run_id) pairs, got {raw_path!r:.200}",
-                                    value=raw_path) from exc
-        reason, who = get("reason"), get("who")
-        return cls(str(get("dataset_id")), str(get("dataset_run_id")), None if reason is None else str(reason),
-                   None if who is None else str(who), when, path)
-
 
 @dataclass
 class DatasetVersion:
@@ -139,7 +80,7 @@ class AuditReport:
     diff_note: str
     history: list[StatusEvent]
     #: ``None``: not checked (no taint source wired); ``[]``: checked, none recorded.
-    findings: list[TaintFinding] | None
+    findings: list[TaintFinding]
     generated_at: datetime
 
     @property
@@ -255,9 +196,9 @@ def build_report(reader: Any, model_id: str, run_id: str | None = None,
         reader: a :class:`~lolpop.store.reader.StoreReader`.
         model_id: the model version's resource id.
         run_id: the run holding the version; ``None`` for the newest version.
-        findings: taint findings of the version (:class:`TaintFinding`, or mappings / objects with
-            its fields); ``None`` asks :data:`TAINT_SOURCE`, and without one the report says the
-            section was not checked.
+        findings: the version's taint findings (:class:`lolpop.lineage.taint.TaintFinding`);
+            ``None``: walked from the store (:func:`lolpop.lineage.taint.taint_of`), so the report
+            shows whatever quarantine holds now.
 
     Raises:
         InvalidResourceIdError: an empty or non-string model id.
@@ -273,7 +214,9 @@ def build_report(reader: Any, model_id: str, run_id: str | None = None,
     from lolpop.lineage.graph import build_lineage
 
     model_id = resource_id(arguments.resource_id(model_id, "model id"))
-    given = None if findings is None else [TaintFinding.of(f) for f in findings]
+    given = None if findings is None else list(findings)
+    if given is not None and not all(isinstance(f, TaintFinding) for f in given):
+        raise InvalidInputError("findings must be lolpop.lineage.taint.TaintFinding objects", value=findings)
     version = reader.locate(model_id, run_id)
     run = version.run
     meta = reader.metadata(model_id, run, structural=False)
@@ -286,8 +229,8 @@ def build_report(reader: Any, model_id: str, run_id: str | None = None,
     except ResourceNotFoundError:
         diff, note = None, "This is the first version of the model: there is nothing before it to compare."
     history = [e for e in status_history(reader, model_id) if e.run_id == version.run_id]
-    if given is None and TAINT_SOURCE is not None:
-        given = [TaintFinding.of(f) for f in TAINT_SOURCE(reader, model_id, version.run_id)]
+    if given is None:
+        given = taint_of(reader, model_id, version.run_id, run=run)
     metrics = _flat(meta.get("metrics")) if isinstance(meta.get("metrics"), dict) else {}
     return AuditReport(
         model_id=model_id, run_id=version.run_id, experiment_id=run.info.experiment_id,
@@ -313,8 +256,9 @@ def _short_run(run_id: str) -> str:
     return str(run_id)[:8]
 
 
-def _path_text(path: Sequence[tuple[str, str]]) -> str:
-    return " → ".join(f"{hid}@{_short_run(hrun)}" for hid, hrun in path)
+def _path_text(path: Sequence[str]) -> str:
+    """A taint path of node keys (``<id>@<run id>``), each run id shortened."""
+    return " → ".join(f"{key.rpartition('@')[0]}@{_short_run(key.rpartition('@')[2])}" for key in path)
 
 
 def _when(when: datetime | None) -> str:
@@ -336,7 +280,6 @@ def _event_row(e: StatusEvent) -> list[str]:
 
 _INFERRED_NOTE = ("≈ inferred: written before lolpop recorded status events; the version's status tag at "
                   "its run's end time (who and the exact time were not recorded).")
-_NOT_CHECKED = "not checked: this lolpop reads no quarantine records yet."
 
 
 def _sections(report: AuditReport) -> dict[str, Any]:
@@ -359,8 +302,9 @@ def _sections(report: AuditReport) -> dict[str, Any]:
     metrics = [[k, _text(v)] for k, v in sorted(report.metrics.items())]
     diff_rows = [] if report.diff is None else [
         [r.section, r.field, _text(r.a), _text(r.b)] for r in report.diff.changed()]
-    findings = [] if report.findings is None else [
-        [f.dataset_id, f.dataset_run_id, _text(f.reason), _text(f.who), _when(f.when), _path_text(f.path)]
+    findings = [
+        [_text(f.dataset_version_id), _text(f.run_id), _text(f.reason), _text(f.user), _when(f.time),
+         _text(_path_text(f.path))]
         for f in report.findings]
     return {"data": data_rows, "artifacts": artifacts, "other": other, "candidates": candidates,
             "metrics": metrics, "diff": diff_rows, "history": [_event_row(e) for e in report.history],
@@ -409,9 +353,7 @@ def _html(report: AuditReport) -> str:
 
     esc = html.escape
     s = _sections(report)
-    if report.findings is None:
-        taint = f'<p class="none">{esc(_NOT_CHECKED)}</p>'
-    elif not report.findings:
+    if not report.findings:
         taint = '<p class="none">none recorded</p>'
     else:
         taint = (f'<p class="taint">Tainted: built from {len(report.findings)} quarantined dataset version(s).</p>\n'
@@ -504,9 +446,7 @@ def _markdown(report: AuditReport) -> str:
     from lolpop.lineage.render import to_mermaid
 
     s = _sections(report)
-    if report.findings is None:
-        taint = f"_{md(_NOT_CHECKED)}_\n"
-    elif not report.findings:
+    if not report.findings:
         taint = "_none recorded_\n"
     else:
         taint = (f"**Tainted: built from {len(report.findings)} quarantined dataset version(s).**\n\n"
