@@ -215,7 +215,7 @@ class BaseComponent:
         if missing:
             typos = {k: difflib.get_close_matches(k, unknown, n=1) for k in missing}
             raise ConfigError(f"{name}: missing required config key(s): " + ", ".join(
-                f"{k} (the config has {typos[k][0]!r})" if typos[k] else k for k in missing))
+                f"{k} (the config has {typos[k][0]!r})" if typos[k] else k for k in missing), key=missing[0])
         self.config: dict[str, Any] = config
         self.name = name
         self.logger = logging.getLogger(f"lolpop.{name}")

@@ -55,23 +55,6 @@ def impact_of_resource(tracker: TrackerView, dataset_version: Any) -> Impact:
 _END_EVENTS = {"FINISHED": "COMPLETE", "FAILED": "FAIL", "KILLED": "ABORT"}
 
 
-def openlineage_url(name: str, configured: Any) -> str | None:
-    """The OpenLineage endpoint: config ``openlineage_url``, else ``$OPENLINEAGE_URL``, else ``None``.
-
-    Raises:
-        ConfigError: it is not an ``http(s)://`` URL.
-    """
-    import os
-
-    from lolpop.exceptions import ConfigError
-
-    url = configured if configured not in (None, "") else os.environ.get("OPENLINEAGE_URL") or None
-    if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
-        raise ConfigError(f"{name}: openlineage_url must be an http(s):// URL, not {url!r:.200}",
-                          key="openlineage_url", value=url)
-    return url
-
-
 def start_openlineage(tracker: TrackerView, url: str | None) -> Any:
     """An :class:`lolpop.audit.openlineage.Emitter` for ``url`` (``None``: no export) that has sent
     (or kept, when the endpoint is down) the workflow run's START."""

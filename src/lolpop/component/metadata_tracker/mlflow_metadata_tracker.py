@@ -38,13 +38,13 @@ from lolpop.component.metadata_tracker._lookups import DEPLOYED, Lookups
 from lolpop.component.metadata_tracker._registry import ModelRegistry
 from lolpop.store._batch import RUN_STATUSES, TERMINAL, Batch, check_key
 from lolpop.store._run_store import RunStore
+from lolpop.component.metadata_tracker._settings import TrackerSettings
 from lolpop.component.metadata_tracker._status_history import StatusHistory
 from lolpop.store.who import who
 from lolpop.component.metadata_tracker._version_index import VersionIndex
 from lolpop.component.metadata_tracker.base_metadata_tracker import BaseMetadataTracker, Resource
 from lolpop.exceptions import (
     ArtifactNotFoundError,
-    ConfigError,
     InvalidInputError,
     InvalidKeyError,
     InvalidResourceIdError,
@@ -61,13 +61,12 @@ from lolpop.component.metadata_tracker import _audit_report
 from lolpop.layout import arguments, events, filters, index, keys, native, quarantine
 from lolpop.layout import values as _values
 from lolpop.layout.keys import EXPERIMENT, PARENT_RUN_TAG, RUN_ID
-from lolpop.component.metadata_tracker._audit_hooks import end_openlineage, openlineage_url, start_openlineage
+from lolpop.component.metadata_tracker._audit_hooks import end_openlineage, start_openlineage
 from lolpop.component.metadata_tracker._lineage_hooks import child_of_tags, lineage_of, log_lineage_page, used_by_tags
 
 _RUN_KEYS = ("status", "end_time", "name")
 #: Statuses refused on a model version built from a quarantined dataset version (the gate).
 _GATED = ("PROMOTED", "DEPLOYED")
-_WRITE_MODES = ("immediate", "batched")
 
 
 class MLFlowMetadataTracker(BaseMetadataTracker):
@@ -131,53 +130,28 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         ...     t.log_metadata(dv, "rows", 1000)
     """
 
-    __REQUIRED_CONF__ = ["mlflow_tracking_uri", "mlflow_experiment_name"]
-    __OPTIONAL_CONF__ = ("mlflow_artifact_location", "mlflow_write_mode", "mlflow_flush_seconds",
-                         "mlflow_request_timeout", "mlflow_max_retries", "mlflow_run_name", "mlflow_registry",
-                         "openlineage_url", "lolpop_allow_quarantined")
+    # One list of keys: the settings object's (the base class warns about any other key).
+    __REQUIRED_CONF__ = TrackerSettings.required_config_keys()
+    __OPTIONAL_CONF__ = TrackerSettings.optional_config_keys()
 
     def __init__(self, conf: ConfLike = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(conf, **kwargs)
-        uri = self._get_config("mlflow_tracking_uri")
-        experiment_name = self._get_config("mlflow_experiment_name")
-        for key, value in (("mlflow_tracking_uri", uri), ("mlflow_experiment_name", experiment_name)):
-            if not isinstance(value, str):
-                raise ConfigError(f"{self.name}: {key} must be a string, not {type(value).__name__}", key=key)
+        #: the configuration, validated and parsed once (:class:`TrackerSettings`; frozen)
+        self.settings = TrackerSettings.from_config(self.config, self.name)
+        uri, experiment_name = self.settings.tracking_uri, self.settings.experiment_name
         self.url: str = uri
         self._stopped = False
-        mode = self._get_config("mlflow_write_mode", "immediate")
-        if mode not in _WRITE_MODES:
-            raise ConfigError(f"{self.name}: mlflow_write_mode must be one of {_WRITE_MODES}, not {mode!r}",
-                              key="mlflow_write_mode", value=mode)
-        flush_seconds = self._get_config("mlflow_flush_seconds", 5.0)
-        if not isinstance(flush_seconds, (int, float)) or isinstance(flush_seconds, bool) or flush_seconds < 0:
-            raise ConfigError(f"{self.name}: mlflow_flush_seconds must be a number >= 0, not {flush_seconds!r}",
-                              key="mlflow_flush_seconds", value=flush_seconds)
-        run_name = self._get_config("mlflow_run_name")
-        if run_name is not None and (not isinstance(run_name, str) or not run_name.strip()):
-            raise ConfigError(f"{self.name}: mlflow_run_name must be a non-empty string, not {run_name!r}",
-                              key="mlflow_run_name", value=run_name)
         self.experiment_name: str = experiment_name
         # Model versions of other (finished) runs that a prediction job of this run links to:
         # their lineage pages are refreshed at stop() (an ordered set of (id, run id)).
         self._linked_model_versions: dict[tuple[str, str], None] = {}
-        registry = self._get_config("mlflow_registry", True)
-        if not isinstance(registry, bool):
-            raise ConfigError(f"{self.name}: mlflow_registry must be true or false, not {registry!r}",
-                              key="mlflow_registry", value=registry)
-        allow = self._get_config("lolpop_allow_quarantined", False)
-        if not isinstance(allow, bool):
-            raise ConfigError(f"{self.name}: lolpop_allow_quarantined must be true or false, not {allow!r}",
-                              key="lolpop_allow_quarantined", value=allow)
-        self._allow_quarantined = allow
         self.user: str = who(uri)
         self._openlineage: Any = None
-        lineage_url = openlineage_url(self.name, self._get_config("openlineage_url"))
         self._tmp = tempfile.TemporaryDirectory(prefix="lolpop-")
-        self._connect(uri, experiment_name, mode == "batched", float(flush_seconds),
-                      run_name or native.workflow_run_name(experiment_name))
+        self._connect(uri, experiment_name, self.settings.batched, self.settings.flush_seconds,
+                      self.settings.run_name or native.workflow_run_name(experiment_name))
         _lifecycle.register(self)
-        self._openlineage = start_openlineage(self, lineage_url)
+        self._openlineage = start_openlineage(self, self.settings.openlineage_url)
 
     @translating
     def _connect(self, uri: str, experiment_name: str, batched: bool, flush_seconds: float,
@@ -185,9 +159,8 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         # The run starts before the experiment's index tag is read (lolpop.layout.index, "Since").
         start_time = int(time.time() * 1000)
         self.client, self.experiment_id, experiment_tags, created = open_store(
-            uri, experiment_name, self._get_config("mlflow_artifact_location"),
-            timeout=self._get_config("mlflow_request_timeout"),
-            max_retries=self._get_config("mlflow_max_retries"),
+            uri, experiment_name, self.settings.artifact_location,
+            timeout=self.settings.request_timeout, max_retries=self.settings.max_retries,
         )
         self._store = RunStore(self.client, uri, batched=batched, flush_seconds=flush_seconds,
                                tmp_dir=self._tmp.name, user=self.user)
@@ -200,7 +173,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
                                                start_time=start_time)
         self._index.adopt(self.run.info.run_id)
         self._lookups = Lookups(self._store, self.experiment_id, self._index)
-        self._registry = ModelRegistry(self._store, enabled=self._get_config("mlflow_registry", True),
+        self._registry = ModelRegistry(self._store, enabled=self.settings.registry,
                                        tmp_dir=self._tmp.name, logger=self.logger)
         self._statuses = StatusHistory(self._store, self._registry, self.experiment_id, self.run.info.run_id,
                                        self.user)
@@ -355,7 +328,7 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
         return self._gate_findings(rid, run_id, items, self._taint(rid, run_id, run))
 
     def _gate_findings(self, rid: str, run_id: str, items: Mapping[str, Any], findings: list[Any]) -> list[Any]:
-        if not findings or self._allow_quarantined:
+        if not findings or self.settings.allow_quarantined:
             if findings:
                 self.logger.warning("lolpop_allow_quarantined: status %r of model version %r set in spite of "
                                     "quarantined %s", items["status"], rid, findings[0].source)
