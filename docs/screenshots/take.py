@@ -46,7 +46,9 @@ SIZE = (1920, 1080)
 #: Taller pages: the registry version's schema is below its description.
 SIZES = {"registry-version.png": (1920, 1400), "lineage-page.png": (1920, 1300)}
 #: Virtual time (ms) for a page's scripts: the Chart view loads its plotting library lazily.
-WAITS = {"chart-view.png": 45000, "lineage-page.png": 20000}
+# The lineage page is an artifact the UI loads into a sandboxed iframe after the run page: 20 s of
+# virtual time was not always enough on a loaded machine (a blank viewer), 30 s was.
+WAITS = {"chart-view.png": 45000, "lineage-page.png": 30000}
 DEFAULT_WAIT = 15000
 
 
