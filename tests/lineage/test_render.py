@@ -178,7 +178,7 @@ def _path_points(d: str):
 def _svg_geometry(svg: str):
     """Edge paths (as points), edge-label boxes (a generous estimate of the text's extent) and node
     boxes, read back from the SVG text."""
-    from lolpop.lineage.render import LABEL_FONT
+    from lolpop.lineage.svg import LABEL_FONT
 
     edges = [_path_points(d) for d in re.findall(r'<path class="edge[^"]*" d="([^"]+)"', svg)]
     labels = []
@@ -202,7 +202,7 @@ def _overlap(a, b):
 
 @pytest.mark.parametrize("shape", [(2, 1, False), (1, 0, False), (8, 3, True), (3, 5, True), (0, 1, True)])
 def test_edge_labels_never_overlap_edges_boxes_or_each_other(shape):
-    from lolpop.lineage.render import to_svg
+    from lolpop.lineage.svg import to_svg
 
     graph = _synthetic(*shape)
     edges, labels, boxes = _svg_geometry(to_svg(graph))
@@ -223,7 +223,7 @@ def test_edge_labels_never_overlap_edges_boxes_or_each_other(shape):
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_edge_labels_of_a_tracker_lineage_never_overlap(graph):
-    from lolpop.lineage.render import to_svg
+    from lolpop.lineage.svg import to_svg
 
     edges, labels, boxes = _svg_geometry(to_svg(graph))
     assert {t for t, _ in labels} == {"trained", "winner", "candidate", "predicted"}
@@ -254,7 +254,8 @@ document.getElementById("out").textContent = JSON.stringify({labels: labels.leng
 def test_edge_labels_clear_of_edges_as_chromium_lays_out_the_text(shape, chromium, tmp_path):
     """The same check with the browser's own text metrics (the page itself runs no script; this
     copy of its picture does, to measure)."""
-    from lolpop.lineage.render import _CSS, to_svg
+    from lolpop.lineage.render import _CSS
+    from lolpop.lineage.svg import to_svg
 
     graph = _synthetic(*shape)
     page = tmp_path / "measure.html"

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from lolpop.lineage.labels import highlight_text  # noqa: F401 - re-exported (__all__)
 from lolpop.lineage.model import LineageEdge, LineageNode
 from lolpop.store.clients.base import Run
 from lolpop.layout import arguments
@@ -281,13 +282,6 @@ def build_lineage(reader: StoreReader, start: Located, direction: str = "both",
                   depth: int | None = None, max_experiments: int | None = None) -> LineageGraph:
     """Build the lineage graph of ``start`` (see :class:`LineageBuilder`)."""
     return LineageBuilder(reader, direction, depth, max_experiments).build(start)
-
-
-def highlight_text(node: LineageNode, limit: int = 3) -> str:
-    """``k=v`` of a node's first highlights, for labels (:func:`lolpop.lineage.render.highlight_text`)."""
-    from lolpop.lineage.render import highlight_text as text_of
-
-    return text_of(node, limit)
 
 
 __all__ = [

@@ -4,7 +4,7 @@ from another. A leaf module, so the renderers can name them without importing th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass
@@ -50,3 +50,24 @@ class LineageEdge:
     source: str
     target: str
     relation: str
+
+
+class GraphView(Protocol):
+    """What the renderers read of a graph (:class:`lolpop.lineage.graph.LineageGraph`): named
+    structurally, so the builder can import the renderers for its ``_repr_html_`` without a cycle."""
+
+    root: str
+    direction: str
+    depth: int | None
+    nodes: dict[str, LineageNode]
+    edges: list[LineageEdge]
+    omitted: dict[str, int]
+
+    @property
+    def root_node(self) -> LineageNode: ...
+
+    def parents(self, key: str) -> list[LineageEdge]: ...
+
+    def children(self, key: str) -> list[LineageEdge]: ...
+
+    def to_json(self, indent: int | None = 2) -> str: ...
