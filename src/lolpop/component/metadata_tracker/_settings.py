@@ -88,9 +88,8 @@ class TrackerSettings:
             ConfigError: a value of the wrong kind; ``err.key`` names the config key and
                 ``err.value`` holds the value.
         """
-        def get(attr: str) -> Any:
-            value = config.get(cls.KEYS[attr])
-            return None if value is None else value
+        def get(attr: str) -> Any:  # None: not set
+            return config.get(cls.KEYS[attr])
 
         def refuse(attr: str, must: str) -> ConfigError:
             key, value = cls.KEYS[attr], config.get(cls.KEYS[attr])
@@ -118,10 +117,11 @@ class TrackerSettings:
         run_name = get("run_name")
         if run_name is not None and (not isinstance(run_name, str) or not run_name.strip()):
             raise refuse("run_name", "a non-empty string")
-        registry = get("registry") if get("registry") is not None else True
+        # A switch is set or absent: an explicit null is a mistake, not "the default".
+        registry = config.get(cls.KEYS["registry"], True)
         if not isinstance(registry, bool):
             raise refuse("registry", "true or false")
-        allow = get("allow_quarantined") if get("allow_quarantined") is not None else False
+        allow = config.get(cls.KEYS["allow_quarantined"], False)
         if not isinstance(allow, bool):
             raise refuse("allow_quarantined", "true or false")
         url = get("openlineage_url")

@@ -21,12 +21,9 @@ Storage layout (compatible with stores written by lolpop 0.2.0; see :mod:`lolpop
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
-from datetime import datetime
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from lolpop.store.entities import Run
@@ -36,40 +33,41 @@ from lolpop.component.metadata_tracker import _lifecycle
 from lolpop.store._connection import open_store, redact, translating
 from lolpop.component.metadata_tracker._lookups import DEPLOYED, Lookups
 from lolpop.component.metadata_tracker._registry import ModelRegistry
-from lolpop.store._batch import RUN_STATUSES, TERMINAL, Batch, check_key
+from lolpop.store._batch import TERMINAL, Batch, check_key
 from lolpop.store._run_store import RunStore
+from lolpop.component.metadata_tracker._artifact_methods import ArtifactMethods
+from lolpop.component.metadata_tracker._lineage_methods import LineageMethods
+from lolpop.component.metadata_tracker._lookup_methods import LookupMethods
+from lolpop.component.metadata_tracker._resource_methods import ResourceMethods
 from lolpop.component.metadata_tracker._settings import TrackerSettings
+from lolpop.component.metadata_tracker._vc_methods import VersionControlMethods
 from lolpop.component.metadata_tracker._status_history import StatusHistory
 from lolpop.store.who import who
 from lolpop.component.metadata_tracker._version_index import VersionIndex
 from lolpop.component.metadata_tracker.base_metadata_tracker import BaseMetadataTracker, Resource
 from lolpop.exceptions import (
-    ArtifactNotFoundError,
     InvalidInputError,
     InvalidKeyError,
     InvalidResourceIdError,
     MetadataConflictError,
-    MetadataNotFoundError,
     QuarantinedLineageError,
     QuarantinedLineageWarning,
     ResourceNotFoundError,
     TrackerStoppedError,
-    UnsupportedResourceTypeError,
 )
 from lolpop.component.metadata_tracker import _native
 from lolpop.component.metadata_tracker import _audit_report
-from lolpop.layout import arguments, events, filters, index, keys, native, quarantine
+from lolpop.layout import arguments, index, keys, native, quarantine
 from lolpop.layout import values as _values
-from lolpop.layout.keys import EXPERIMENT, PARENT_RUN_TAG, RUN_ID
+from lolpop.layout.keys import EXPERIMENT, PARENT_RUN_TAG
 from lolpop.component.metadata_tracker._audit_hooks import end_openlineage, start_openlineage
-from lolpop.component.metadata_tracker._lineage_hooks import child_of_tags, lineage_of, log_lineage_page, used_by_tags
 
-_RUN_KEYS = ("status", "end_time", "name")
 #: Statuses refused on a model version built from a quarantined dataset version (the gate).
 _GATED = ("PROMOTED", "DEPLOYED")
 
 
-class MLFlowMetadataTracker(BaseMetadataTracker):
+class MLFlowMetadataTracker(ResourceMethods, ArtifactMethods, LookupMethods, LineageMethods,
+                            VersionControlMethods, BaseMetadataTracker):
     """lolpop's metadata tracker on MLflow: resources are runs and namespaced run tags.
 
     Every method is documented on :class:`BaseMetadataTracker`; this class adds what is
@@ -344,59 +342,6 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             dataset_run_id=first.run_id, reason=first.reason, findings=tuple(findings),
         )
 
-    # ------------------------------------------------------------------------------------
-    # artifacts
-    # ------------------------------------------------------------------------------------
-    @staticmethod
-    def _check_artifact_id(id: Any) -> str:
-        if not isinstance(id, str) or not id or id in (".", "..") or "/" in id or "\\" in id or "\x00" in id:
-            raise InvalidKeyError(
-                f"artifact id must be one non-empty path segment (no '/', '\\\\', '..'), got {id!r:.100}", key=id
-            )
-        return id
-
-    @translating
-    def log_artifact(self, resource: Resource, id: str, path: str, *args: Any, **kwargs: Any) -> None:
-        """Store ``path`` at ``<resource id>/<id>/<file name>`` in the resource's run artifacts."""
-        self._check_open()
-        rid, run_id = self._rid(resource)
-        self._check_artifact_id(id)
-        if not isinstance(path, (str, os.PathLike)) or not Path(path).exists():
-            raise InvalidInputError(f"log_artifact {id!r}: no file or folder at {path!r}", key=id, value=path)
-        # The resource's run names its artifact root: no request to look it up.
-        repo = self._store.artifacts(run_id, getattr(resource[1].info, "artifact_uri", None))
-        if Path(path).is_dir():
-            repo.log_artifacts(str(path), f"{rid}/{id}")
-        else:
-            repo.log_artifact(str(path), f"{rid}/{id}")
-
-    @translating
-    def get_artifact(self, resource: Resource, id: str, *args: Any, dst_path: str | None = None,
-                     **kwargs: Any) -> str:
-        """Download artifact ``id`` (into ``dst_path``, default a fresh temporary folder)."""
-        rid, run_id = self._rid(resource)
-        self._check_artifact_id(id)
-        repo = self._store.artifacts(run_id)
-        files = repo.list_artifacts(f"{rid}/{id}")
-        if not files:
-            known = sorted(Path(f.path).name for f in repo.list_artifacts(rid) if f.is_dir)
-            raise ArtifactNotFoundError(
-                f"resource {rid!r} (run {run_id}) has no artifact {id!r}; it has: {known or 'none'}",
-                key=id, resource_id=rid, run_id=run_id,
-            )
-        target = dst_path or tempfile.mkdtemp(dir=self._tmp.name)
-        try:
-            Path(target).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:  # a local problem, not the store's: name the path
-            raise InvalidInputError(f"get_artifact {id!r}: dst_path {str(target)!r} cannot be a folder: "
-                                    f"{exc.strerror}", path=str(target)) from exc
-        local = Path(repo.download_artifacts(f"{rid}/{id}", target))
-        if not local.resolve().is_relative_to(Path(target).resolve()):
-            raise InvalidKeyError(f"artifact {id!r} would be written outside {target!r}", key=id)
-        entries = list(local.iterdir()) if local.is_dir() else [local]
-        if len(entries) == 1 and entries[0].is_file():
-            return str(entries[0])
-        return str(local)
 
     # ------------------------------------------------------------------------------------
     # tags and metadata
@@ -449,334 +394,6 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
     def get_metadata(self, resource: Resource, id: str, *args: Any, **kwargs: Any) -> Any:
         return self.get_tag(resource, id)
 
-    # ------------------------------------------------------------------------------------
-    # resources
-    # ------------------------------------------------------------------------------------
-    def _check_new_id(self, id: Any) -> str:
-        if not isinstance(id, str) or not id.strip():
-            raise InvalidResourceIdError(f"resource id must be a non-empty string, got {id!r:.100}", resource_id=id)
-        rid = keys.resource_id(id)
-        if not rid or rid.startswith(keys.RESERVED_PREFIX):
-            raise InvalidResourceIdError(
-                f"resource id {id!r} is empty or uses the reserved {keys.RESERVED_PREFIX!r} prefix", resource_id=id
-            )
-        check_key(keys.exists_key(rid), f"resource id {id!r}", InvalidResourceIdError)
-        return rid
-
-    @translating
-    def create_resource(self, id: str, type: str | None = None, parent: Resource | None = None,
-                        *args: Any, **kwargs: Any) -> Resource:
-        """An experiment opens a nested run under ``parent``'s run (id ``<nested_run_id>.<parent_id>``);
-        any other type lives in the workflow run. ``type``, ``parent`` and extra keyword arguments
-        are recorded as metadata, and ``<id>.exists = True`` is set at once."""
-        self._check_open()
-        if type is not None and not isinstance(type, str):
-            raise InvalidInputError(f"resource type must be a string or None, got {type!r:.100}", value=type)
-        parent_id = parent_run_id = None
-        if parent is not None:
-            parent_id, parent_run_id = self._rid(parent, "parent")
-        meta: dict[str, Any] = {"exists": "True"}
-        if type is not None:
-            meta["type"] = type
-        if parent is not None:
-            meta["parent_id"], meta["parent_run_id"] = parent_id, parent_run_id
-        reserved = sorted(set(kwargs) & set(meta))
-        if reserved:
-            raise InvalidInputError(f"create_resource {id!r}: keyword {reserved[0]!r} is reserved", key=reserved[0])
-        meta.update(kwargs)
-        if type == EXPERIMENT:
-            if parent is None:
-                raise InvalidInputError(f"experiment resource {id!r} needs a parent (the model version)",
-                                        resource_id=id)
-            # Check the id this experiment will have before opening a run for it.
-            check_key(keys.exists_key(keys.experiment_id("0" * 32, parent_id)), f"experiment under {parent_id!r}",
-                      InvalidResourceIdError)
-            keys.check_own_keys(id, kwargs)  # before a run is opened for it
-            # Layout v2: the run's own keys are plain, and its creation tags are its structure.
-            run = self._store.create_run(self.experiment_id, {
-                keys.MLFLOW_PARENT: parent_run_id, keys.RESOURCE_TYPE_TAG: EXPERIMENT,
-                keys.PARENT_ID_TAG: parent_id, keys.LAYOUT_TAG: keys.OWN_RUN_LAYOUT,
-            }, native.experiment_run_name(id, parent_id))
-            rid = keys.experiment_id(run.info.run_id, parent_id)
-            if kwargs:
-                self._write_metadata(rid, run.info.run_id, dict(kwargs))
-            return Resource(rid, run)
-        rid = self._check_new_id(id)
-        also = None
-        if parent is not None and type != keys.PREDICTION_JOB:
-            # "made from": searchable from the parent (lolpop.layout.keys.CHILD_OF_PREFIX), same request
-            also = lambda tags: child_of_tags(rid, parent_id, parent_run_id, tags)  # noqa: E731
-        self._write_metadata(rid, self.run.info.run_id, meta, also=also)
-        if type == keys.PREDICTION_JOB and parent_run_id is not None and not self._store.owns(parent_run_id):
-            self._linked_model_versions[(parent_id, parent_run_id)] = None
-        if type == keys.PREDICTION_JOB and parent is not None:
-            # MLflow's model lineage: the job's run used the parent's LoggedModel (extra request).
-            self._registry.record_model_input(self.run.info.run_id, parent_id, parent_run_id)
-        return Resource(id, self.run)
-
-    @translating
-    def get_resource(self, id: str, type: str | None, parent: Resource | None = None,
-                     *args: Any, **kwargs: Any) -> Resource:
-        """An experiment id resolves to its nested run; any other id to this tracker's workflow
-        run when created here, else ``parent``'s run when recorded there, else its newest version."""
-        if not isinstance(id, str) or not id:
-            raise InvalidResourceIdError(f"resource id must be a non-empty string, got {id!r:.100}", resource_id=id)
-        if type == EXPERIMENT:
-            run_id, _ = keys.split_experiment_id(id)
-            if not RUN_ID.match(run_id) or "." not in id:
-                raise InvalidResourceIdError(f"experiment id {id!r} is not of the form <run_id>.<parent_id>",
-                                             resource_id=id)
-            return Resource(id, self._store.get_run(run_id))
-        rid = self._check_new_id(id)
-        key = keys.exists_key(rid)
-        if self._store.data(self.run.info.run_id)[0].get(key) == "True":
-            return Resource(id, self.run)
-        if parent is not None:
-            _, prun = self._unpack(parent, "parent")
-            if self._store.data(prun.info.run_id)[0].get(key) == "True":
-                return Resource(id, prun)
-        newest = self._lookups.newest(rid)
-        if newest is None:
-            raise ResourceNotFoundError(
-                f"resource {id!r} is not recorded in experiment {self.experiment_id} (type={type!r}); "
-                "create it with create_resource", resource_id=id,
-            )
-        return Resource(id, newest)
-
-    @translating
-    def update_resource(self, resource: Resource, updates: dict[str, Any], *args: Any, **kwargs: Any) -> None:
-        """For a resource owning its run (an experiment), ``status`` (an MLflow run status),
-        ``end_time`` (ms since epoch) and ``name`` change the run; every other key — and those
-        three for resources sharing the workflow run — is recorded as metadata."""
-        self._check_open()
-        rid, run_id = self._rid(resource)
-        if not isinstance(updates, dict):
-            raise InvalidInputError(f"updates must be a dict, got {type(updates).__name__}", resource_id=rid)
-        run_updates = {k: updates[k] for k in _RUN_KEYS if k in updates} if self._is_experiment(rid, run_id) else {}
-        status = run_updates.get("status")
-        if status is not None and (not isinstance(status, str) or status.upper() not in RUN_STATUSES):
-            raise InvalidInputError(
-                f"update_resource {rid!r}: status {status!r} is not an MLflow run status ({', '.join(RUN_STATUSES)})",
-                key="status", value=status, resource_id=rid,
-            )
-        end_time = run_updates.get("end_time")
-        if end_time is not None:
-            try:
-                end_time = _values.epoch_millis(end_time)  # epoch ms, or a datetime (naive = UTC)
-            except (TypeError, ValueError) as exc:
-                raise InvalidInputError(f"update_resource {rid!r}: end_time {exc}", key="end_time",
-                                        value=end_time, resource_id=rid) from None
-        name = run_updates.get("name")
-        if name is not None and not isinstance(name, str):
-            raise InvalidInputError(f"update_resource {rid!r}: name must be a string, got {name!r}",
-                                    key="name", value=name, resource_id=rid)
-        meta = {k: v for k, v in updates.items() if k not in run_updates}
-        if meta:
-            self._write_metadata(rid, run_id, meta)
-        if run_updates:
-            self._store.update_run(run_id, status.upper() if status else None, end_time, name)
-
-    @translating
-    def clean_resource(self, resource: Resource, type: str | None = None, *args: Any, **kwargs: Any) -> None:
-        """An experiment's nested run ends FINISHED; other resources share the workflow run,
-        which ``stop()`` ends, so for them this does nothing."""
-        rid, run_id = self._rid(resource)
-        if not self._is_experiment(rid, run_id) or self._store.status(run_id) in TERMINAL:
-            return
-        self._check_open()
-        self._store.terminate(run_id, "FINISHED")
-
-    # ------------------------------------------------------------------------------------
-    # look-ups
-    # ------------------------------------------------------------------------------------
-    @translating
-    def get_prev_resource_version(self, resource: Resource, extra_filters: Sequence[str] | None = None,
-                                  num: int = 1, *args: Any, **kwargs: Any) -> Any:
-        """The same id in earlier FINISHED workflow runs of the same MLflow experiment, newest first;
-        ``extra_filters`` are MLflow search clauses, each checked before anything is sent."""
-        _, run = self._unpack(resource)
-        rid = self.get_resource_id(resource)
-        if not isinstance(num, int) or isinstance(num, bool) or num < 1:
-            raise InvalidInputError(f"num must be a positive int, got {num!r}", value=num)
-        before = self._store.get_run(run.info.run_id)
-        if num == 1 and (extra_filters is None or isinstance(extra_filters, (list, tuple)) and not extra_filters):
-            newest = self._lookups.newest(rid, before=before)
-            return Resource(resource[0], newest) if newest is not None else None
-        runs = self._lookups.search(rid, num, extra_filters, before=before)
-        if not runs:
-            return None
-        return Resource(resource[0], runs[0]) if num == 1 else (resource[0], runs)
-
-    @translating
-    def get_currently_deployed_model_version(self, model_version: Resource, *args: Any,
-                                             **kwargs: Any) -> Resource | None:
-        """The newest earlier version whose ``status`` is ``DEPLOYED`` (strictly), or ``None``."""
-        _, run = self._unpack(model_version, "model_version")
-        rid = self.get_resource_id(model_version)
-        found = self._lookups.newest(rid, before=self._store.get_run(run.info.run_id), deployed=True)
-        return Resource(model_version[0], found) if found is not None else None
-
-    @translating
-    def get_prediction_job_model_version(self, prediction_job: Resource | str, *args: Any, **kwargs: Any) -> Resource:
-        """The model version a prediction job used, with the run it was trained in (the recorded
-        parent); for jobs recorded without one (lolpop 0.2.0), the id without ``_predictions``
-        and the job's own run."""
-        if isinstance(prediction_job, str):
-            prediction_job = self.get_resource(prediction_job, type=keys.PREDICTION_JOB)
-        rid, run_id = self._rid(prediction_job, "prediction_job")
-        tags, _ = self._store.data(run_id)
-        parent_id = self._value(run_id, keys.key(rid, "parent_id"), tags)
-        parent_run_id = self._value(run_id, keys.key(rid, "parent_run_id"), tags)
-        if parent_id and parent_run_id:
-            return Resource(parent_id, self._store.get_run(parent_run_id))
-        mv_id = prediction_job[0].removesuffix("_predictions")
-        return Resource(mv_id, prediction_job[1])
-
-    @translating
-    def get_latest_model_resource(self, model: Resource, type: str, *args: Any, **kwargs: Any) -> Resource | None:
-        """The newest ``<model id>_predictions`` of FINISHED workflow runs up to the model's own, for
-        ``type="prediction_job"``; other types raise :class:`UnsupportedResourceTypeError`."""
-        rid = self.get_resource_id(model)
-        if type != keys.PREDICTION_JOB:
-            raise UnsupportedResourceTypeError(
-                f"get_latest_model_resource supports type='prediction_job', not {type!r}", value=type
-            )
-        pid = f"{rid}_predictions"
-        _, run = self._unpack(model, "model")
-        # The model's own run counts: lolpop 0.2.0 pipelines predict in the run that trained.
-        found = self._lookups.newest(pid, before=self._store.get_run(run.info.run_id), include_before=True)
-        return Resource(pid, found) if found is not None else None
-
-    # ------------------------------------------------------------------------------------
-    # deployment history
-    # ------------------------------------------------------------------------------------
-    def _model_id(self, model: Resource | str) -> str:
-        if isinstance(model, str):
-            if not model:
-                raise InvalidResourceIdError("model id must be a non-empty string", resource_id=model)
-            return keys.resource_id(model)
-        return self.get_resource_id(model)
-
-    @translating
-    def get_status_history(self, model: Resource | str, *args: Any, **kwargs: Any) -> list[events.StatusEvent]:
-        """Every status set on any version of a model, oldest first.
-
-        Args:
-            model: a model version resource, or its id.
-
-        Returns:
-            :class:`lolpop.layout.events.StatusEvent` list (time, model version id, its run id,
-            registry version, old and new status, user, writing workflow run), from every run of
-            this MLflow experiment holding a version of the id, whatever process wrote them. A version
-            an older lolpop wrote (a ``status`` tag, no events) shows as one event with
-            ``inferred=True``: no user, the run's end time (:func:`lolpop.layout.events.history_in`).
-
-        Example:
-            >>> [(e.old_status, e.new_status) for e in tracker.get_status_history("churn_model")]
-            [(None, 'PROMOTED'), ('PROMOTED', 'DEPLOYED')]
-
-        The list is a :class:`lolpop.audit.StatusHistory`: a notebook shows it as a table.
-        """
-        from lolpop.audit.deployments import StatusHistory
-
-        return StatusHistory(self._statuses.history(self._model_id(model)))
-
-    @translating
-    def get_deployed_at(self, model: Resource | str, when: datetime, *args: Any,
-                        **kwargs: Any) -> list[events.StatusEvent]:
-        """What was ``DEPLOYED`` at ``when``: the versions of the model whose status at that moment
-        was ``DEPLOYED``, each as the event that deployed it, most recently deployed first (empty
-        when none). A naive ``when`` is taken as UTC.
-
-        Example:
-            >>> tracker.get_deployed_at("churn_model", datetime(2026, 11, 1, 12, 0))[0].run_id
-            '3f2c...'
-        """
-        if not isinstance(when, datetime):
-            raise InvalidInputError(f"when must be a datetime, got {type(when).__name__}", value=when)
-        return events.holding_at(self.get_status_history(model), when, events.DEPLOYED)
-
-    @translating
-    def get_winning_experiment(self, model_version: Resource, *args: Any, **kwargs: Any) -> Resource:
-        exp_id = self.get_metadata(model_version, keys.WINNER_KEY)
-        if not exp_id:
-            rid = self.get_resource_id(model_version)
-            raise MetadataNotFoundError(f"model version {rid!r} has no {keys.WINNER_KEY}",
-                                        resource_id=rid, key=keys.WINNER_KEY)
-        return self.get_resource(str(exp_id), type=EXPERIMENT)
-
-    @translating
-    def build_model_lineage(self, model_version: Resource, dataset_versions: Sequence[Resource],
-                            *args: Any, **kwargs: Any) -> None:
-        """Record metadata ``dataset_versions`` = ``[{"id", "run_id"}, ...]``, the searchable tag
-        ``<id>.dataset_versions.exists`` and the used-by index ``_lolpop.used_by.<dataset_run_id>.
-        <dataset_id>`` in one request; then the dataset versions with version-control info as
-        MLflow dataset inputs (context ``training``) of the model version's run and of the
-        experiment runs this tracker opened under it (one ``log_inputs`` request per run); then
-        the lineage page as artifact ``lineage`` (drawn from what the tracker holds; ``stop()``
-        draws it again with the run's final state). With an empty list the previous version's
-        lineage is inherited (nothing is written when there is none)."""
-        self._check_open()
-        rid, run_id = self._rid(model_version, "model_version")
-        if not isinstance(dataset_versions, (list, tuple)):
-            raise InvalidInputError(
-                f"dataset_versions must be a list of resources, got {type(dataset_versions).__name__}",
-                resource_id=rid,
-            )
-        lineage: Any
-        if dataset_versions:
-            lineage = []
-            for i, dv in enumerate(dataset_versions):
-                did, drun = self._rid(dv, f"dataset_versions[{i}]")
-                lineage.append({"id": did, "run_id": drun})
-        else:
-            prev = self.get_prev_resource_version(
-                model_version, extra_filters=[filters.tag_clause(keys.key(rid, "dataset_versions.exists"), "True")]
-            )
-            if prev is None:
-                self.logger.warning("No previous version of %r has lineage to inherit", rid)
-                return
-            lineage = self.get_metadata(prev, "dataset_versions")
-            if lineage is None:
-                return
-        def build(tags: dict[str, str], params: dict[str, str]) -> Batch:
-            batch = self._encode_items(rid, run_id, {"dataset_versions": lineage, "dataset_versions.exists": "True"},
-                                       tags)
-            batch.tags.update(used_by_tags(rid, lineage, tags))
-            return batch
-
-        self._store.write(run_id, build)
-        _native.log_training_inputs(self, rid, run_id, lineage)
-        # What the lineage names goes out now (experiments' id tags, batched writes), so readers
-        # of the store see the graph the page shows.
-        self._store.flush()
-        log_lineage_page(self, model_version, self._store.held_runs())
-
-    @translating
-    def get_lineage(self, resource: Resource, direction: str = "both", depth: int | None = None,
-                    *args: Any, **kwargs: Any) -> Any:
-        """The :class:`lolpop.lineage.LineageGraph` of exact resource versions around ``resource``
-        (``direction`` ``"both"``/``"upstream"``/``"downstream"``, ``depth`` hops or ``None``)."""
-        return lineage_of(self, resource, direction, depth)
-
-    @translating
-    def diff(self, a: Resource, b: Resource, *args: Any, **kwargs: Any) -> Any:
-        """What changed from model version ``a`` to ``b``: a :class:`lolpop.audit.diff.VersionDiff`
-        (rows of section, field, A, B, changed: dataset versions, data artifacts, the winning
-        trainer and its params, metrics, vc info, status; ``to_dict()`` is JSON-serialisable)."""
-        from lolpop.component.metadata_tracker._audit_hooks import diff_of
-
-        return diff_of(self, a, b)
-
-    @translating
-    def get_impact(self, dataset_version: Resource, *args: Any, **kwargs: Any) -> Any:
-        """The blast radius of ``dataset_version``: a :class:`lolpop.audit.impact.Impact` with every
-        model version built from it (through every hop the lineage records), every prediction job
-        that used them, and which model versions are deployed now (the newest version of their id
-        whose status is ``DEPLOYED``)."""
-        from lolpop.component.metadata_tracker._audit_hooks import impact_of_resource
-
-        return impact_of_resource(self, dataset_version)
 
     @translating
     def quarantine(self, dataset_version: Resource, reason: str, *args: Any, **kwargs: Any) -> Any:
@@ -866,74 +483,6 @@ class MLFlowMetadataTracker(BaseMetadataTracker):
             return keys.split_experiment_id(rid)[1]
         return self._value(run.info.run_id, keys.key(rid, "parent_id"))
 
-    # ------------------------------------------------------------------------------------
-    # version control
-    # ------------------------------------------------------------------------------------
-    @translating
-    def register_vc_resource(self, resource: Resource, vc_info: dict[str, Any] | None, key: str | None = None,
-                             additional_metadata: dict[str, Any] | None = None, *args: Any, **kwargs: Any) -> None:
-        """``vc_info["hexsha"]``/``["uri"]`` go to ``<id>.hexsha``/``<id>.uri`` (or
-        ``<id>.<key>_hexsha``/``<id>.<key>_uri``), with ``<id>.exists`` and every item of
-        ``additional_metadata``, in one request."""
-        rid, run_id = self._rid(resource)
-        if vc_info is not None and not isinstance(vc_info, dict):
-            raise InvalidInputError(f"vc_info must be a dict or None, got {type(vc_info).__name__}", resource_id=rid)
-        if additional_metadata is not None and not isinstance(additional_metadata, dict):
-            raise InvalidInputError(
-                f"additional_metadata must be a dict, got {type(additional_metadata).__name__}", resource_id=rid
-            )
-        if key is not None:
-            self._check_key(key, "vc key")
-        prefix = f"{key}_" if key else ""
-        # An experiment's layout-v2 run records its presence in its creation tags.
-        owns = self._is_experiment(rid, run_id) and keys.owns_run(self._store.data(run_id)[0], run_id, rid)
-        items: dict[str, Any] = {} if owns else {"exists": "True"}
-        for field_name in ("hexsha", "uri"):
-            if vc_info and vc_info.get(field_name) is not None:
-                items[prefix + field_name] = str(vc_info[field_name])
-        items.update(additional_metadata or {})
-        self._write_metadata(rid, run_id, items)
-
-    @translating
-    def get_vc_info(self, resource: Resource, key: str | None = "hexsha", *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """``{"hexsha", "uri"}`` recorded under ``key`` (``"train"``, its full form
-        ``"train_hexsha"`` as lolpop 0.2.0 needed, or ``"hexsha"``/``None`` for the unkeyed info)."""
-        rid, run_id = self._rid(resource)
-        if key in (None, "", "hexsha"):
-            prefix = ""
-        else:
-            self._check_key(key, "vc key")
-            prefix = f"{key.removesuffix('_hexsha')}_"
-        tags, _ = self._store.data(run_id)
-        hexsha = self._value(run_id, keys.tag_key(tags, run_id, rid, f"{prefix}hexsha"), tags)
-        if hexsha is None:
-            raise MetadataNotFoundError(
-                f"resource {rid!r} (run {run_id}) has no version-control info under key {key!r}",
-                resource_id=rid, run_id=run_id, key=key,
-            )
-        return {"hexsha": hexsha, "uri": self._value(run_id, keys.tag_key(tags, run_id, rid, f"{prefix}uri"), tags)}
-
-    # ------------------------------------------------------------------------------------
-    # data reports: artifacts under fixed ids
-    # ------------------------------------------------------------------------------------
-    def log_data_profile(self, resource: Resource, file_path: str, *args: Any, **kwargs: Any) -> None:
-        """Stored as artifact ``<id>_data_profile``."""
-        self.log_artifact(resource, f"{self.get_resource_id(resource)}_data_profile", file_path)
-
-    def get_data_profile(self, resource: Resource, id: str, *args: Any, **kwargs: Any) -> str:
-        return self.get_artifact(resource, id, **kwargs)
-
-    def log_checks(self, resource: Resource, file_path: str, type: str = "data", *args: Any, **kwargs: Any) -> None:
-        """Stored as artifact ``<id>_<type>_checks_report``."""
-        self._check_key(type, "check type")
-        self.log_artifact(resource, f"{self.get_resource_id(resource)}_{type}_checks_report", file_path)
-
-    def get_data_checks(self, resource: Resource, id: str, *args: Any, **kwargs: Any) -> str:
-        return self.get_artifact(resource, id, **kwargs)
-
-    def log_data_comparison(self, resource: Resource, file_path: str, *args: Any, **kwargs: Any) -> None:
-        """Stored as artifact ``<id>_data_comparison``."""
-        self.log_artifact(resource, f"{self.get_resource_id(resource)}_data_comparison", file_path)
 
     # ------------------------------------------------------------------------------------
     # life cycle
