@@ -325,3 +325,25 @@ def test_a_quarantine_and_its_lift_redraw_the_pages_that_exist(make_tracker, cli
     assert "TAINTED" not in html and 'class="taint"' not in html
     other.stop()
     tracker.stop()
+
+
+def test_a_page_that_cannot_be_redrawn_is_a_warning_not_a_failure(make_tracker, client, monkeypatch, caplog):
+    from lolpop.lineage import page
+
+    builder = make_tracker()
+    dv = builder.create_resource("train", type="dataset_version")
+    mv = builder.create_resource("m", type="model_version")
+    builder.build_model_lineage(mv, [dv])
+    builder.stop()
+    tracker = make_tracker()
+
+    def broken(repo, rid):
+        raise OSError("artifact store down")
+
+    monkeypatch.setattr(page, "has_page", broken)
+    with caplog.at_level(logging.WARNING, logger="lolpop.lineage"):
+        result = tracker.quarantine(dv, "bad")
+    assert result.redrawn == [] and len(result.redraw_failures) == 1 and "artifact store down" in caplog.text
+    assert [e.action for e in quarantine.events_in(client.get_run(dv.run.info.run_id).data.tags,
+                                                   dv.run.info.run_id)] == ["quarantine"]  # written all the same
+    tracker.stop()
