@@ -183,3 +183,27 @@ def test_the_lineage_page_in_a_browser_runs_nothing_and_fetches_nothing_from_a_h
     assert hits == []
     assert "pwned</title>" not in dom and "<script" not in dom and "<img" not in dom
     assert "&lt;script&gt;document.title='pwned'&lt;/script&gt;" in dom and "TAINTED by raw_events@" in dom
+
+
+@SERVER_OR_SQLITE
+def test_the_command_redraws_the_lineage_pages_it_touches(store, client, tmp_path):
+    """Issue 22 item 2: pages drawn before the quarantine show it after ``lolpop quarantine`` (and
+    no longer after ``--lift``), each redrawn in its own run; hostile reason text stays escaped."""
+    from pathlib import Path
+
+    def page(run, model, name):
+        (tmp_path / name).mkdir()
+        return Path(client.download_artifacts(store[run], f"{model}/lineage/lineage.html",
+                                              str(tmp_path / name))).read_text(encoding="utf-8")
+
+    assert "TAINTED" not in page("churn", "churn_model", "before")
+    out = _run(store, "quarantine", "raw_events", "--run", store["raw"], "--reason", HOSTILE).output
+    assert "redrew the lineage page of 2 model version(s)" in out and "warning" not in out
+    for run, model in (("features", "feature_model"), ("churn", "churn_model")):
+        html = page(run, model, f"q-{model}")
+        assert "⚠ TAINTED by raw_events@" in html and 'class="taint"' in html, model
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script" not in html and "\x1b" not in html
+    out = _run(store, "quarantine", "raw_events", "--run", store["raw"], "--lift").output
+    assert "redrew the lineage page of 2 model version(s)" in out
+    html = page("churn", "churn_model", "lifted")
+    assert "TAINTED" not in html and 'class="taint"' not in html

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lolpop.audit.impact import Impact
@@ -32,10 +32,16 @@ class QuarantineResult:
         event: the :class:`~lolpop.layout.quarantine.QuarantineEvent` just recorded.
         impact: the dataset version's :class:`~lolpop.audit.impact.Impact`, read after the write
             (its ``taint`` says whether the version is quarantined now).
+        redrawn: the ``(model version id, run id)`` of the touched model versions whose lineage
+            page was drawn again after the event (those that had one; :mod:`lolpop.lineage.page`).
+        redraw_failures: one message per touched page that could not be redrawn (a warning: the
+            event is written all the same).
     """
 
     event: QuarantineEvent
     impact: Impact
+    redrawn: list[tuple[str, str]] = field(default_factory=list)
+    redraw_failures: list[str] = field(default_factory=list)
 
     @property
     def deployed_now(self) -> list[Any]:

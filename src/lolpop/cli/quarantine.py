@@ -5,7 +5,9 @@ The one CLI command that writes: one set-tag request adding the event tag to the
 version's own run (:mod:`lolpop.layout.quarantine`). It creates nothing (no workflow run, no
 experiment): the store is checked first through the read-only reader, then written through the
 tracker's bounded client (:func:`lolpop.store.writes.set_run_tag`, ``create=False``). Then it prints what the dataset version touches: every model version and
-prediction job built from it, and which are deployed now (their status is not changed).
+prediction job built from it, and which are deployed now (their status is not changed), and
+draws again the lineage page of each touched model version that has one
+(:mod:`lolpop.lineage.page`; per such model version one list-artifacts request and one upload).
 """
 
 from __future__ import annotations
@@ -58,12 +60,16 @@ def quarantine(settings: Settings, dataset_id: str, run_id: str, reason: str | N
     event = _write(settings, dataset_id, run_id, action, reason)
     reader = settings.reader()  # a fresh one: the run now holds the event
     try:
-        result = QuarantineResult(event, impact_of(reader, reader.locate(dataset_id, run_id)))
+        impact = impact_of(reader, reader.locate(dataset_id, run_id))
+        redrawn, failures = _redraw(settings, reader, impact)
+        result = QuarantineResult(event, impact, redrawn, failures)
     finally:
         reader.close()
     _openlineage(result)
     if fmt == "json":
         click.echo(result.to_json())
+        for failure in result.redraw_failures[:1]:
+            click.echo(f"warning: {failure}", err=True)
         return
     _print(result)
 
@@ -79,6 +85,22 @@ def _write(settings: Settings, dataset_id: str, run_id: str, action: str, reason
     set_run_tag(settings.tracking_uri, run_id, key, value, timeout=settings.timeout,
                 what=f"recording the {action} of {dataset_id!r}")
     return layout.events_in({key: value}, run_id)[0]
+
+
+def _redraw(settings: Settings, reader: object, impact: object) -> tuple[list[tuple[str, str]], list[str]]:
+    """Draw again the lineage page of every touched model version that has one (in its own run),
+    read through ``reader`` (after the event); a failure is a warning, never the command's."""
+    from lolpop.lineage.page import redraw_pages
+    from lolpop.store.writes import run_artifacts
+
+    touched = [(m.id, m.run_id) for m in impact.model_versions]  # type: ignore[attr-defined]
+    if not touched:
+        return [], []
+    try:
+        repo_of = run_artifacts(settings.tracking_uri, timeout=settings.timeout)
+    except Exception as exc:  # noqa: BLE001 - the event is written already
+        return [], [f"could not redraw the lineage pages: {type(exc).__name__}: {exc}"]
+    return redraw_pages(reader, touched, repo_of, settings.tracking_uri)
 
 
 def _openlineage(result: object) -> None:
@@ -125,3 +147,8 @@ def _print(result: object) -> None:
         out.print(line)
     if impact.model_versions or impact.prediction_jobs or impact.other:
         render_table(impact)
+    out.print(Text(f"redrew the lineage page of {len(result.redrawn)} model version(s)"))  # type: ignore[attr-defined]
+    failures = result.redraw_failures  # type: ignore[attr-defined]
+    if failures:
+        out.print(Text(f"warning: {len(failures)} lineage page(s) not redrawn (they show the old state): ",
+                       style="yellow").append_text(text(failures[0])))

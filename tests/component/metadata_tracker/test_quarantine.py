@@ -289,3 +289,61 @@ def test_the_lineage_page_shows_taint_and_hostile_reason_text_is_inert(make_trac
     for raw in ("<script", "<img", "\x1b", "\x07", "\x9b"):
         assert raw not in html, raw
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def _page(client, mv, tmp_path, name):
+    dst = tmp_path / name
+    dst.mkdir()
+    return Path(client.download_artifacts(mv.run.info.run_id, f"{mv[0]}/lineage/lineage.html",
+                                          str(dst))).read_text(encoding="utf-8")
+
+
+def test_a_quarantine_and_its_lift_redraw_the_pages_that_exist(make_tracker, client, tmp_path):
+    """Issue 22 item 2: a page drawn before the quarantine is drawn again (in its own run, a run
+    of another process included) with the taint and the reason (escaped); after the lift without
+    it. A model version without a page gets none."""
+    builder = make_tracker()
+    dv = builder.create_resource("train", type="dataset_version")
+    mv = builder.create_resource("m", type="model_version")
+    builder.build_model_lineage(mv, [dv])
+    builder.stop()  # its page: drawn before any quarantine, untainted
+    assert "TAINTED" not in _page(client, mv, tmp_path, "before")
+    other = make_tracker()
+    bare = other.create_resource("bare", type="model_version", parent=dv)  # touched (made from it), no page
+    other.flush()
+    tracker = make_tracker()
+    result = tracker.quarantine(dv, HOSTILE)
+    assert ("bare", bare.run.info.run_id) in [(m.id, m.run_id) for m in result.model_versions]
+    assert result.redrawn == [("m", mv.run.info.run_id)] and result.redraw_failures == []
+    html = _page(client, mv, tmp_path, "quarantined")
+    assert "⚠ TAINTED by train@" in html and 'class="taint"' in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script" not in html and "\x1b" not in html
+    assert client.list_artifacts(bare.run.info.run_id, "bare/lineage") == []  # none created
+    lifted = tracker.lift_quarantine(dv, "fixed")
+    assert lifted.redrawn == [("m", mv.run.info.run_id)]
+    html = _page(client, mv, tmp_path, "lifted")
+    assert "TAINTED" not in html and 'class="taint"' not in html
+    other.stop()
+    tracker.stop()
+
+
+def test_a_page_that_cannot_be_redrawn_is_a_warning_not_a_failure(make_tracker, client, monkeypatch, caplog):
+    from lolpop.lineage import page
+
+    builder = make_tracker()
+    dv = builder.create_resource("train", type="dataset_version")
+    mv = builder.create_resource("m", type="model_version")
+    builder.build_model_lineage(mv, [dv])
+    builder.stop()
+    tracker = make_tracker()
+
+    def broken(repo, rid):
+        raise OSError("artifact store down")
+
+    monkeypatch.setattr(page, "has_page", broken)
+    with caplog.at_level(logging.WARNING, logger="lolpop.lineage"):
+        result = tracker.quarantine(dv, "bad")
+    assert result.redrawn == [] and len(result.redraw_failures) == 1 and "artifact store down" in caplog.text
+    assert [e.action for e in quarantine.events_in(client.get_run(dv.run.info.run_id).data.tags,
+                                                   dv.run.info.run_id)] == ["quarantine"]  # written all the same
+    tracker.stop()

@@ -52,7 +52,11 @@ def counted(mlflow_server):
 
 
 def _writes(proxy: CountingProxy) -> dict[str, int]:
-    return {k: v for k, v in proxy.counts().items() if not k.startswith(READS)}
+    return _writes_of(proxy.counts())
+
+
+def _writes_of(counts: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in counts.items() if not k.startswith(READS)}
 
 
 def test_each_seed_write_call_is_at_most_one_write_request(counted, tmp_path):
@@ -123,13 +127,15 @@ def test_the_writer_creating_an_experiment_builds_its_index_once(mlflow_server):
 
 
 SEARCH = "POST /api/2.0/mlflow/runs/search"
+LIST = "GET /api/2.0/mlflow-artifacts/artifacts"
 
 
-def test_the_quarantine_gate_costs_one_search_per_lineage_hop(counted, mlflow_server):
+def test_the_quarantine_gate_costs_one_search_per_lineage_hop(counted, mlflow_server, monkeypatch):
     """PROMOTED / DEPLOYED of a model version reads its taint (lolpop.lineage.taint): no request
     for a version without lineage; one runs/search per lineage hop (all upstream runs of the hop in
     one search on their ids), whatever the number of dataset versions in it. A quarantine is one
-    write request (the event tag)."""
+    write request (the event tag), then per touched model version that has a lineage page one
+    list-artifacts, one upload and the reads of its lineage walk (the page redrawn)."""
     tracker, proxy = counted
 
     def searches(call) -> tuple[int, dict[str, int]]:
@@ -152,8 +158,23 @@ def test_the_quarantine_gate_costs_one_search_per_lineage_hop(counted, mlflow_se
     tracker.build_model_lineage(one_hop, [a])
     assert searches(lambda: tracker.log_tag(one_hop, "status", "PROMOTED"))[0] == base + 1
     assert searches(lambda: tracker.log_tag(mv, "status", "PROMOTED"))[0] == base + 2  # a, b; then raw
-    count, writes = searches(lambda: tracker.quarantine(raw, "bad"))
-    assert writes == {LOG_BATCH: 1}
+    from lolpop.lineage import page
+
+    with monkeypatch.context() as patched:
+        patched.setattr(page, "redraw_pages", lambda *a: ([], []))
+        proxy.reset()
+        tracker.quarantine(raw, "bad")
+        without = proxy.counts()
+    assert _writes_of(without) == {LOG_BATCH: 1}
+    # Then the lineage page of each touched model version is drawn again (lolpop.lineage.page): mv
+    # is touched (one_hop is not, it was not made from raw) and has a page. Per such model version
+    # one list-artifacts request, one upload, and the reads of its lineage walk that the impact
+    # walk did not already make (here two runs/search: its experiments and what is built from it).
+    proxy.reset()
+    result = tracker.quarantine(raw, "bad")
+    assert result.redrawn == [("m", mv[1].info.run_id)]
+    extra = {k: v - without.get(k, 0) for k, v in proxy.counts().items() if v != without.get(k, 0)}
+    assert extra == {LIST: 1, UPLOAD: 1, SEARCH: 2}
     assert searches(lambda: pytest.raises(Exception, tracker.log_tag, mv, "status", "DEPLOYED"))[1] == {}
 
 

@@ -42,6 +42,23 @@ def diff_of(tracker: TrackerView, a: Any, b: Any) -> VersionDiff:
         reader.close()
 
 
+def quarantine_result(tracker: TrackerView, dataset_version: Any, event: Any, repo_of: Any) -> Any:
+    """The :class:`~lolpop.audit.quarantine.QuarantineResult` of an event just written: the impact
+    read from the store after it, and the lineage page of every touched model version that has
+    one drawn again (:func:`lolpop.lineage.page.redraw_pages`, uploads through ``repo_of(run)``)."""
+    from lolpop.audit.quarantine import QuarantineResult
+    from lolpop.lineage.page import redraw_pages
+
+    reader = _reader(tracker)
+    try:
+        impact = impact_of(reader, _located(tracker, reader, dataset_version, "dataset_version"))
+        redrawn, failures = redraw_pages(reader, [(m.id, m.run_id) for m in impact.model_versions], repo_of,
+                                         tracker.client.tracking_uri)
+    finally:
+        reader.close()
+    return QuarantineResult(event, impact, redrawn, failures)
+
+
 def impact_of_resource(tracker: TrackerView, dataset_version: Any) -> Impact:
     """:func:`lolpop.audit.impact.impact_of` a dataset version resource."""
     reader = _reader(tracker)

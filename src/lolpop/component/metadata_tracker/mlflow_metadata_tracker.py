@@ -407,7 +407,10 @@ class MLFlowMetadataTracker(ResourceMethods, ArtifactMethods, LookupMethods, Lin
             :class:`lolpop.audit.quarantine.QuarantineResult`: the event, and what it touches
             (every model version and prediction job downstream; ``deployed_now`` lists those
             deployed now, whose status this does *not* change). With OpenLineage configured, an
-            event with the ``lolpopQuarantine`` facet is sent (within its deadlines).
+            event with the ``lolpopQuarantine`` facet is sent (within its deadlines). The
+            lineage page of every touched model version that has one is drawn again with the
+            new taint state (``redrawn``; one list-artifacts request and one upload each; a
+            failure is a logged warning in ``redraw_failures``, never this call's failure).
 
         Raises:
             InvalidInputError: ``reason`` is not a non-empty string of at most 2000 characters,
@@ -446,11 +449,13 @@ class MLFlowMetadataTracker(ResourceMethods, ArtifactMethods, LookupMethods, Lin
             return Batch(tags={key: text})
 
         self._store.write(run_id, build, defer=False)  # never held back: other writers gate on it now
-        from lolpop.audit.quarantine import QuarantineResult
-        from lolpop.component.metadata_tracker._audit_hooks import impact_of_resource
+        from lolpop.component.metadata_tracker._audit_hooks import quarantine_result
 
         event = quarantine.events_in({key: text}, run_id)[0]
-        result = QuarantineResult(event, impact_of_resource(self, dataset_version))
+        # The lineage pages of the touched model versions that have one are drawn again (each in
+        # its own run, owned or not): the MLflow UI shows the new taint state.
+        result = quarantine_result(self, dataset_version, event,
+                                   lambda run: self._store.artifacts(run.info.run_id, run.info.artifact_uri))
         if self._openlineage is not None:
             from lolpop.audit.quarantine import openlineage_event
 
