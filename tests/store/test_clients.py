@@ -78,7 +78,9 @@ def test_every_client_gives_the_same_answers(lineage_store, backend):
 
     got = results["direct"]
     assert got["big"]["blob"] == BIG
-    assert ("churn_model/lineage/lineage.html", got["artifacts"][0][1]) in got["artifacts"]
+    # the lineage page (and the audit report the tracker attaches at stop()), with their sizes
+    paths = dict(got["artifacts"])
+    assert paths.get("churn_model/lineage/lineage.html", 0) > 0
     assert got["versions"] == [lineage_store["train"]["run"]]
     run = got["exp_run"]
     assert run.data.metrics == {"accuracy": 0.9137, "loss": 1.5} and run.data.params == {"C": "0.5", "penalty": "l2"}

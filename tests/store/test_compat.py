@@ -29,7 +29,7 @@ from mlflow.utils.validation import _validate_tag_name
 
 from lolpop.store import _compat as compat
 
-ROOT = Path(__file__).parents[3]
+ROOT = Path(__file__).parents[2]
 
 
 @pytest.mark.parametrize("entry", compat.NAMES, ids=lambda e: e.name)

@@ -176,8 +176,6 @@ def _driver_hint(url: Any, shown: str, exc: BaseException) -> str:
     return message + " pip install psycopg2-binary and write postgresql+psycopg2://..."
 
 
-
-
 _SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
 
 

@@ -68,7 +68,6 @@ def unsent_request(exc: BaseException) -> bool | None:
     return None
 
 
-
 # Socket errors that mean "the other side", whatever layer raised them.
 _NETWORK_ERRNOS = {errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTUNREACH, errno.EHOSTDOWN,
                    errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.ETIMEDOUT, errno.EPIPE}
