@@ -10,12 +10,11 @@ the one command that writes: one tag on the dataset version's run, nothing creat
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from lolpop import __version__
 from lolpop.cli.common import DEFAULT_TIMEOUT, LolpopGroup, Settings, quiet_libraries, resolve_tracking_uri
+from lolpop.store import telemetry
 
 
 @click.group(cls=LolpopGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,8 +40,8 @@ def cli(ctx: click.Context, tracking_uri: str | None, experiment: str | None, ti
     """
     quiet_libraries()
     # The lolpop command talks to the store it is given and nothing else: MLflow's usage
-    # telemetry (an internet request) stays off in this process unless the user asked for it.
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # telemetry (an internet request) stays off in this process unless the user decided otherwise.
+    telemetry.keep_off()
     ctx.obj = Settings(tracking_uri=resolve_tracking_uri(tracking_uri), experiment=experiment, timeout=timeout)
 
 

@@ -147,6 +147,11 @@ NAMES: tuple[PrivateName, ...] = (
                 "the step of each latest metric of a fetched run, which verifies a version-index entry",
                 "no step is known, so every version look-up searches instead of using the index "
                 "(same answers, one search per look-up)", "version index", set_in="__init__"),
+    PrivateName("mlflow.telemetry.client", "_set_telemetry_client",
+                "the lolpop command keeps MLflow's usage telemetry off in its process without writing "
+                "os.environ (lolpop.store.telemetry)",
+                "MLflow's own settings decide: one warning says to set MLFLOW_DISABLE_TELEMETRY=true",
+                "telemetry", params=("value",)),
     PrivateName(_DB_UTILS, "_all_tables_exist",
                 "the lineage reader refuses a SQL store MLflow would add tables to",
                 "the same check on MLflow's table metadata (mlflow.store.db.base_sql_model.Base); "
@@ -295,6 +300,23 @@ def warn_missing(*, server: bool, sql: bool = False) -> None:
 # ---------------------------------------------------------------------------------------------
 # the names with a fallback of their own, each as one function
 # ---------------------------------------------------------------------------------------------
+_TELEMETRY = "mlflow.telemetry.client._set_telemetry_client"
+
+
+def telemetry_off() -> bool:
+    """Drop MLflow's process-wide telemetry client, so MLflow records and sends no usage event in
+    this process (see :mod:`lolpop.store.telemetry`); ``False`` (and one warning) when the installed
+    MLflow lacks the name."""
+    if available(_TELEMETRY):
+        _resolve("mlflow.telemetry.client", "_set_telemetry_client")(None)
+        return True
+    if _once(_TELEMETRY):
+        logger.warning("lolpop: the installed MLflow %s lacks %s, so lolpop cannot keep MLflow's usage telemetry "
+                       "off in this process; set MLFLOW_DISABLE_TELEMETRY=true to turn it off",
+                       getattr(mlflow, "__version__", "unknown"), _TELEMETRY)
+    return False
+
+
 def guess_mime_type(file_name: str) -> str:
     """The Content-Type MLflow's artifact proxy gets for ``file_name``."""
     if available("mlflow.utils.mime_type_utils._guess_mime_type"):
@@ -416,3 +438,11 @@ def _local_latest_schema_revision() -> str | None:
 __all__ = ["BOUNDED", "BOUNDED_CLIENT_OK", "NAMES", "PrivateName", "all_tables_exist", "available",
            "guess_mime_type", "latest_schema_revision", "missing", "schema_version", "validate_tag_name",
            "warn_missing"]
+
+
+# The lolpop command asked for telemetry off before MLflow was imported (lolpop.store.telemetry):
+# done here, right after the import and before anything can call MLflow.
+from lolpop.store import telemetry as _telemetry  # noqa: E402 - a stdlib-only leaf
+
+if _telemetry.wanted_off():
+    telemetry_off()
