@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lolpop.layout.keys import prediction_job_id
 from lolpop.layout.uris import EMBEDDED_URI  # the embedded default store, in the current folder
 
 DATASET_ID = "breast_cancer"
 MODEL_ID = "breast_cancer_model"
-PREDICTION_JOB_ID = f"{MODEL_ID}_predictions"
+PREDICTION_JOB_ID = prediction_job_id(MODEL_ID)
 DEFAULT_EXPERIMENT = "lolpop-quickstart"
 DATA_FILE = "data/breast_cancer.csv"
 QUALITY_GATE = 0.90  # minimum test accuracy to promote

@@ -107,7 +107,7 @@ def test_reading_side_does_not_load_the_tracker():
 # packages listed for it; a new edge is a design decision: draw it there, then add it here.
 LAYERS: dict[str, set[str]] = {
     "lolpop.exceptions": set(),
-    "lolpop.testing": {"lolpop.exceptions"},
+    "lolpop.testing": {"lolpop.exceptions", "lolpop.layout"},
     "lolpop.layout": {"lolpop.exceptions"},
     "lolpop.store": {"lolpop", "lolpop.exceptions", "lolpop.layout"},
     "lolpop.lineage": {"lolpop.exceptions", "lolpop.layout", "lolpop.store"},
@@ -160,4 +160,21 @@ def test_nothing_in_src_writes_os_environ():
                         r"os\.(putenv|unsetenv)\(|del\s+os\.environ")
     found = [f"{path.relative_to(SRC)}:{n}" for path in sorted(PACKAGE.rglob("*.py"))
              for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if writes.search(line)]
+    assert found == []
+
+
+# Storage-format facts are spelled once, in lolpop.layout (issue 19, item 3): elsewhere they are
+# named through it (keys.LINEAGE_KEY, keys.LINEAGE_FLAG, keys.prediction_job_id, ...).
+FORMAT_STRINGS = {"dataset_versions", "dataset_versions.exists", "_predictions"}
+
+
+def test_storage_format_strings_live_in_layout():
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        if rel.startswith("lolpop/layout/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value in FORMAT_STRINGS:
+                found.append(f"{rel}:{node.lineno}: {node.value!r}")
     assert found == []

@@ -22,6 +22,8 @@ from typing import Any
 from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
 # The winner record's keys: the storage format's, as the trainers' winner record writes them.
 from lolpop.layout.keys import (
+    LINEAGE_FLAG,
+    LINEAGE_KEY,
     LEGACY_TRAINER_KEY,
     PARAMS_KEY,
     STRUCTURAL,
@@ -34,7 +36,7 @@ from lolpop.layout.keys import (
 )
 
 #: Model version metadata shown in their own sections (or not at all: the lineage itself).
-_SHOWN_ELSEWHERE = {"status", "metrics", "dataset_versions", "dataset_versions.exists", WINNER_KEY}
+_SHOWN_ELSEWHERE = {"status", "metrics", LINEAGE_KEY, LINEAGE_FLAG, WINNER_KEY}
 #: Dataset metadata that is bookkeeping, not a property of the data.
 _DATASET_SKIP = {"previous_run_id"}
 #: Versions read when looking for "the one before".
@@ -127,7 +129,7 @@ def _pairs(section: str, a: dict[str, Any], b: dict[str, Any]) -> list[DiffRow]:
 def _datasets(reader: Any, meta: dict[str, Any]) -> dict[str, Any]:
     """``{dataset id: (run or None, its run id)}`` from the version's recorded lineage."""
     out: dict[str, Any] = {}
-    lineage = meta.get("dataset_versions")
+    lineage = meta.get(LINEAGE_KEY)
     for item in lineage if isinstance(lineage, list) else []:
         if not isinstance(item, dict) or not item.get("id") or not item.get("run_id"):
             continue

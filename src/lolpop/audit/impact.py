@@ -26,7 +26,7 @@ from typing import Any
 from lolpop.exceptions import InvalidInputError
 from lolpop.layout import filters, versions
 from lolpop.layout.events import DEPLOYED
-from lolpop.layout.keys import exists_key, is_experiment_id, key, used_by_key
+from lolpop.layout.keys import LINEAGE_KEY, exists_key, is_experiment_id, key, used_by_key
 
 MODEL_VERSION = "model_version"
 PREDICTION_JOB = "prediction_job"
@@ -127,7 +127,7 @@ def _users(reader: Any, rid: str, run_id: str) -> list[tuple[str, Any]]:
         except json.JSONDecodeError:
             names = []
         for mv_id in names if isinstance(names, list) else []:
-            lineage = reader.get(str(mv_id), mrun, "dataset_versions")
+            lineage = reader.get(str(mv_id), mrun, LINEAGE_KEY)
             if isinstance(lineage, list) and any(
                 isinstance(i, dict) and i.get("id") == rid and i.get("run_id") == run_id for i in lineage
             ):
@@ -186,7 +186,7 @@ def impact_of(reader: Any, dataset: Any, max_nodes: int = 10000) -> Impact:
             found = Affected(id=nid, run_id=nrun.info.run_id, type=None if ntype is None else str(ntype),
                              hops=hops + 1, via=f"{rid}@{run.info.run_id}",
                              status=None if status is None else str(status))
-            if found.type == MODEL_VERSION or reader.get(nid, nrun, "dataset_versions") is not None:
+            if found.type == MODEL_VERSION or reader.get(nid, nrun, LINEAGE_KEY) is not None:
                 found.deployed_now = _deployed_run(reader, nid, deployed) == found.run_id
                 result.model_versions.append(found)
             elif found.type == PREDICTION_JOB:

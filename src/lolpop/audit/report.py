@@ -31,7 +31,7 @@ from lolpop.exceptions import InvalidInputError, ResourceNotFoundError
 from lolpop.layout import arguments, filters
 from lolpop.lineage.taint import TaintFinding, taint_of
 from lolpop.layout.events import StatusEvent
-from lolpop.layout.keys import MLFLOW_PARENT, PARAMS_KEY, TRAINER_CONFIG_KEY, TRAINER_KEY, WINNER_KEY, resource_id
+from lolpop.layout.keys import LINEAGE_KEY, MLFLOW_PARENT, PARAMS_KEY, TRAINER_CONFIG_KEY, TRAINER_KEY, WINNER_KEY, resource_id
 
 #: The report's formats (``lolpop report --format``).
 FORMATS = ("html", "md")
@@ -168,7 +168,7 @@ def _why(candidates: list[Candidate], winner: Any) -> list[str]:
 
 def _datasets(reader: Any, meta: dict[str, Any]) -> list[DatasetVersion]:
     out = []
-    lineage = meta.get("dataset_versions")
+    lineage = meta.get(LINEAGE_KEY)
     for item in lineage if isinstance(lineage, list) else []:
         if not isinstance(item, dict) or not item.get("id") or not item.get("run_id"):
             continue

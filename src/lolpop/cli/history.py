@@ -6,10 +6,10 @@ import click
 
 from lolpop.cli.common import Settings, console, fmt_time, printable, short, text
 from lolpop.exceptions import ResourceNotFoundError
-from lolpop.layout.keys import RUN_ID
+from lolpop.layout.keys import LINEAGE_FLAG, LINEAGE_KEY, RUN_ID
 
 _HIDDEN = {"exists", "type", "parent_id", "parent_run_id", "status", "hexsha", "uri",
-           "dataset_versions", "dataset_versions.exists"}
+           LINEAGE_KEY, LINEAGE_FLAG}
 
 
 def _brief(value: object) -> object:

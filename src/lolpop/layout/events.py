@@ -45,6 +45,7 @@ from typing import Any
 
 from lolpop.layout import filters
 from lolpop.layout.keys import (
+    LINEAGE_KEY,
     LEGACY_TRAINER_KEY,
     MODEL_VERSION,
     PARENT_RUN_TAG,
@@ -61,7 +62,7 @@ DEPLOYED = "DEPLOYED"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: What only a model version records: an untyped resource (lolpop 0.2.0 wrote no ``<id>.type``)
 #: holding one of these keys is a model version, so its ``status`` tag is a status to infer.
-MODEL_VERSION_KEYS = ("dataset_versions", WINNER_KEY, LEGACY_TRAINER_KEY)
+MODEL_VERSION_KEYS = (LINEAGE_KEY, WINNER_KEY, LEGACY_TRAINER_KEY)
 #: An override keeps at most this many sources, each reason at most this long (one tag).
 MAX_OVERRIDE_SOURCES = 5
 MAX_OVERRIDE_REASON = 300

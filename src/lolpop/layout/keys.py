@@ -132,9 +132,23 @@ def is_bookkeeping(tag_key: str) -> bool:
     return tag_key.startswith(BOOKKEEPING_PREFIXES)
 
 
-#: Keys lolpop itself writes under a resource that end in ``.exists`` without naming a resource
-#: (``build_model_lineage``'s searchable flag; lolpop 0.2.0 wrote it too).
-OWN_FLAGS = ("dataset_versions.exists",)
+#: The metadata key of a model version that holds its lineage (``build_model_lineage``: the dataset
+#: versions it was built from, as JSON), and the searchable flag beside it (lolpop 0.2.0 wrote both).
+LINEAGE_KEY = "dataset_versions"
+LINEAGE_FLAG = f"{LINEAGE_KEY}.exists"
+
+#: A model version's prediction job is the resource ``<model version id>_predictions`` (the seed
+#: contract's naming; ``get_latest_model_resource`` and the lineage's downstream walk search for it).
+PREDICTIONS_SUFFIX = "_predictions"
+
+
+def prediction_job_id(model_version_id: str) -> str:
+    """The id of the prediction job of ``model_version_id``."""
+    return f"{model_version_id}{PREDICTIONS_SUFFIX}"
+
+
+#: Keys lolpop itself writes under a resource that end in ``.exists`` without naming a resource.
+OWN_FLAGS = (LINEAGE_FLAG,)
 
 
 # -- layout v2: an experiment's own run (DESIGN.md, "An experiment's own run (layout v2)") -------

@@ -29,7 +29,7 @@ from lolpop.lineage.model import LineageEdge, LineageNode
 from lolpop.store.clients.base import Run
 from lolpop.layout import arguments
 from lolpop.layout import filters as _filters
-from lolpop.layout.keys import WINNER_KEY
+from lolpop.layout.keys import LINEAGE_KEY, WINNER_KEY, prediction_job_id
 from lolpop.store.reader import (
     MLFLOW_PARENT,
     STRUCTURAL,
@@ -162,7 +162,7 @@ class LineageBuilder:
         out: list[tuple[str, Run, str, str]] = []
         if node.type == EXPERIMENT:
             return out
-        lineage = self.reader.get(node.id, run, "dataset_versions")
+        lineage = self.reader.get(node.id, run, LINEAGE_KEY)
         if isinstance(lineage, list):
             for item in lineage:
                 if isinstance(item, dict) and item.get("id") and item.get("run_id"):
@@ -209,8 +209,8 @@ class LineageBuilder:
             return out
         if node.type == PREDICTION_JOB:
             return out
-        if node.type == MODEL_VERSION or self.reader.get(node.id, run, "dataset_versions") is not None:
-            pid = f"{node.id}_predictions"
+        if node.type == MODEL_VERSION or self.reader.get(node.id, run, LINEAGE_KEY) is not None:
+            pid = prediction_job_id(node.id)
             for prun in self.reader.search(_filters.tag_clause(f"{pid}.parent_run_id", node.run_id)):
                 if self.reader.get(pid, prun, "parent_id") == node.id:
                     out.append((pid, prun, "predicted", "out"))
@@ -233,7 +233,7 @@ class LineageBuilder:
             except json.JSONDecodeError:
                 users = []
             for mv_id in users if isinstance(users, list) else []:
-                lineage = self.reader.get(str(mv_id), mrun, "dataset_versions")
+                lineage = self.reader.get(str(mv_id), mrun, LINEAGE_KEY)
                 if isinstance(lineage, list) and any(
                     isinstance(i, dict) and i.get("id") == node.id and i.get("run_id") == node.run_id
                     for i in lineage

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from lolpop.layout import quarantine
-from lolpop.layout.keys import exists_key, is_experiment_id
+from lolpop.layout.keys import LINEAGE_KEY, exists_key, is_experiment_id
 
 #: Stop after this many resource versions (a guard against runaway stores).
 MAX_NODES = 10000
@@ -84,7 +84,7 @@ def upstream_of(reader: Any, resource_id: str, run: Any) -> list[tuple[str, str]
     """``[(id, run id)]`` the resource version's data was made from (its recorded lineage and
     parent), read from ``run`` alone (no request but artifact-backed values)."""
     out: list[tuple[str, str]] = []
-    lineage = reader.get(resource_id, run, "dataset_versions")
+    lineage = reader.get(resource_id, run, LINEAGE_KEY)
     if isinstance(lineage, list):
         for item in lineage:
             if isinstance(item, dict) and isinstance(item.get("id"), str) and isinstance(item.get("run_id"), str):

@@ -17,6 +17,7 @@ from lolpop.exceptions import (
     TrackerStoppedError,
     UnsupportedResourceTypeError,
 )
+from lolpop.layout.keys import LINEAGE_KEY
 
 Factory = Callable[[], Any]
 
@@ -190,14 +191,14 @@ def check_lineage_and_inheritance(make_tracker: Factory) -> None:
     dv = first.create_resource("train", type="dataset_version")
     mv = first.create_resource("m", type="model_version")
     first.build_model_lineage(mv, [dv])
-    lineage = first.get_metadata(mv, "dataset_versions")
+    lineage = first.get_metadata(mv, LINEAGE_KEY)
     if not isinstance(lineage, list) or [d.get("id") for d in lineage] != ["train"]:
         _fail(f"build_model_lineage must record the dataset version ids, got {lineage!r}")
     first.stop()
     second = make_tracker()
     mv2 = second.create_resource("m", type="model_version")
     second.build_model_lineage(mv2, [])
-    if second.get_metadata(mv2, "dataset_versions") != lineage:
+    if second.get_metadata(mv2, LINEAGE_KEY) != lineage:
         _fail("an empty list inherits the previous version's lineage")
 
 

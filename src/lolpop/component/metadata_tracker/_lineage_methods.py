@@ -50,16 +50,16 @@ class LineageMethods:
                 lineage.append({"id": did, "run_id": drun})
         else:
             prev = self.get_prev_resource_version(
-                model_version, extra_filters=[filters.tag_clause(keys.key(rid, "dataset_versions.exists"), "True")]
+                model_version, extra_filters=[filters.tag_clause(keys.key(rid, keys.LINEAGE_FLAG), "True")]
             )
             if prev is None:
                 self.logger.warning("No previous version of %r has lineage to inherit", rid)
                 return
-            lineage = self.get_metadata(prev, "dataset_versions")
+            lineage = self.get_metadata(prev, keys.LINEAGE_KEY)
             if lineage is None:
                 return
         def build(tags: dict[str, str], params: dict[str, str]) -> Batch:
-            batch = self._encode_items(rid, run_id, {"dataset_versions": lineage, "dataset_versions.exists": "True"},
+            batch = self._encode_items(rid, run_id, {keys.LINEAGE_KEY: lineage, keys.LINEAGE_FLAG: "True"},
                                        tags)
             batch.tags.update(used_by_tags(rid, lineage, tags))
             return batch

@@ -69,7 +69,7 @@ class LookupMethods:
         parent_run_id = self._value(run_id, keys.key(rid, "parent_run_id"), tags)
         if parent_id and parent_run_id:
             return Resource(parent_id, self._store.get_run(parent_run_id))
-        mv_id = prediction_job[0].removesuffix("_predictions")
+        mv_id = prediction_job[0].removesuffix(keys.PREDICTIONS_SUFFIX)
         return Resource(mv_id, prediction_job[1])
 
     @translating
@@ -81,7 +81,7 @@ class LookupMethods:
             raise UnsupportedResourceTypeError(
                 f"get_latest_model_resource supports type='prediction_job', not {type!r}", value=type
             )
-        pid = f"{rid}_predictions"
+        pid = keys.prediction_job_id(rid)
         _, run = self._unpack(model, "model")
         # The model's own run counts: lolpop 0.2.0 pipelines predict in the run that trained.
         found = self._lookups.newest(pid, before=self._store.get_run(run.info.run_id), include_before=True)

@@ -39,7 +39,7 @@ MAX_METRICS = 12
 MAX_EVENTS = 10
 #: MLflow's limit on a model version's description is far above this; a card stays short.
 MAX_CARD = min(MAX_TAG_VAL_LENGTH, 5000)
-_LINEAGE_PAGE_TAG = "dataset_versions.exists"
+_LINEAGE_PAGE_TAG = keys.LINEAGE_FLAG
 
 
 def _text(value: Any) -> str:
@@ -118,7 +118,7 @@ def build(model_version_id: str, run_id: str, experiment_id: str, tags: Mapping[
         return decode(run_id, tags, keys.key(model_version_id, key))
 
     datasets: list[tuple[str, str | None]] = []
-    recorded = value("dataset_versions")
+    recorded = value(keys.LINEAGE_KEY)
     recorded = recorded if isinstance(recorded, list) else []
     for entry in recorded[:MAX_DATASETS]:
         if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str):

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("lolpop.native")
 
-_LINEAGE_KEY = "dataset_versions.exists"
+_LINEAGE_KEY = keys.LINEAGE_FLAG
 
 
 # -- metrics ----------------------------------------------------------------------------------

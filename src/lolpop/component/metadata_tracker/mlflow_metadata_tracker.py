@@ -317,7 +317,7 @@ class MLFlowMetadataTracker(ResourceMethods, ArtifactMethods, LookupMethods, Lin
         rtype = items["type"] if "type" in items else self._value(run_id, keys.key(rid, "type"), tags)
         if rtype != keys.MODEL_VERSION:
             return []
-        if "dataset_versions" in items or "parent_id" in items:
+        if keys.LINEAGE_KEY in items or "parent_id" in items:
             # Lineage set in this very call: judge what the version will hold after it.
             from types import SimpleNamespace
 
