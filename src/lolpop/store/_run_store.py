@@ -51,6 +51,7 @@ from mlflow.entities import (
 from mlflow.exceptions import MlflowException
 from lolpop.store import _compat as compat
 from lolpop.store._batch import TERMINAL, Batch, check_batch, new_only
+from lolpop.store._known_artifacts import KnownArtifacts
 from lolpop.store._exactly_once import CreateOnce
 from lolpop.store._registry_store import RegistryStore
 from lolpop.store._retry import store_unavailable
@@ -500,8 +501,18 @@ class RunStore:
             return artifact_repository(self.client, self.client.get_run(run_id).info.artifact_uri)
         with state.data_lock:
             if state.artifact_repo is None:
-                state.artifact_repo = artifact_repository(self.client, state.run.info.artifact_uri)
+                # A run this store created: its uploads are remembered, its listings answered here.
+                state.artifact_repo = KnownArtifacts(artifact_repository(self.client, state.run.info.artifact_uri))
             return state.artifact_repo
+
+    def known_artifacts(self, run_id: str, path: str) -> list[tuple[str, int | None]] | None:
+        """The files under ``path`` of a run this store created, ``[(artifact path, size)]``, without
+        a request; ``None`` for another run, or when only the store can say (see
+        :mod:`lolpop.store._known_artifacts`)."""
+        state = self._state(run_id)
+        if state is None:
+            return None
+        return self.artifacts(run_id).known_files(path)
 
     def search_all(self, experiment_ids: Iterable[str], filter_string: str, page_size: int = 1000) -> list[Run]:
         """Every run matching ``filter_string`` (one ``runs/search`` request per page), newest first."""

@@ -149,6 +149,7 @@ class StoreReader:
         self._experiment_ids = experiment_ids
         self._runs: dict[str, Run] = {}
         self._experiments: dict[str, Experiment] = {}
+        self._artifacts: dict[tuple[str, str], list[tuple[str, int | None]]] = {}
         self.requests = 0
 
     @classmethod
@@ -367,7 +368,11 @@ class StoreReader:
         return out
 
     def artifacts(self, run_id: str, path: str) -> list[tuple[str, int | None]]:
-        """Files under ``path`` in the run's artifacts, recursively: ``[(path, size)]``."""
+        """Files under ``path`` in the run's artifacts, recursively: ``[(path, size)]``; asked once
+        per reader (a report reads a dataset version's folders for its table and again for its diff)."""
+        cached = self._artifacts.get((run_id, path))
+        if cached is not None:
+            return list(cached)
         out: list[tuple[str, int | None]] = []
         stack = [path]
         while stack:
@@ -378,6 +383,7 @@ class StoreReader:
                     stack.append(info.path)
                 else:
                     out.append((info.path, info.file_size))
+        self._artifacts[(run_id, path)] = sorted(out)
         return sorted(out)
 
     def close(self) -> None:

@@ -168,13 +168,15 @@ def test_the_quarantine_gate_costs_one_search_per_lineage_hop(counted, mlflow_se
     assert _writes_of(without) == {LOG_BATCH: 1}
     # Then the lineage page of each touched model version is drawn again (lolpop.lineage.page): mv
     # is touched (one_hop is not, it was not made from raw) and has a page. Per such model version
-    # one list-artifacts request, one upload, and the reads of its lineage walk that the impact
-    # walk did not already make (here two runs/search: its experiments and what is built from it).
+    # one upload, and the reads of its lineage walk that the impact walk did not already make (here
+    # two runs/search: its experiments and what is built from it); whether it has a page is known
+    # without a list-artifacts request here, since this tracker created its run
+    # (lolpop.store._known_artifacts).
     proxy.reset()
     result = tracker.quarantine(raw, "bad")
     assert result.redrawn == [("m", mv[1].info.run_id)]
     extra = {k: v - without.get(k, 0) for k, v in proxy.counts().items() if v != without.get(k, 0)}
-    assert extra == {LIST: 1, UPLOAD: 1, SEARCH: 2}
+    assert extra == {UPLOAD: 1, SEARCH: 2}
     assert searches(lambda: pytest.raises(Exception, tracker.log_tag, mv, "status", "DEPLOYED"))[1] == {}
 
 
@@ -266,3 +268,37 @@ def test_the_audit_report_at_stop(counted):
 #: what the tracker holds), and the registered-model read MLflow's set_model_version_tag makes
 #: itself (it refuses to tag a prompt).
 REPORT_READS = {"POST /api/2.0/mlflow/runs/search": 3, "GET /api/2.0/mlflow/registered-models/get": 1}
+
+
+REGISTRY_LOOKUPS = ("GET /api/2.0/mlflow/model-versions/search", "POST /api/2.0/mlflow/logged-models/search")
+
+
+def test_the_trackers_own_artifacts_are_listed_from_memory(counted, tmp_path):
+    """Issue 21: a status change whose winning experiment (in this tracker's run) saved no model
+    asks the registry nothing but the alias it may have to clear, and the audit report at
+    ``stop()`` lists no folder of the tracker's own dataset version; it still shows its artifacts."""
+    from mlflow import MlflowClient
+
+    tracker, proxy = counted
+    profile = tmp_path / "profile.html"
+    profile.write_text("<p>rows: 3</p>")
+    dv = tracker.create_resource("train", type="dataset_version")
+    tracker.register_vc_resource(dv, {"hexsha": "b" * 40, "uri": "d.csv"})
+    tracker.log_data_profile(dv, str(profile))
+    mv = tracker.create_resource("m", type="model_version")
+    exp = tracker.create_resource("e", type="experiment", parent=mv)
+    tracker.log_artifact(exp, "notes", str(profile))
+    tracker.clean_resource(exp, "experiment")
+    tracker.log_metadata(mv, "winning_experiment_id", exp[0])
+    tracker.build_model_lineage(mv, [dv])
+    proxy.reset()
+    tracker.log_tag(mv, "status", "PROMOTED")
+    status = proxy.counts()
+    assert not [k for k in status if k in REGISTRY_LOOKUPS or k == LIST], status
+    proxy.reset()
+    tracker.stop()
+    assert LIST not in proxy.counts(), proxy.counts()
+    client = MlflowClient(tracking_uri=tracker.client.tracking_uri)
+    local = client.download_artifacts(mv[1].info.run_id, "m/audit_report", str(tmp_path / "dl"))
+    page = next(Path(local).rglob("*.html")).read_text()
+    assert "train_data_profile" in page and "profile.html" in page

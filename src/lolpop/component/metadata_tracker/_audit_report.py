@@ -45,9 +45,9 @@ def write_reports(tracker: TrackerView, changed: Mapping[tuple[str, str], Regist
     from lolpop.audit.report import build_report
     from lolpop.component.metadata_tracker._lineage_hooks import HeldRunsReader
 
-    reader = HeldRunsReader(tracker.client, tracker._store.held_runs(statuses))
     # The tracker's history is its MLflow experiment's (get_status_history): the report's too.
-    reader._experiment_ids = [tracker.experiment_id]
+    reader = HeldRunsReader(tracker.client, tracker._store.held_runs(statuses), tracker._store.known_artifacts,
+                            experiment_ids=[tracker.experiment_id])
     written = []
     try:
         for (mv_id, run_id), version in sorted(changed.items()):

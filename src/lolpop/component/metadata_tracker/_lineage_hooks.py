@@ -8,7 +8,7 @@ import json
 import logging
 import tempfile
 from pathlib import Path
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from lolpop.store.entities import Run
@@ -101,11 +101,16 @@ class HeldRunsReader(StoreReader):
 
     The experiments of a model version in an owned run are the nested runs this tracker opened
     under it, so that search is answered from ``held`` too; experiments another process opened
-    under a run this tracker owns are not drawn.
+    under a run this tracker owns are not drawn. ``known_artifacts(run_id, path)`` (the run store's)
+    answers the artifact listings of runs the tracker created (``None``: ask the store).
+    ``experiment_ids``: where searches look (default: every experiment).
     """
 
-    def __init__(self, client: Any, held: Mapping[str, Run]) -> None:
-        super().__init__(client)
+    def __init__(self, client: Any, held: Mapping[str, Run],
+                 known_artifacts: Callable[[str, str], list[tuple[str, int | None]] | None] | None = None,
+                 experiment_ids: list[str] | None = None) -> None:
+        super().__init__(client, experiment_ids)
+        self._known_artifacts = known_artifacts
         self._held = dict(held)
         for run in self._held.values():
             self.remember(run)
@@ -127,6 +132,10 @@ class HeldRunsReader(StoreReader):
         # A held run is newer than what the store returns (pending writes, final status).
         return [self.remember(self._held.get(r.info.run_id, r)) for r in runs]
 
+    def artifacts(self, run_id: str, path: str) -> list[tuple[str, int | None]]:
+        known = self._known_artifacts(run_id, path) if self._known_artifacts is not None else None
+        return known if known is not None else super().artifacts(run_id, path)
+
 
 def log_lineage_page(tracker: TrackerView, model_version: Any, held: Mapping[str, Run],
                      direction: str = "upstream", reader: HeldRunsReader | None = None) -> str:
@@ -141,7 +150,7 @@ def log_lineage_page(tracker: TrackerView, model_version: Any, held: Mapping[str
     rid = tracker.get_resource_id(model_version)
     run_id = model_version[1].info.run_id
     own = reader is None
-    reader = reader if reader is not None else HeldRunsReader(tracker.client, held)
+    reader = reader if reader is not None else HeldRunsReader(tracker.client, held, tracker._store.known_artifacts)
     try:
         graph = build_lineage(reader, Located(rid, reader.get_run(run_id)), direction,
                               max_experiments=PAGE_EXPERIMENTS)

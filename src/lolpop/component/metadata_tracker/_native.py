@@ -189,7 +189,7 @@ def refresh_lineage_pages(tracker: TrackerView, pages: list[tuple[str, str]],
     if not pages:
         return
     held = tracker._store.held_runs(statuses)
-    reader = HeldRunsReader(tracker.client, held)
+    reader = HeldRunsReader(tracker.client, held, tracker._store.known_artifacts)
     try:
         for mv_id, run_id in pages:
             try:

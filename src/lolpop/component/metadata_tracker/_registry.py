@@ -176,6 +176,11 @@ class ModelRegistry:
             self._warn_once("lolpop: model registry: %r cannot be an MLflow registered model name "
                             "('/', ':' and '%%' are not allowed); it is not registered", model_version_id)
             return None
+        if _serving_model.saved_no_model(self.store, winner):
+            # An experiment of this tracker's own runs that saved no model: nothing was or can be
+            # registered from it, so the registry is not asked (three requests fewer a status).
+            self.logger.debug("lolpop: experiment %s saved no model; %r is not registered", winner, model_version_id)
+            return None
         # What the requests touch, named by a refusal (the experiment is added once read).
         touched = {"registered_model": name, "run_id": keys.split_experiment_id(winner)[0],
                    "resource_id": model_version_id}

@@ -28,6 +28,16 @@ from typing import Any
 
 from lolpop.component._sklearn_io import load_sklearn, pipeline_signature, save_sklearn
 from lolpop.component.model_trainer.base_model_trainer import MODEL_ARTIFACT, TRANSFORMER_ARTIFACT
+from lolpop.layout.keys import split_experiment_id
+
+
+def saved_no_model(store: Any, experiment_id: str) -> bool:
+    """Whether experiment ``experiment_id`` certainly saved no MLflow model, known without a
+    request: its run is one ``store`` (the tracker's run store) created, and no ``MLmodel`` went
+    up under its ``model`` artifact. ``False`` when only the store can say."""
+    run_id = split_experiment_id(experiment_id)[0]
+    files = store.known_artifacts(run_id, f"{experiment_id}/{MODEL_ARTIFACT}")
+    return files is not None and f"{experiment_id}/{MODEL_ARTIFACT}/MLmodel" not in {p for p, _ in files}
 
 
 def build(repo: Any, experiment_id: str, dest: Path) -> Path | None:
