@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The repository root, for the counting proxy's client (tests/support/http_proxy.py, stdlib only:
+# this also runs under the throwaway venv holding lolpop 0.2.0).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import workload as W  # noqa: E402
-from proxy import fetch_counts  # noqa: E402
+from tests.support.http_proxy import fetch_counts  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------

@@ -248,9 +248,10 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
         "--serve-artifacts --workers 1` on 127.0.0.1, with `MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false` (no "
         "job runner: by default the server starts 8 more processes for MLflow's GenAI scoring / trace "
         "archival jobs, which tracking never uses and whose start-up and polling loaded the 2-core "
-        "machine while look-ups were timed). Training cycles send every request through a counting "
-        "proxy (`benchmarks/proxy.py`, stdlib; it adds the same small per-request cost to all); look-ups "
-        "talk to the server directly.\n")
+        "machine while look-ups were timed), started by the tests' server helper "
+        "(`tests/support/mlflow_server.py`). Training cycles send every request through the tests' "
+        "counting proxy (`tests/support/http_proxy.py`, stdlib; it adds the same small per-request cost "
+        "to all); look-ups talk to the server directly.\n")
 
     # -- implementations and workload ---------------------------------------------------------
     add("## The implementations and the workload (one training cycle)\n")

@@ -32,13 +32,14 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))  # the server and proxy helpers shared with the tests (tests/support)
 
 import cli_latency  # noqa: E402
 import history  # noqa: E402
 import legacy_setup  # noqa: E402
 import report  # noqa: E402
-from mlflow_server import Server  # noqa: E402
-from proxy import CountingProxy  # noqa: E402
+from tests.support.http_proxy import HttpProxy  # noqa: E402
+from tests.support.mlflow_server import MlflowServer, sqlite_server  # noqa: E402
 
 IMPLS = ("ours", "batched", "legacy", "raw")
 # The batched write mode changes when writes are sent, not the searches: look-ups are timed for
@@ -119,6 +120,12 @@ def _interleaved(r: Runner, args: argparse.Namespace, cfg_of: Any) -> dict[str, 
     return out
 
 
+def _server(db: Path, artifacts: Path, log_path: Path) -> MlflowServer:
+    """``mlflow server`` on the SQLite file ``db`` (1 worker, no job runner, artifacts served),
+    started without this process's ``MLFLOW_*`` variables."""
+    return sqlite_server(db, artifacts, log_path, inherit_mlflow_env=False).start()
+
+
 def bench_cycles(r: Runner, args: argparse.Namespace) -> dict[str, Any]:
     res: dict[str, Any] = {}
     # --- SQLite file store: one fresh database per implementation
@@ -141,8 +148,8 @@ def bench_cycles(r: Runner, args: argparse.Namespace) -> dict[str, Any]:
     d2 = r.build / "cycles-server"
     shutil.rmtree(d2, ignore_errors=True)
     d2.mkdir(parents=True)
-    server = Server(d2 / "mlflow.db", d2 / "artifacts", d2 / "server.log")
-    proxy = CountingProxy(server.port).start()
+    server = _server(d2 / "mlflow.db", d2 / "artifacts", d2 / "server.log")
+    proxy = HttpProxy(server.url)
 
     def server_cfg(impl: str) -> dict[str, Any]:
         return {"uri": proxy.url, "experiment": f"bench-{impl}", "counts_url": proxy.url}
@@ -161,7 +168,7 @@ def bench_cycles(r: Runner, args: argparse.Namespace) -> dict[str, Any]:
             f"{i} {res['server'][i]['median']:.3f}s / "
             f"{statistics.median(sum(c.values()) for c in res['server'][i]['counts']):.0f} requests" for i in IMPLS))
     finally:
-        proxy.stop()
+        proxy.close()
         server.stop()
     return res
 
@@ -206,10 +213,10 @@ def bench_lookups(r: Runner, args: argparse.Namespace) -> dict[str, Any]:
     servers = {}
     try:
         for size in args.sizes:
-            servers[size] = Server(dbs[size], d / str(size) / "artifacts", d / str(size) / "server.log")
+            servers[size] = _server(dbs[size], d / str(size) / "artifacts", d / str(size) / "server.log")
         for server in servers.values():
             server.warm_up("lookup")
-        run_all("server", lambda size: f"http://127.0.0.1:{servers[size].port}")
+        run_all("server", lambda size: servers[size].url)
     finally:
         for server in servers.values():
             server.stop()

@@ -126,42 +126,6 @@ def test_lookups_into_generated_history_take_the_index_path(store: Path) -> None
         {k: (v or {}).get("run_id") for k, v in ours["found"].items()}
 
 
-def test_counting_proxy_counts_by_endpoint() -> None:
-    import http.server
-    import threading
-    import urllib.request
-
-    from proxy import CountingProxy, endpoint, fetch_counts
-
-    class Up(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        do_PUT = do_GET
-
-        def log_message(self, *a: object) -> None:
-            pass
-
-    up = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Up)
-    threading.Thread(target=up.serve_forever, daemon=True).start()
-    proxy = CountingProxy(up.server_address[1]).start()
-    try:
-        for _ in range(3):
-            assert urllib.request.urlopen(proxy.url + "/api/2.0/mlflow/runs/get?run_id=x").read() == b"ok"
-        req = urllib.request.Request(proxy.url + "/api/2.0/mlflow-artifacts/artifacts/1/abc/f.txt",
-                                     data=b"hello", method="PUT")
-        urllib.request.urlopen(req).read()
-        counts = fetch_counts(proxy.url)
-        assert counts == {"GET /api/2.0/mlflow/runs/get": 3, "PUT /api/2.0/mlflow-artifacts/artifacts/*": 1}
-        assert endpoint("POST", "/a/b?c=d") == "POST /a/b"
-    finally:
-        proxy.stop()
-        up.shutdown()
-
-
 def test_cli_latency_table() -> None:
     import cli_latency
 
