@@ -1,10 +1,12 @@
 """Run one implementation of the workload in its own process and print a JSON result.
 
-    python driver.py '{"impl": "ours"|"batched"|"legacy"|"raw", "mode": "cycles"|"lookups", ...}'
+    python driver.py '{"impl": "ours"|"batched"|"legacy"|"raw_native"|"raw", "mode": "cycles"|"lookups",
+                       ...}'
 
 ``ours`` is this repo's tracker in its default ``mlflow_write_mode: "immediate"``, ``batched`` the
-same tracker with ``mlflow_write_mode: "batched"``. It runs under lolpop's venv (``ours``,
-``batched``, ``raw``) or the throwaway venv holding lolpop 0.2.0
+same tracker with ``mlflow_write_mode: "batched"``; ``raw_native`` and ``raw`` are the two raw
+MlflowClient floors (``raw_floor.py``: with and without lolpop's MLflow-native records). It runs
+under lolpop's venv (``ours``, ``batched``, the floors) or the throwaway venv holding lolpop 0.2.0
 (``legacy``), so it only imports stdlib, mlflow and the implementation being measured.
 """
 
@@ -41,6 +43,10 @@ class _QuietLogger:
         pass
 
 
+#: The raw MlflowClient floors (``raw_floor.py``): they run the workload themselves.
+RAW = ("raw", "raw_native")
+
+
 def make_tracker(cfg: dict[str, Any]) -> Any:
     impl = cfg["impl"]
     if impl in ("ours", "batched"):
@@ -59,16 +65,17 @@ def make_tracker(cfg: dict[str, Any]) -> Any:
             is_standalone=True,
             dependent_integrations={"component": {"logger": quiet, "notifier": quiet}},
         )
-    if impl == "raw":
-        from raw_floor import RawFloor
+    if impl in RAW:
+        from raw_floor import RawFloor, RawNativeFloor
 
-        return RawFloor(cfg["uri"], cfg["experiment"], cfg.get("artifact_location"))
+        floor = RawNativeFloor if impl == "raw_native" else RawFloor
+        return floor(cfg["uri"], cfg["experiment"], cfg.get("artifact_location"))
     raise SystemExit(f"unknown impl {impl!r}")
 
 
 def one_cycle(cfg: dict[str, Any], files: dict[str, str], cycle: int, step: W.Step = W.plain_step) -> Any:
     tracker = step("construct", make_tracker, cfg)
-    if cfg["impl"] == "raw":
+    if cfg["impl"] in RAW:
         out = tracker.run_cycle(files, step, cycle)
     else:
         out = W.run_cycle(tracker, files, step, cycle)
@@ -175,8 +182,8 @@ def mode_lookups(cfg: dict[str, Any]) -> dict[str, Any]:
     dv_id, mv_id = W.DATASET_VERSION, W.MODEL_VERSION
     new_dv_id, new_mv_id = NEW_DATASET_VERSION, NEW_MODEL_VERSION
     ours = cfg["impl"] in ("ours", "batched")
-    if cfg["impl"] == "raw":
-        # the raw floor: exactly the one search each look-up needs, timed on its own
+    if cfg["impl"] in RAW:
+        # the raw floors: exactly the one search each look-up needs, timed on its own
         from raw_floor import _search
 
         st, eid = tracker.run.info.start_time, tracker.experiment_id
