@@ -1,10 +1,13 @@
-"""``make bench``: lolpop's tracker (immediate and batched write mode) vs lolpop 0.2.0 vs a raw
-MlflowClient floor, side by side; then the ``lolpop`` command's latency (``cli_latency.py``).
+"""``make bench``: lolpop's tracker (immediate and batched write mode) vs lolpop 0.2.0 vs raw
+MlflowClient floors (``raw_floor.py``: the floor with lolpop's MLflow-native records, and the seed
+records only, kept for history), side by side; then the ``lolpop`` command's latency
+(``cli_latency.py``).
 
 Writes ``BENCHMARKS.md`` (repo root) and ``benchmarks/lookup_latency.png``; scratch goes to
 ``build/bench``. Every implementation runs in its own process (``driver.py``): ours (both write
-modes) and the raw floor under this interpreter with the worktree's ``src`` first on the path, lolpop 0.2.0 under
-the throwaway venv from ``legacy_setup.py``.
+modes) and the floors under this interpreter with the worktree's ``src`` first on the path, lolpop
+0.2.0 under the throwaway venv from ``legacy_setup.py``. The ``mlflow server`` and the counting
+proxy are the tests' (``tests/support/``).
 
     python benchmarks/run.py [--cycles 5] [--rounds 3] [--reps 3] [--sizes 100,1000,10000,100000] [--quick]
 
@@ -41,9 +44,9 @@ import report  # noqa: E402
 from tests.support.http_proxy import HttpProxy  # noqa: E402
 from tests.support.mlflow_server import MlflowServer, sqlite_server  # noqa: E402
 
-IMPLS = ("ours", "batched", "legacy", "raw")
+IMPLS = report.IMPLS
 # The batched write mode changes when writes are sent, not the searches: look-ups are timed for
-# ``ours`` only and reported for both variants.
+# ``ours`` only and reported for both variants; likewise the two floors search alike (``raw``).
 LOOKUP_IMPLS = ("ours", "legacy", "raw")
 
 
