@@ -87,18 +87,64 @@ def _diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
 
 
+class PhaseTimer:
+    """The ``step`` of the timed cycles: times each call with two ``perf_counter`` reads and adds
+    it to the call's phase (``workload.phase_of``). It sends nothing and asks nothing (no request,
+    no counting-proxy snapshot), so a timed cycle makes the same requests as with ``plain_step``."""
+
+    def __init__(self) -> None:
+        self.phases = dict.fromkeys(W.PHASES, 0.0)
+        self.calls = 0
+
+    def __call__(self, label: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        phase = W.phase_of(label)
+        self.calls += 1
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.phases[phase] += time.perf_counter() - t0
+
+
+def step_overhead(n: int = 2000) -> float:
+    """What :class:`PhaseTimer` adds to one call, in seconds: a no-op called through it vs directly
+    (best of 3 runs of ``n`` calls each)."""
+    def noop() -> None:
+        return None
+
+    timer, best = PhaseTimer(), float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            noop()
+        t1 = time.perf_counter()
+        for _ in range(n):
+            timer("get_tag", noop)
+        t2 = time.perf_counter()
+        best = min(best, ((t2 - t1) - (t1 - t0)) / n)
+    return max(best, 0.0)
+
+
 def mode_cycles(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Run ``warmup`` + ``cycles`` cycles; per timed cycle its wall time, its requests (snapshots of
+    the counting proxy before and after the cycle, outside the timed interval) and its time per
+    phase (:class:`PhaseTimer`). ``breakdown``: one more cycle counting requests per call;
+    ``profile``: one more under pyinstrument."""
     files = W.make_files(tempfile.mkdtemp(prefix="bench-files-"))
     counts_url = cfg.get("counts_url")
-    times, counts, summary = [], [], None
+    times, counts, phases, summary = [], [], [], None
+    step_calls = 0
     first = cfg.get("first_cycle", 0)
     for cycle in range(first, first + cfg.get("warmup", 1) + cfg.get("cycles", 5)):
         before = fetch_counts(counts_url) if counts_url else {}
+        timer = PhaseTimer()
         t0 = time.perf_counter()
-        out = one_cycle(cfg, files, cycle)
+        out = one_cycle(cfg, files, cycle, timer)
         elapsed = time.perf_counter() - t0
         if cycle >= first + cfg.get("warmup", 1):
             times.append(elapsed)
+            phases.append({**timer.phases, W.BETWEEN: elapsed - sum(timer.phases.values())})
+            step_calls = timer.calls
             if counts_url:
                 counts.append(_diff(fetch_counts(counts_url), before))
         summary = {"n_experiments": len(out["experiments"]), "vc": out["vc"],
@@ -106,7 +152,10 @@ def mode_cycles(cfg: dict[str, Any]) -> dict[str, Any]:
                    "n_tags": sum(t is not None for t in out["tags"]),
                    "deployed": out["deployed"] is not None, "prev_dv": out["prev_dv"] is not None}
     result: dict[str, Any] = {"times": times, "median": statistics.median(times) if times else None, "counts": counts,
-                              "summary": summary}
+                              "summary": summary, "phases": phases}
+    if times:
+        result["step_calls"] = step_calls
+        result["step_overhead_s"] = step_overhead()
     if counts_url and cfg.get("breakdown"):
         per_call: dict[str, dict[str, Any]] = {}
 

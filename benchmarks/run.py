@@ -109,7 +109,7 @@ class Runner:
 def _interleaved(r: Runner, args: argparse.Namespace, cfg_of: Any) -> dict[str, Any]:
     """Warm-up cycle, then ``args.cycles`` cycles round-robin over the implementations (the order
     rotates every round), so a fluctuating machine load hits all implementations alike."""
-    out: dict[str, Any] = {impl: {"times": [], "counts": []} for impl in IMPLS}
+    out: dict[str, Any] = {impl: {"times": [], "counts": [], "phases": [], "step_overhead_s": []} for impl in IMPLS}
     for impl in IMPLS:
         r.driver(impl, {**cfg_of(impl), "mode": "cycles", "warmup": 1, "cycles": 0, "first_cycle": 0})
     for c in range(args.cycles):
@@ -117,6 +117,9 @@ def _interleaved(r: Runner, args: argparse.Namespace, cfg_of: Any) -> dict[str, 
             res = r.driver(impl, {**cfg_of(impl), "mode": "cycles", "warmup": 0, "cycles": 1, "first_cycle": c + 1})
             out[impl]["times"] += res["times"]
             out[impl]["counts"] += res["counts"]
+            out[impl]["phases"] += res["phases"]  # time per phase of each timed cycle (driver.PhaseTimer)
+            out[impl]["step_overhead_s"].append(res["step_overhead_s"])
+            out[impl]["step_calls"] = res["step_calls"]
             out[impl]["summary"] = res["summary"]
     for impl in IMPLS:
         out[impl]["median"] = statistics.median(out[impl]["times"])
