@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import cli_latency
+import workload as W
 
 IMPLS = ("ours", "batched", "legacy", "raw_native", "raw")
 OURS = ("ours", "batched")
@@ -226,6 +227,77 @@ def write_calls(breakdown: dict[str, Any]) -> dict[str, dict[str, float]]:
             continue
         out[label] = {k: v / e["calls"] for k, v in e["requests"].items() if not is_read(k)}
     return out
+
+
+def phase_medians(res: dict[str, Any]) -> dict[str, float] | None:
+    """Median over the timed cycles of each phase's time per cycle (``driver.PhaseTimer``), the
+    rest of the cycle (:data:`workload.BETWEEN`) and ``total`` (the median wall time); ``None`` for
+    results from before the phases were timed."""
+    cycles = res.get("phases")
+    if not cycles:
+        return None
+    out = {p: statistics.median(c.get(p, 0.0) for c in cycles) for p in (*W.PHASES, W.BETWEEN)}
+    out["total"] = statistics.median(res["times"])
+    return out
+
+
+def _phase_calls() -> str:
+    """Which calls make up each phase (``workload.PHASE_OF``), for the text under the table."""
+    labels: dict[str, list[str]] = {p: [] for p in W.PHASES}
+    for label, phase in W.PHASE_OF.items():
+        labels[phase].append(f"`{label}`")
+    labels["reads"].insert(0, "every `get_*` call")
+    return "; ".join(f"*{p}* = {', '.join(labels[p])}" for p in W.PHASES)
+
+
+def profile_table(results: dict[str, Any]) -> str:
+    """The section "Profile: time per cycle by phase" (issue 21, item 4): per backend, rows = the
+    phases + the rest + total, columns = the implementations + batched / floor; "" for results
+    from before the phases were timed."""
+    cyc = results["cycles"]
+    floor = floor_of(cyc)
+    impls = [i for i in cycle_impls(cyc) if all(phase_medians(cyc[b][i]) for b in BACKENDS)]
+    if not impls:
+        return ""
+    ratio = "batched" in impls and floor in impls
+    L: list[str] = ["## Profile: time per cycle by phase\n"]
+    add = L.append
+    over = [statistics.median(cyc[b][i]["step_overhead_s"]) for b in BACKENDS for i in impls
+            if cyc[b][i].get("step_overhead_s")]
+    calls = max((cyc[b][i].get("step_calls", 0) for b in BACKENDS for i in impls), default=0)
+    cost = (f" It adds about {max(over) * 1e6:.1f} µs to a call (measured by each driver: a no-op through it vs "
+            f"directly), {calls} calls per cycle at most: ≈ {max(over) * calls * 1000:.2f} ms per cycle." if over else "")
+    add(f"Time per cycle spent in each phase, median over the {results['args']['cycles']} timed cycles of the wall "
+        "time tables (the same cycles, not an extra one): every call of those cycles runs through a timing "
+        "`step` (`benchmarks/driver.py`, `PhaseTimer`) that reads `perf_counter` before and after the call "
+        "and adds the difference to the call's phase; it sends no request and does not read the counting "
+        "proxy (whose counts are taken before and after the whole cycle, outside the timed interval)."
+        + cost + "\n")
+    for b in BACKENDS:
+        med = {i: phase_medians(cyc[b][i]) for i in impls}
+        add(f"**{BACKENDS[b]}** (ms per cycle)\n")
+        add("| phase | " + " | ".join(NAMES[i] for i in impls)
+            + (f" | {NAMES['batched']} / {NAMES[floor]} |" if ratio else " |"))
+        add("|---|" + "---:|" * (len(impls) + ratio))
+        for p in (*W.PHASES, W.BETWEEN, "total"):
+            cells = [f"{med[i][p] * 1000:.1f}" for i in impls]
+            if ratio:
+                f_, bt = med[floor][p], med["batched"][p]
+                cells.append(f"{bt / f_:.2f}×" if f_ > 0 else "—")
+            name = f"`{p}()`" if p == "stop" else p
+            if p == "total":
+                cells, name = [f"**{c}**" for c in cells], "**total**"
+            add(f"| {name} | " + " | ".join(cells) + " |")
+        add("")
+    add(f"The phases (`workload.PHASE_OF`: the `step` labels of the workload, of the raw floors' cycle and of "
+        f"the driver): {_phase_calls()}. *{W.BETWEEN}* = the cycle's wall time − its phases (the workload's "
+        "own code, the floors' local bookkeeping and the reads they serve locally). *total* = the median wall "
+        "time per cycle (the rows' medians need not add up to it). The floors spend their requests where "
+        "their calls are: data version = three uploads (their tags are held and sent at `stop()`), "
+        "experiments = per experiment `runs/create`, one `log_batch`, an upload and `runs/update`, "
+        "lineage = the lineage page (and for the native floor the dataset inputs), status = for the native "
+        "floor the registry version and its alias, reads = their two searches.\n")
+    return "\n".join(L)
 
 
 def _eps(requests: dict[str, float]) -> str:
@@ -456,6 +528,10 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
             + " | " + " | ".join(f"{wall[b][o] / wall[b]['legacy']:.2f}× | {wall[b][o] / wall[b][floor]:.2f}×" for o in OURS)
             + " |")
     add("")
+
+    prof = profile_table(results)
+    if prof:
+        add(prof)
 
     # -- look-ups -----------------------------------------------------------------------------
     add("## Look-up latency vs history size\n")

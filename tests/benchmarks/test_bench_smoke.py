@@ -71,6 +71,51 @@ def test_one_cycle_writes_the_records(store: Path, tmp_path: Path, impl: str) ->
     assert prev is not None and prev[1].info.run_id == workflow[0].info.run_id
 
 
+def test_cycles_are_timed_by_phase_and_the_profile_renders(store: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every timed cycle is split into the phases of ``workload.PHASES`` (each call of the workload,
+    the floors and the driver has one) by a timing step that reads no request counts: the counting
+    proxy is read once before and once after a timed cycle, as without it. The report renders the
+    profile table from those results."""
+    import report
+
+    snapshots: list[str] = []
+    monkeypatch.setattr(driver, "fetch_counts", lambda url: snapshots.append(url) or {})
+    impls = ("ours", "batched", "raw_native", "raw")
+    cycles = {}
+    for impl in impls:
+        snapshots.clear()
+        cfg = {"impl": impl, "mode": "cycles", "uri": f"sqlite:///{store}", "experiment": f"phases-{impl}",
+               "artifact_location": (tmp_path / impl).as_uri(), "counts_url": "http://counts.invalid",
+               "warmup": 0, "cycles": 1}
+        res = driver.mode_cycles(cfg)
+        assert len(snapshots) == 2, impl  # the cycle's before / after, nothing per call
+        [phases] = res["phases"]
+        assert list(phases) == [*W.PHASES, W.BETWEEN]
+        assert all(v >= 0 for v in phases.values()), (impl, phases)
+        assert sum(phases.values()) == pytest.approx(res["times"][0])
+        for phase in ("construction", "data version", "experiments", "lineage", "reads", "stop"):
+            assert phases[phase] > 0, (impl, phase)
+        assert res["step_calls"] > 0 and res["step_overhead_s"] >= 0
+        cycles[impl] = {**res, "step_overhead_s": [res["step_overhead_s"]]}
+    with pytest.raises(KeyError, match="no phase"):
+        W.phase_of("a call nobody mapped")
+
+    table = report.profile_table({"args": {"cycles": 1}, "cycles": {"sqlite": cycles, "server": cycles}})
+    assert table.startswith("## Profile: time per cycle by phase")
+    headers = [line for line in table.splitlines() if line.startswith("| phase |")]
+    assert len(headers) == len(report.BACKENDS)
+    assert headers[0] == "| phase | " + " | ".join(report.NAMES[i] for i in impls) + \
+        f" | {report.NAMES['batched']} / {report.NAMES['raw_native']} |"
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| phase |")]
+    assert [r.split(" | ")[0][2:] for r in rows] == \
+        [*W.PHASES[:-1], "`stop()`", W.BETWEEN, "**total**"] * len(report.BACKENDS)
+    assert all(r.count(" | ") == len(impls) + 1 for r in rows)
+    assert report.profile_table({"args": {"cycles": 1}, "cycles": {
+        b: {i: {k: v for k, v in res.items() if k != "phases"} for i, res in cycles.items()}
+        for b in report.BACKENDS}}) == ""  # results from before the phases were timed
+
+
 def _inputs(run) -> list[tuple]:
     return [(i.dataset.name, i.dataset.digest, i.dataset.source_type, i.dataset.source, i.dataset.profile,
              sorted((t.key, t.value) for t in i.tags)) for i in run.inputs.dataset_inputs]
