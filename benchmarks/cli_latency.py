@@ -31,10 +31,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlflow_server import Server
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))  # the server helper shared with the tests
+
+from tests.support.mlflow_server import sqlite_server  # noqa: E402
+
 RESOURCE = "breast_cancer_model"
 #: (label, arguments after the tracking options, store needed, target seconds)
 COMMANDS = (
@@ -103,8 +105,9 @@ def measure(build: Path, runs: int = 7, baseline_ref: str | None = None) -> dict
     (build / "server").mkdir(parents=True, exist_ok=True)
     copy = build / "server" / "server.db"
     shutil.copyfile(db, copy)
-    server = Server(copy, build / "server" / "artifacts", build / "server" / "server.log")
-    uris = {"sqlite": f"sqlite:///{db}", "server": f"http://127.0.0.1:{server.port}"}
+    server = sqlite_server(copy, build / "server" / "artifacts", build / "server" / "server.log",
+                           inherit_mlflow_env=False).start()
+    uris = {"sqlite": f"sqlite:///{db}", "server": server.url}
     load_start = os.getloadavg()
     try:
         cases = [(impl, backend, label, args) for impl in impls for backend in BACKENDS

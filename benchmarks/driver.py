@@ -1,10 +1,12 @@
 """Run one implementation of the workload in its own process and print a JSON result.
 
-    python driver.py '{"impl": "ours"|"batched"|"legacy"|"raw", "mode": "cycles"|"lookups", ...}'
+    python driver.py '{"impl": "ours"|"batched"|"legacy"|"raw_native"|"raw", "mode": "cycles"|"lookups",
+                       ...}'
 
 ``ours`` is this repo's tracker in its default ``mlflow_write_mode: "immediate"``, ``batched`` the
-same tracker with ``mlflow_write_mode: "batched"``. It runs under lolpop's venv (``ours``,
-``batched``, ``raw``) or the throwaway venv holding lolpop 0.2.0
+same tracker with ``mlflow_write_mode: "batched"``; ``raw_native`` and ``raw`` are the two raw
+MlflowClient floors (``raw_floor.py``: with and without lolpop's MLflow-native records). It runs
+under lolpop's venv (``ours``, ``batched``, the floors) or the throwaway venv holding lolpop 0.2.0
 (``legacy``), so it only imports stdlib, mlflow and the implementation being measured.
 """
 
@@ -21,8 +23,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The repository root, for the counting proxy's client (tests/support/http_proxy.py, stdlib only:
+# this also runs under the throwaway venv holding lolpop 0.2.0).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import workload as W  # noqa: E402
-from proxy import fetch_counts  # noqa: E402
+from tests.support.http_proxy import fetch_counts  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------
@@ -36,6 +41,10 @@ class _QuietLogger:
 
     def notify(self, *args: Any, **kwargs: Any) -> None:
         pass
+
+
+#: The raw MlflowClient floors (``raw_floor.py``): they run the workload themselves.
+RAW = ("raw", "raw_native")
 
 
 def make_tracker(cfg: dict[str, Any]) -> Any:
@@ -56,16 +65,17 @@ def make_tracker(cfg: dict[str, Any]) -> Any:
             is_standalone=True,
             dependent_integrations={"component": {"logger": quiet, "notifier": quiet}},
         )
-    if impl == "raw":
-        from raw_floor import RawFloor
+    if impl in RAW:
+        from raw_floor import RawFloor, RawNativeFloor
 
-        return RawFloor(cfg["uri"], cfg["experiment"], cfg.get("artifact_location"))
+        floor = RawNativeFloor if impl == "raw_native" else RawFloor
+        return floor(cfg["uri"], cfg["experiment"], cfg.get("artifact_location"))
     raise SystemExit(f"unknown impl {impl!r}")
 
 
 def one_cycle(cfg: dict[str, Any], files: dict[str, str], cycle: int, step: W.Step = W.plain_step) -> Any:
     tracker = step("construct", make_tracker, cfg)
-    if cfg["impl"] == "raw":
+    if cfg["impl"] in RAW:
         out = tracker.run_cycle(files, step, cycle)
     else:
         out = W.run_cycle(tracker, files, step, cycle)
@@ -77,18 +87,64 @@ def _diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
 
 
+class PhaseTimer:
+    """The ``step`` of the timed cycles: times each call with two ``perf_counter`` reads and adds
+    it to the call's phase (``workload.phase_of``). It sends nothing and asks nothing (no request,
+    no counting-proxy snapshot), so a timed cycle makes the same requests as with ``plain_step``."""
+
+    def __init__(self) -> None:
+        self.phases = dict.fromkeys(W.PHASES, 0.0)
+        self.calls = 0
+
+    def __call__(self, label: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        phase = W.phase_of(label)
+        self.calls += 1
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.phases[phase] += time.perf_counter() - t0
+
+
+def step_overhead(n: int = 2000) -> float:
+    """What :class:`PhaseTimer` adds to one call, in seconds: a no-op called through it vs directly
+    (best of 3 runs of ``n`` calls each)."""
+    def noop() -> None:
+        return None
+
+    timer, best = PhaseTimer(), float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            noop()
+        t1 = time.perf_counter()
+        for _ in range(n):
+            timer("get_tag", noop)
+        t2 = time.perf_counter()
+        best = min(best, ((t2 - t1) - (t1 - t0)) / n)
+    return max(best, 0.0)
+
+
 def mode_cycles(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Run ``warmup`` + ``cycles`` cycles; per timed cycle its wall time, its requests (snapshots of
+    the counting proxy before and after the cycle, outside the timed interval) and its time per
+    phase (:class:`PhaseTimer`). ``breakdown``: one more cycle counting requests per call;
+    ``profile``: one more under pyinstrument."""
     files = W.make_files(tempfile.mkdtemp(prefix="bench-files-"))
     counts_url = cfg.get("counts_url")
-    times, counts, summary = [], [], None
+    times, counts, phases, summary = [], [], [], None
+    step_calls = 0
     first = cfg.get("first_cycle", 0)
     for cycle in range(first, first + cfg.get("warmup", 1) + cfg.get("cycles", 5)):
         before = fetch_counts(counts_url) if counts_url else {}
+        timer = PhaseTimer()
         t0 = time.perf_counter()
-        out = one_cycle(cfg, files, cycle)
+        out = one_cycle(cfg, files, cycle, timer)
         elapsed = time.perf_counter() - t0
         if cycle >= first + cfg.get("warmup", 1):
             times.append(elapsed)
+            phases.append({**timer.phases, W.BETWEEN: elapsed - sum(timer.phases.values())})
+            step_calls = timer.calls
             if counts_url:
                 counts.append(_diff(fetch_counts(counts_url), before))
         summary = {"n_experiments": len(out["experiments"]), "vc": out["vc"],
@@ -96,7 +152,10 @@ def mode_cycles(cfg: dict[str, Any]) -> dict[str, Any]:
                    "n_tags": sum(t is not None for t in out["tags"]),
                    "deployed": out["deployed"] is not None, "prev_dv": out["prev_dv"] is not None}
     result: dict[str, Any] = {"times": times, "median": statistics.median(times) if times else None, "counts": counts,
-                              "summary": summary}
+                              "summary": summary, "phases": phases}
+    if times:
+        result["step_calls"] = step_calls
+        result["step_overhead_s"] = step_overhead()
     if counts_url and cfg.get("breakdown"):
         per_call: dict[str, dict[str, Any]] = {}
 
@@ -172,8 +231,8 @@ def mode_lookups(cfg: dict[str, Any]) -> dict[str, Any]:
     dv_id, mv_id = W.DATASET_VERSION, W.MODEL_VERSION
     new_dv_id, new_mv_id = NEW_DATASET_VERSION, NEW_MODEL_VERSION
     ours = cfg["impl"] in ("ours", "batched")
-    if cfg["impl"] == "raw":
-        # the raw floor: exactly the one search each look-up needs, timed on its own
+    if cfg["impl"] in RAW:
+        # the raw floors: exactly the one search each look-up needs, timed on its own
         from raw_floor import _search
 
         st, eid = tracker.run.info.start_time, tracker.experiment_id

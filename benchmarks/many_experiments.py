@@ -8,8 +8,8 @@ version with version-control info; a model version; N experiments, each
 ``clean_resource(exp)`` (all ended before the lineage is built, as a search does); then the timed
 calls ``build_model_lineage(mv, [dv])`` and ``stop()``. Each count is measured ``--reps`` times
 (counts interleaved) and the median shown. On the server every request goes through
-the counting proxy (``proxy.py``), so the requests each timed call sent are reported too; on
-SQLite the tracker's MLflow client calls are counted.
+the counting proxy (``tests/support/http_proxy.py``), so the requests each timed call sent are
+reported too; on SQLite the tracker's MLflow client calls are counted.
 
     python benchmarks/many_experiments.py [--counts 100,1000] [--backends sqlite,server] [--reps 3]
         [--build build/bench-many] [--profile] [--json FILE]
@@ -35,9 +35,10 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))  # the server and proxy helpers shared with the tests
 
-from mlflow_server import Server  # noqa: E402
-from proxy import CountingProxy, fetch_counts  # noqa: E402
+from tests.support.http_proxy import HttpProxy, fetch_counts  # noqa: E402
+from tests.support.mlflow_server import sqlite_server  # noqa: E402
 
 TARGET = 1.5  # issue 21, item 5: cost at 1 000 experiments ≤ 1.5× cost at 100
 N_PARAMS = 5
@@ -154,12 +155,13 @@ def measure(build: Path, counts: list[int], backends: list[str], profile_calls: 
                 if backend == "sqlite":
                     out = one(f"sqlite:///{d / 'mlflow.db'}", "many", n, None, profile, str(data_file))
                 else:
-                    server = Server(d / "mlflow.db", d / "artifacts", d / "server.log")
-                    proxy = CountingProxy(server.port).start()
+                    server = sqlite_server(d / "mlflow.db", d / "artifacts", d / "server.log",
+                                           inherit_mlflow_env=False).start()
+                    proxy = HttpProxy(server.url)
                     try:
                         out = one(proxy.url, "many", n, proxy.url, profile, str(data_file))
                     finally:
-                        proxy.stop()
+                        proxy.close()
                         server.stop()
                 runs[str(n)].append(out)
                 print(f"[many] {backend} {n} experiments: setup {out['setup_s']:.1f} s, "

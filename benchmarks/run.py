@@ -1,10 +1,13 @@
-"""``make bench``: lolpop's tracker (immediate and batched write mode) vs lolpop 0.2.0 vs a raw
-MlflowClient floor, side by side; then the ``lolpop`` command's latency (``cli_latency.py``).
+"""``make bench``: lolpop's tracker (immediate and batched write mode) vs lolpop 0.2.0 vs raw
+MlflowClient floors (``raw_floor.py``: the floor with lolpop's MLflow-native records, and the seed
+records only, kept for history), side by side; then the ``lolpop`` command's latency
+(``cli_latency.py``).
 
 Writes ``BENCHMARKS.md`` (repo root) and ``benchmarks/lookup_latency.png``; scratch goes to
 ``build/bench``. Every implementation runs in its own process (``driver.py``): ours (both write
-modes) and the raw floor under this interpreter with the worktree's ``src`` first on the path, lolpop 0.2.0 under
-the throwaway venv from ``legacy_setup.py``.
+modes) and the floors under this interpreter with the worktree's ``src`` first on the path, lolpop
+0.2.0 under the throwaway venv from ``legacy_setup.py``. The ``mlflow server`` and the counting
+proxy are the tests' (``tests/support/``).
 
     python benchmarks/run.py [--cycles 5] [--rounds 3] [--reps 3] [--sizes 100,1000,10000,100000] [--quick]
 
@@ -32,17 +35,18 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))  # the server and proxy helpers shared with the tests (tests/support)
 
 import cli_latency  # noqa: E402
 import history  # noqa: E402
 import legacy_setup  # noqa: E402
 import report  # noqa: E402
-from mlflow_server import Server  # noqa: E402
-from proxy import CountingProxy  # noqa: E402
+from tests.support.http_proxy import HttpProxy  # noqa: E402
+from tests.support.mlflow_server import MlflowServer, sqlite_server  # noqa: E402
 
-IMPLS = ("ours", "batched", "legacy", "raw")
+IMPLS = report.IMPLS
 # The batched write mode changes when writes are sent, not the searches: look-ups are timed for
-# ``ours`` only and reported for both variants.
+# ``ours`` only and reported for both variants; likewise the two floors search alike (``raw``).
 LOOKUP_IMPLS = ("ours", "legacy", "raw")
 
 
@@ -105,7 +109,7 @@ class Runner:
 def _interleaved(r: Runner, args: argparse.Namespace, cfg_of: Any) -> dict[str, Any]:
     """Warm-up cycle, then ``args.cycles`` cycles round-robin over the implementations (the order
     rotates every round), so a fluctuating machine load hits all implementations alike."""
-    out: dict[str, Any] = {impl: {"times": [], "counts": []} for impl in IMPLS}
+    out: dict[str, Any] = {impl: {"times": [], "counts": [], "phases": [], "step_overhead_s": []} for impl in IMPLS}
     for impl in IMPLS:
         r.driver(impl, {**cfg_of(impl), "mode": "cycles", "warmup": 1, "cycles": 0, "first_cycle": 0})
     for c in range(args.cycles):
@@ -113,10 +117,19 @@ def _interleaved(r: Runner, args: argparse.Namespace, cfg_of: Any) -> dict[str, 
             res = r.driver(impl, {**cfg_of(impl), "mode": "cycles", "warmup": 0, "cycles": 1, "first_cycle": c + 1})
             out[impl]["times"] += res["times"]
             out[impl]["counts"] += res["counts"]
+            out[impl]["phases"] += res["phases"]  # time per phase of each timed cycle (driver.PhaseTimer)
+            out[impl]["step_overhead_s"].append(res["step_overhead_s"])
+            out[impl]["step_calls"] = res["step_calls"]
             out[impl]["summary"] = res["summary"]
     for impl in IMPLS:
         out[impl]["median"] = statistics.median(out[impl]["times"])
     return out
+
+
+def _server(db: Path, artifacts: Path, log_path: Path) -> MlflowServer:
+    """``mlflow server`` on the SQLite file ``db`` (1 worker, no job runner, artifacts served),
+    started without this process's ``MLFLOW_*`` variables."""
+    return sqlite_server(db, artifacts, log_path, inherit_mlflow_env=False).start()
 
 
 def bench_cycles(r: Runner, args: argparse.Namespace) -> dict[str, Any]:
@@ -141,8 +154,8 @@ def bench_cycles(r: Runner, args: argparse.Namespace) -> dict[str, Any]:
     d2 = r.build / "cycles-server"
     shutil.rmtree(d2, ignore_errors=True)
     d2.mkdir(parents=True)
-    server = Server(d2 / "mlflow.db", d2 / "artifacts", d2 / "server.log")
-    proxy = CountingProxy(server.port).start()
+    server = _server(d2 / "mlflow.db", d2 / "artifacts", d2 / "server.log")
+    proxy = HttpProxy(server.url)
 
     def server_cfg(impl: str) -> dict[str, Any]:
         return {"uri": proxy.url, "experiment": f"bench-{impl}", "counts_url": proxy.url}
@@ -161,7 +174,7 @@ def bench_cycles(r: Runner, args: argparse.Namespace) -> dict[str, Any]:
             f"{i} {res['server'][i]['median']:.3f}s / "
             f"{statistics.median(sum(c.values()) for c in res['server'][i]['counts']):.0f} requests" for i in IMPLS))
     finally:
-        proxy.stop()
+        proxy.close()
         server.stop()
     return res
 
@@ -206,10 +219,10 @@ def bench_lookups(r: Runner, args: argparse.Namespace) -> dict[str, Any]:
     servers = {}
     try:
         for size in args.sizes:
-            servers[size] = Server(dbs[size], d / str(size) / "artifacts", d / str(size) / "server.log")
+            servers[size] = _server(dbs[size], d / str(size) / "artifacts", d / str(size) / "server.log")
         for server in servers.values():
             server.warm_up("lookup")
-        run_all("server", lambda size: f"http://127.0.0.1:{servers[size].port}")
+        run_all("server", lambda size: servers[size].url)
     finally:
         for server in servers.values():
             server.stop()

@@ -5,7 +5,8 @@ holds lolpop 0.2.0, so it must not import lolpop or anything version-specific.
 
 ``run_cycle(tracker, files, step)`` drives any object with the seed ``MLFlowMetadataTracker``
 methods. ``step(label, fn, *args, **kwargs)`` wraps every call; the default just calls ``fn``,
-the request-count breakdown wraps it with before/after counter snapshots.
+the timed cycles add its time to the label's phase (:data:`PHASES`, :func:`phase_of`;
+``driver.PhaseTimer``), the request-count breakdown wraps it with before/after counter snapshots.
 """
 
 from __future__ import annotations
@@ -27,6 +28,47 @@ Step = Callable[..., Any]
 
 def plain_step(label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return fn(*args, **kwargs)
+
+
+#: The phases of a cycle (issue 21, item 4), in cycle order; :func:`phase_of` maps the ``step``
+#: labels of :func:`run_cycle`, the raw floors' ``run_cycle`` and ``driver.one_cycle`` onto them.
+PHASES = ("construction", "data version", "experiments", "lineage", "status", "reads", "stop")
+#: The rest of a timed cycle: wall time − the phases (the workload's own code between the calls, the
+#: floors' local bookkeeping and locally served reads).
+BETWEEN = "between calls"
+PHASE_OF = {
+    "construct": "construction",
+    "create_resource(dataset_version)": "data version",
+    "register_vc_resource(dataset_version)": "data version",
+    "log_data_profile": "data version",
+    "log_checks": "data version",
+    "log_data_comparison": "data version",
+    "create_resource(model_version)": "experiments",
+    "create_resource(experiment)": "experiments",
+    "log_metadata(experiment, params)": "experiments",
+    "log_metadata(experiment, scalar)": "experiments",
+    "register_vc_resource(experiment)": "experiments",
+    "log_artifact(experiment)": "experiments",
+    "clean_resource(experiment)": "experiments",
+    "log_metadata(model_version, winning_experiment_id)": "lineage",
+    "log_metadata(model_version, winning_experiment_model_trainer)": "lineage",
+    "register_vc_resource(model_version, key=train)": "lineage",
+    "build_model_lineage": "lineage",
+    "log_tag(model_version, status)": "status",
+    "lookups (2 searches)": "reads",  # the raw floors: their only reads that ask the store
+    "stop": "stop",
+}
+
+
+def phase_of(label: str) -> str:
+    """The phase of a ``step`` label: every ``get_*`` call is a read; an unknown label raises, so a
+    new call in the workload cannot go unaccounted."""
+    if label.startswith("get_"):
+        return "reads"
+    try:
+        return PHASE_OF[label]
+    except KeyError:
+        raise KeyError(f"step label {label!r} has no phase: add it to workload.PHASE_OF") from None
 
 
 def hexsha(*parts: object) -> str:

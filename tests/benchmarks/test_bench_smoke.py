@@ -1,5 +1,6 @@
 """Keep the benchmark code from rotting: one workload cycle on SQLite for ours (immediate and
-batched write mode) and the raw floor.
+batched write mode) and the two raw floors; the native floor writes lolpop's MLflow-native records
+in lolpop's shapes.
 
 No timing assertions — the numbers live in BENCHMARKS.md (``make bench``).
 """
@@ -31,7 +32,7 @@ def _runs(uri: str, experiment: str) -> list:
     return client.search_runs([exp.experiment_id], max_results=1000)
 
 
-@pytest.mark.parametrize("impl", ["ours", "batched", "raw"])
+@pytest.mark.parametrize("impl", ["ours", "batched", "raw_native", "raw"])
 def test_one_cycle_writes_the_records(store: Path, tmp_path: Path, impl: str) -> None:
     uri = f"sqlite:///{store}"
     cfg = {"impl": impl, "uri": uri, "experiment": f"bench-{impl}",
@@ -68,6 +69,129 @@ def test_one_cycle_writes_the_records(store: Path, tmp_path: Path, impl: str) ->
     out2 = driver.one_cycle(cfg, files, 1)
     prev = out2["prev_dv"]
     assert prev is not None and prev[1].info.run_id == workflow[0].info.run_id
+
+
+def test_cycles_are_timed_by_phase_and_the_profile_renders(store: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every timed cycle is split into the phases of ``workload.PHASES`` (each call of the workload,
+    the floors and the driver has one) by a timing step that reads no request counts: the counting
+    proxy is read once before and once after a timed cycle, as without it. The report renders the
+    profile table from those results."""
+    import report
+
+    snapshots: list[str] = []
+    monkeypatch.setattr(driver, "fetch_counts", lambda url: snapshots.append(url) or {})
+    impls = ("ours", "batched", "raw_native", "raw")
+    cycles = {}
+    for impl in impls:
+        snapshots.clear()
+        cfg = {"impl": impl, "mode": "cycles", "uri": f"sqlite:///{store}", "experiment": f"phases-{impl}",
+               "artifact_location": (tmp_path / impl).as_uri(), "counts_url": "http://counts.invalid",
+               "warmup": 0, "cycles": 1}
+        res = driver.mode_cycles(cfg)
+        assert len(snapshots) == 2, impl  # the cycle's before / after, nothing per call
+        [phases] = res["phases"]
+        assert list(phases) == [*W.PHASES, W.BETWEEN]
+        assert all(v >= 0 for v in phases.values()), (impl, phases)
+        assert sum(phases.values()) == pytest.approx(res["times"][0])
+        for phase in ("construction", "data version", "experiments", "lineage", "reads", "stop"):
+            assert phases[phase] > 0, (impl, phase)
+        assert res["step_calls"] > 0 and res["step_overhead_s"] >= 0
+        cycles[impl] = {**res, "step_overhead_s": [res["step_overhead_s"]]}
+    with pytest.raises(KeyError, match="no phase"):
+        W.phase_of("a call nobody mapped")
+
+    table = report.profile_table({"args": {"cycles": 1}, "cycles": {"sqlite": cycles, "server": cycles}})
+    assert table.startswith("## Profile: time per cycle by phase")
+    headers = [line for line in table.splitlines() if line.startswith("| phase |")]
+    assert len(headers) == len(report.BACKENDS)
+    assert headers[0] == "| phase | " + " | ".join(report.NAMES[i] for i in impls) + \
+        f" | {report.NAMES['batched']} / {report.NAMES['raw_native']} |"
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| phase |")]
+    assert [r.split(" | ")[0][2:] for r in rows] == \
+        [*W.PHASES[:-1], "`stop()`", W.BETWEEN, "**total**"] * len(report.BACKENDS)
+    assert all(r.count(" | ") == len(impls) + 1 for r in rows)
+    assert report.profile_table({"args": {"cycles": 1}, "cycles": {
+        b: {i: {k: v for k, v in res.items() if k != "phases"} for i, res in cycles.items()}
+        for b in report.BACKENDS}}) == ""  # results from before the phases were timed
+
+
+def _inputs(run) -> list[tuple]:
+    return [(i.dataset.name, i.dataset.digest, i.dataset.source_type, i.dataset.source, i.dataset.profile,
+             sorted((t.key, t.value) for t in i.tags)) for i in run.inputs.dataset_inputs]
+
+
+def test_the_native_floor_writes_lolpops_native_records(store: Path, tmp_path: Path) -> None:
+    """Like with like: the dataset inputs as lolpop's, on the same runs; the description; a
+    registry version with lolpop's tags and the status's alias; the version index lolpop reads."""
+    import raw_floor
+
+    from lolpop.layout import index, keys
+
+    uri = f"sqlite:///{store}"
+    files = W.make_files(tmp_path / "files")
+    client = MlflowClient(uri)
+    workflow, nested = {}, {}
+    for impl in ("batched", "raw_native"):
+        cfg = {"impl": impl, "uri": uri, "experiment": f"native-{impl}", "artifact_location": (tmp_path / impl).as_uri()}
+        driver.one_cycle(cfg, files, 0)
+        runs = _runs(uri, f"native-{impl}")
+        [workflow[impl]] = [r for r in runs if r.data.tags.get("parent_run") == "True"]
+        nested[impl] = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == workflow[impl].info.run_id
+                        and r.data.tags.get(index.INDEX_RUN_TAG) != "True"]
+        assert len(nested[impl]) == W.N_EXPERIMENTS
+    ours, floor = workflow["batched"], workflow["raw_native"]
+
+    # dataset inputs: the same one, on the model version's run and on every experiment run
+    assert _inputs(floor) == _inputs(ours) and len(_inputs(ours)) == 1
+    assert all(_inputs(r) == _inputs(ours) for r in nested["raw_native"] + nested["batched"])
+    # the run description
+    assert floor.data.tags[keys.MLFLOW_NOTE].startswith("### lolpop workflow run")
+
+    # the registry: a version of the winner with lolpop's version tags, holding the status's alias
+    name = raw_floor.registered_model_name("native-raw_native", W.MODEL_VERSION)
+    winner = floor.data.tags[f"{W.MODEL_VERSION}.{keys.WINNER_KEY}"]
+    [version] = client.search_model_versions(f"name = '{name}'")
+    assert version.run_id == keys.split_experiment_id(winner)[0]
+    assert {k: v for k, v in version.tags.items() if k.startswith("lolpop.")} == {
+        keys.REGISTRY_WORKFLOW_RUN_TAG: floor.info.run_id, keys.REGISTRY_EXPERIMENT_TAG: winner,
+        keys.REGISTRY_MODEL_VERSION_TAG: W.MODEL_VERSION}
+    assert client.get_registered_model(name).aliases == {keys.status_alias("PROMOTED"): version.version}
+    assert version.description
+
+    # the version index: complete, nested under the workflow run, naming the cycle's versions
+    for impl in ("batched", "raw_native"):
+        exp = client.get_experiment_by_name(f"native-{impl}")
+        idx = client.get_run(index.index_run_id(exp.tags))
+        assert index.is_index_run(idx, exp.experiment_id) and index.complete(idx, exp.creation_time)
+        assert idx.data.tags["mlflow.parentRunId"] == workflow[impl].info.run_id
+        assert index.since(idx.data.tags) <= workflow[impl].info.start_time
+        steps = index.metric_steps(idx)
+        for rid in index.indexed_resource_ids(workflow[impl].data.tags):
+            assert index.pointer(index.NEWEST, rid, idx.data.metrics, steps) == \
+                (workflow[impl].info.run_id, workflow[impl].info.start_time), (impl, rid)
+    assert sorted(client.get_run(index.index_run_id(client.get_experiment_by_name("native-raw_native").tags))
+                  .data.metrics) == sorted(client.get_run(index.index_run_id(
+                      client.get_experiment_by_name("native-batched").tags)).data.metrics)
+
+
+def test_the_floors_spell_lolpops_names_as_lolpop_does() -> None:
+    import raw_floor
+
+    from lolpop.layout import index, keys
+
+    for name in ("MLFLOW_PARENT", "MLFLOW_NOTE", "MLFLOW_DATASET_CONTEXT", "TRAINING_CONTEXT",
+                 "MAX_DATASET_DIGEST_LENGTH", "REGISTRY_WORKFLOW_RUN_TAG", "REGISTRY_EXPERIMENT_TAG",
+                 "REGISTRY_MODEL_VERSION_TAG"):
+        assert getattr(raw_floor, name) == getattr(keys, name), name
+    assert raw_floor.USED_BY_PREFIX + "r.d" == keys.used_by_key("r", "d")
+    assert (raw_floor.INDEX_EXPERIMENT_TAG, raw_floor.INDEX_RUN_TAG, raw_floor.INDEX_SINCE_TAG,
+            raw_floor.INDEX_COMPLETE_TAG, raw_floor.INDEX_RUN_NAME) == (
+        index.EXPERIMENT_TAG, index.INDEX_RUN_TAG, index.SINCE_TAG, index.COMPLETE_TAG, index.INDEX_RUN_NAME)
+    run_id = "0123456789abcdef0123456789abcdef"
+    assert [(m.key, m.value, m.step) for m in raw_floor.index_entries(index.NEWEST, "m", run_id, 17)] == \
+        index.entries(index.NEWEST, "m", run_id, 17)
+    assert "PROMOTED".lower() == keys.status_alias("PROMOTED")
 
 
 def test_history_generator(store: Path) -> None:
@@ -124,42 +248,6 @@ def test_lookups_into_generated_history_take_the_index_path(store: Path) -> None
     raw = driver.mode_lookups({**cfg, "impl": "raw"})
     assert {k: (v or {}).get("run_id") for k, v in raw["found"].items()} == \
         {k: (v or {}).get("run_id") for k, v in ours["found"].items()}
-
-
-def test_counting_proxy_counts_by_endpoint() -> None:
-    import http.server
-    import threading
-    import urllib.request
-
-    from proxy import CountingProxy, endpoint, fetch_counts
-
-    class Up(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        do_PUT = do_GET
-
-        def log_message(self, *a: object) -> None:
-            pass
-
-    up = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Up)
-    threading.Thread(target=up.serve_forever, daemon=True).start()
-    proxy = CountingProxy(up.server_address[1]).start()
-    try:
-        for _ in range(3):
-            assert urllib.request.urlopen(proxy.url + "/api/2.0/mlflow/runs/get?run_id=x").read() == b"ok"
-        req = urllib.request.Request(proxy.url + "/api/2.0/mlflow-artifacts/artifacts/1/abc/f.txt",
-                                     data=b"hello", method="PUT")
-        urllib.request.urlopen(req).read()
-        counts = fetch_counts(proxy.url)
-        assert counts == {"GET /api/2.0/mlflow/runs/get": 3, "PUT /api/2.0/mlflow-artifacts/artifacts/*": 1}
-        assert endpoint("POST", "/a/b?c=d") == "POST /a/b"
-    finally:
-        proxy.stop()
-        up.shutdown()
 
 
 def test_cli_latency_table() -> None:

@@ -1,7 +1,7 @@
 """Exactly once (DESIGN.md, "Lifecycle"): a create whose answer is lost after the server applied
 it leaves one record, and nothing RUNNING or PENDING.
 
-A real ``mlflow server`` sits behind :class:`~tests.support.answer_proxy.AnswerProxy`, which
+A real ``mlflow server`` sits behind :class:`~tests.support.http_proxy.HttpProxy`, which
 forwards a chosen request, lets the server apply it, and drops the answer (or holds it until the
 client has given up, then applies it: a late commit). Before lolpop's one retry rule, MLflow's
 session resent every such create: a second workflow run / experiment run / index run stayed
@@ -20,7 +20,7 @@ from mlflow.entities import ViewType
 
 from lolpop.components import MLFlowMetadataTracker, SklearnModelTrainer
 from lolpop.layout import index
-from tests.support.answer_proxy import AnswerProxy
+from tests.support.http_proxy import HttpProxy
 from tests.support.data import iris_splits
 
 LOGREG = {"estimator": "LogisticRegression", "training_params": {"C": 0.5, "max_iter": 500}}
@@ -29,8 +29,8 @@ TIMEOUT = 3
 
 
 @pytest.fixture
-def proxy(mlflow_server) -> Iterator[AnswerProxy]:
-    with AnswerProxy(mlflow_server.url) as p:
+def proxy(mlflow_server) -> Iterator[HttpProxy]:
+    with HttpProxy(mlflow_server.url) as p:
         yield p
 
 
@@ -39,7 +39,7 @@ def client(mlflow_server) -> MlflowClient:
     return MlflowClient(tracking_uri=mlflow_server.url)  # straight to the server, not the proxy
 
 
-def _tracker(proxy: AnswerProxy, experiment: str) -> MLFlowMetadataTracker:
+def _tracker(proxy: HttpProxy, experiment: str) -> MLFlowMetadataTracker:
     return MLFlowMetadataTracker(conf={"mlflow_tracking_uri": proxy.url, "mlflow_experiment_name": experiment,
                                        "mlflow_request_timeout": TIMEOUT})
 

@@ -9,6 +9,14 @@ Modes (switch with :meth:`FaultyProxy.set_mode` between calls):
 
 The relay runs in daemon threads and stops by itself at :meth:`close` or after ``lifetime``
 seconds, so a test that fails half-way leaves nothing running.
+
+Why a second proxy beside :class:`tests.support.http_proxy.HttpProxy` (the HTTP proxy of the tests
+and the benchmarks): this one works below HTTP. It relays raw bytes and never parses a request,
+so it can be a server that accepts a connection and never answers (``silent``: the client's
+timeouts and retries are what is tested, with no upstream at all when ``upstream_port`` is
+``None``) and count *connection* attempts; an HTTP proxy reads whole requests and answers or
+drops each one, which is what counting by endpoint and losing an answer after the server applied
+the request need. Merged, each would carry the other's machinery for nothing.
 """
 
 from __future__ import annotations

@@ -37,10 +37,6 @@ AWS_ENV = {
 }
 
 
-# The server's background job runner (GenAI jobs) is not used by lolpop: skip its extra process.
-SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-
-
 def _connect(dbname: str, user: str, timeout: int = 3):
     import psycopg2
 
@@ -166,7 +162,7 @@ class Stack:
 
     @property
     def server_env(self) -> dict[str, str]:
-        return {**AWS_ENV, "MLFLOW_S3_ENDPOINT_URL": self.s3.url, **SERVER_ENV}
+        return {**AWS_ENV, "MLFLOW_S3_ENDPOINT_URL": self.s3.url}
 
     def new_server(self, workers: int | None = None, extra_args: list[str] | None = None,
                    env: dict[str, str] | None = None) -> MlflowServer:
@@ -222,5 +218,5 @@ def auth_server(workdir: Path, admin: str, password: str) -> MlflowServer:
     return MlflowServer(
         workdir, workers=1, extra_args=["--app-name", "basic-auth"],
         env={"MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLFLOW_AUTH_ADMIN_PASSWORD": password,
-             "MLFLOW_FLASK_SERVER_SECRET_KEY": uuid.uuid4().hex, **SERVER_ENV},
+             "MLFLOW_FLASK_SERVER_SECRET_KEY": uuid.uuid4().hex},
     )

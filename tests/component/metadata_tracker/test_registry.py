@@ -295,10 +295,9 @@ def test_processes_registering_at_once_settle_on_one_version(make_tracker, conf,
 
 def test_registry_requests_of_a_status_change(mlflow_server, iris):
     """The status and its event are one ``log-batch``; the registry adds what _registry.py lists."""
-    sys.path.insert(0, str(Path(__file__).parents[3] / "benchmarks"))
-    from proxy import CountingProxy
+    from tests.support.http_proxy import HttpProxy
 
-    proxy = CountingProxy(int(mlflow_server.url.rsplit(":", 1)[1])).start()
+    proxy = HttpProxy(mlflow_server.url)
     conf = {"mlflow_tracking_uri": proxy.url, "mlflow_experiment_name": f"budget-{uuid.uuid4().hex[:8]}"}
     build_index(conf)
     tracker = MLFlowMetadataTracker(conf=conf)
@@ -325,7 +324,7 @@ def test_registry_requests_of_a_status_change(mlflow_server, iris):
         assert writes("DEPLOYED") == {f"POST {api}runs/log-batch": 2, card: 1}
     finally:
         tracker.stop()
-        proxy.stop()
+        proxy.close()
 
 
 def test_a_model_lolpop_would_not_load_is_not_registered(tracker, client, iris, tmp_path, caplog):

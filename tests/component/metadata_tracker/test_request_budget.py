@@ -1,19 +1,17 @@
 """At most one write request per seed call, counted on the wire between the tracker and a real
-``mlflow server`` (a counting proxy forwards every request and counts it by endpoint)."""
+``mlflow server`` (``tests.support.http_proxy.HttpProxy`` forwards every request and counts it by
+endpoint)."""
 
 from __future__ import annotations
 
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
 from lolpop.components import MLFlowMetadataTracker
+from tests.support.http_proxy import HttpProxy
 from tests.support.version_index import build_index
 
-sys.path.insert(0, str(Path(__file__).parents[3] / "benchmarks"))
-from proxy import CountingProxy  # noqa: E402
 
 READS = ("GET ", "POST /api/2.0/mlflow/runs/search", "POST /api/2.0/mlflow/experiments/search")
 LOG_BATCH, LOG_INPUTS = "POST /api/2.0/mlflow/runs/log-batch", "POST /api/2.0/mlflow/runs/log-inputs"
@@ -39,8 +37,7 @@ CREATE, SET_EXPERIMENT_TAG = "POST /api/2.0/mlflow/runs/create", "POST /api/2.0/
 
 @pytest.fixture
 def counted(mlflow_server):
-    port = int(mlflow_server.url.rsplit(":", 1)[1])
-    proxy = CountingProxy(port).start()
+    proxy = HttpProxy(mlflow_server.url)
     conf = {"mlflow_tracking_uri": proxy.url, "mlflow_experiment_name": f"budget-{uuid.uuid4().hex[:8]}"}
     build_index(conf)  # as any earlier workflow run would have
     tracker = MLFlowMetadataTracker(conf=conf)
@@ -48,10 +45,10 @@ def counted(mlflow_server):
         yield tracker, proxy
     finally:
         tracker.stop()
-        proxy.stop()
+        proxy.close()
 
 
-def _writes(proxy: CountingProxy) -> dict[str, int]:
+def _writes(proxy: HttpProxy) -> dict[str, int]:
     return _writes_of(proxy.counts())
 
 
@@ -103,8 +100,7 @@ def test_the_writer_creating_an_experiment_builds_its_index_once(mlflow_server):
     """The index run is created once per experiment, by the writer that creates the experiment,
     before its own run: one run created and ended, the experiment tag naming it, its ``since``
     tag; every stop adds one log_batch (DOCUMENTED)."""
-    port = int(mlflow_server.url.rsplit(":", 1)[1])
-    proxy = CountingProxy(port).start()
+    proxy = HttpProxy(mlflow_server.url)
     try:
         conf = {"mlflow_tracking_uri": proxy.url, "mlflow_experiment_name": f"budget-{uuid.uuid4().hex[:8]}"}
         first = MLFlowMetadataTracker(conf=conf)
@@ -123,7 +119,7 @@ def test_the_writer_creating_an_experiment_builds_its_index_once(mlflow_server):
         second.stop()
         assert _writes(proxy) == {LOG_BATCH: 2, UPDATE: 1}
     finally:
-        proxy.stop()
+        proxy.close()
 
 
 SEARCH = "POST /api/2.0/mlflow/runs/search"

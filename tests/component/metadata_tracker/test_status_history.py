@@ -96,11 +96,9 @@ def test_batched_mode_sends_the_event_with_its_status(make_tracker, client):
 
 
 def test_the_status_and_its_event_are_one_write_request(mlflow_server):
-    sys.path.insert(0, str(Path(__file__).parents[3] / "benchmarks"))
-    from proxy import CountingProxy
+    from tests.support.http_proxy import HttpProxy
 
-    port = int(mlflow_server.url.rsplit(":", 1)[1])
-    proxy = CountingProxy(port).start()
+    proxy = HttpProxy(mlflow_server.url)
     conf = {"mlflow_tracking_uri": proxy.url, "mlflow_experiment_name": f"budget-{uuid.uuid4().hex[:8]}"}
     build_index(conf)
     tracker = MLFlowMetadataTracker(conf=conf)
@@ -114,7 +112,7 @@ def test_the_status_and_its_event_are_one_write_request(mlflow_server):
             assert writes == {"POST /api/2.0/mlflow/runs/log-batch": 2 if status == "DEPLOYED" else 1}
     finally:
         tracker.stop()
-        proxy.stop()
+        proxy.close()
 
 
 WRITER = textwrap.dedent("""
