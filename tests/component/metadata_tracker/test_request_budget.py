@@ -5,6 +5,7 @@ endpoint)."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 
