@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lolpop.layout import ui_links
+from lolpop.layout.uris import redact
 from lolpop.layout.native import LINEAGE_ARTIFACT_ID, LINEAGE_FILE_NAME
 from lolpop.lineage.graph import build_lineage
 from lolpop.lineage.render import to_html
@@ -79,7 +80,8 @@ def redraw_pages(reader: Any, model_versions: Iterable[tuple[str, str]], repo_of
                 path.write_text(text, encoding="utf-8")
                 repo.log_artifact(str(path), f"{rid}/{LINEAGE_ARTIFACT_ID}")
         except Exception as exc:  # noqa: BLE001 - the event is written: a stale page is a warning
-            message = f"could not redraw the lineage page of {rid!r} (run {run_id}): {type(exc).__name__}: {exc}"
+            # MLflow's messages embed the request URL, userinfo included: never a password in a warning.
+            message = redact(f"could not redraw the lineage page of {rid!r} (run {run_id}): {type(exc).__name__}: {exc}")
             logger.warning("%s", message)
             failures.append(message)
             continue

@@ -58,6 +58,14 @@ def translate(exc: BaseException, what: str, uri: str | None = None, **objects: 
     return mlflow_error(exc, what, uri=uri, user=tracking_user(uri), **objects)
 
 
+def warn_with_traceback(log: Any, message: str, *args: Any) -> None:
+    """``log.warning(message, *args, exc_info=True)`` for the exception being handled, with URI
+    credentials redacted in it and its causes first (:func:`scrub_chain`): a failure lolpop only
+    warns about (a picture, a timed flush) never prints a password in the traceback."""
+    scrub_chain(sys.exc_info()[1])
+    log.warning(message, *args, exc_info=True)
+
+
 def scrub_chain(exc: BaseException | None) -> None:
     """Redact URI credentials in place in ``exc`` and its causes/contexts (MLflow's messages embed
     the request URL, userinfo included), so a logged traceback never shows a password."""

@@ -55,7 +55,7 @@ from lolpop.store._known_artifacts import KnownArtifacts
 from lolpop.store._exactly_once import CreateOnce
 from lolpop.store._registry_store import RegistryStore
 from lolpop.store._retry import store_unavailable
-from lolpop.store._connection import artifact_repository
+from lolpop.store._connection import artifact_repository, warn_with_traceback
 from lolpop.exceptions import ResourceNotFoundError
 from lolpop.layout import filters
 from lolpop.layout.keys import (
@@ -323,8 +323,8 @@ class RunStore:
                     self._send(run_id, held)
                     self._commit(state, held, clear_pending=True)
                 except Exception:  # noqa: BLE001 - the original refusal is the error to report
-                    logger.warning("lolpop: could not send held writes of run %s; kept for the next "
-                                   "flush", run_id, exc_info=True)
+                    warn_with_traceback(logger, "lolpop: could not send held writes of run %s; kept for the next "
+                                        "flush", run_id)
             raise
         self._commit(state, held.merged(batch), clear_pending=bool(held))
 
@@ -426,7 +426,7 @@ class RunStore:
                 try:
                     self._flush_locked(run_id, state)
                 except Exception:  # noqa: BLE001 - kept pending; reported, retried next tick
-                    logger.warning("lolpop: timed flush of run %s failed; will retry", run_id, exc_info=True)
+                    warn_with_traceback(logger, "lolpop: timed flush of run %s failed; will retry", run_id)
                 finally:
                     state.write_lock.release()
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from lolpop.component.metadata_tracker.base_metadata_tracker import Resource
 from lolpop.layout import keys
+from lolpop.store._connection import warn_with_traceback
 
 if TYPE_CHECKING:
     from lolpop.component.metadata_tracker._registry import RegistryVersion
@@ -63,8 +64,7 @@ def write_reports(tracker: TrackerView, changed: Mapping[tuple[str, str], Regist
                     tracker._store.registry.set_version_tag(version.name, version.version, keys.REGISTRY_REPORT_TAG, uri)
                 written.append(uri)
             except Exception:  # noqa: BLE001 - a report must never keep a run from ending
-                logger.warning("lolpop: could not write the audit report of %r (run %s)", mv_id, run_id,
-                               exc_info=True)
+                warn_with_traceback(logger, "lolpop: could not write the audit report of %r (run %s)", mv_id, run_id)
     finally:
         reader.close()
     return written

@@ -25,6 +25,7 @@ from lolpop.store.entities import Run
 from lolpop.component.metadata_tracker import _run_note
 from lolpop.component.metadata_tracker._run_note import code, md, run_link
 from lolpop.store._batch import TERMINAL, Batch, check_key
+from lolpop.store._connection import warn_with_traceback
 from lolpop.component.metadata_tracker.base_metadata_tracker import Resource
 from lolpop.exceptions import InvalidKeyError, ResourceNotFoundError
 from lolpop.layout import keys, native
@@ -171,11 +172,11 @@ def write_note(tracker: TrackerView, statuses: Mapping[str, str]) -> list[tuple[
         text = _run_note.render(summary(tracker, statuses))
         tracker._store.write(workflow, lambda tags, params: Batch(tags={keys.MLFLOW_NOTE: text}), defer=True)
     except Exception:  # noqa: BLE001 - a description must never keep a run from ending
-        logger.warning("lolpop: could not write the description of run %s", workflow, exc_info=True)
+        warn_with_traceback(logger, "lolpop: could not write the description of run %s", workflow)
     try:
         return lineage_pages(tracker)
     except Exception:  # noqa: BLE001 - as above
-        logger.warning("lolpop: could not list the lineage pages of run %s", workflow, exc_info=True)
+        warn_with_traceback(logger, "lolpop: could not list the lineage pages of run %s", workflow)
         return []
 
 
@@ -199,7 +200,6 @@ def refresh_lineage_pages(tracker: TrackerView, pages: list[tuple[str, str]],
                     continue
                 log_lineage_page(tracker, Resource(mv_id, run), held, direction="both", reader=reader)
             except Exception:  # noqa: BLE001 - a picture must never keep a run from ending
-                logger.warning("lolpop: could not redraw the lineage page of %r (run %s)", mv_id, run_id,
-                               exc_info=True)
+                warn_with_traceback(logger, "lolpop: could not redraw the lineage page of %r (run %s)", mv_id, run_id)
     finally:
         reader.close()

@@ -30,7 +30,7 @@ from lolpop.store.entities import Run
 
 from lolpop.component.base import ConfLike
 from lolpop.component.metadata_tracker import _lifecycle
-from lolpop.store._connection import open_store, redact, translating
+from lolpop.store._connection import open_store, redact, translating, warn_with_traceback
 from lolpop.component.metadata_tracker._lookups import DEPLOYED, Lookups
 from lolpop.component.metadata_tracker._registry import ModelRegistry
 from lolpop.store._batch import TERMINAL, Batch, check_key
@@ -535,8 +535,7 @@ class MLFlowMetadataTracker(ResourceMethods, ArtifactMethods, LookupMethods, Lin
             # record: remove it (nothing to do, and no request, when no answer was lost).
             self._store.sweep()
         except Exception:  # noqa: BLE001 - the runs have ended; a leftover is logged, not fatal
-            logging.getLogger("lolpop").warning("lolpop: could not remove records left by lost answers",
-                                                exc_info=True)
+            warn_with_traceback(logging.getLogger("lolpop"), "lolpop: could not remove records left by lost answers")
         self._stopped = True
         self._store.close()
         end_openlineage(self, self._openlineage, status)
