@@ -97,6 +97,12 @@ class MlflowClientAdapter(StoreClient):
     def __init__(self, client: Any) -> None:
         self.client = client
         self.tracking_uri = str(client.tracking_uri)
+        # The artifact root of each run this adapter fetched, and its repository once built: a
+        # listing is then one request of that repository. MlflowClient.list_artifacts resolves
+        # ``runs:/<id>`` at every call instead (a get_run, then a look for a LoggedModel named like
+        # the folder, whose files it would mix into the run's), ~30 ms a call on SQLite.
+        self._artifact_uris: dict[str, str] = {}
+        self._repos: dict[str, Any] = {}
 
     @classmethod
     def open(cls, tracking_uri: str, timeout: float = 10.0) -> MlflowClientAdapter:
@@ -133,12 +139,18 @@ class MlflowClientAdapter(StoreClient):
                 experiment_ids=list(experiment_ids), filter_string=filter_string,
                 run_view_type=ViewType.ACTIVE_ONLY, max_results=max_results,
                 order_by=order_by if order_by is not None else DEFAULT_ORDER)
-        return [_run(r) for r in runs]
+        return [self._seen(r) for r in runs]
+
+    def _seen(self, run: Any) -> Run:
+        uri = getattr(run.info, "artifact_uri", None)
+        if isinstance(uri, str) and uri:
+            self._artifact_uris[run.info.run_id] = uri
+        return _run(run)
 
     def get_run(self, run_id: str) -> Run:
         try:
             with _translated("get_run"):
-                return _run(self.client.get_run(run_id))
+                return self._seen(self.client.get_run(run_id))
         except ResourceNotFoundError:
             raise ResourceNotFoundError(f"no MLflow run {run_id!r}") from None
 
@@ -163,8 +175,22 @@ class MlflowClientAdapter(StoreClient):
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         with _translated("list_artifacts"):
-            infos = self.client.list_artifacts(run_id, artifact_path(path) or None)
+            repo = self._repository(run_id)
+            rel = artifact_path(path) or None
+            infos = repo.list_artifacts(rel) if repo is not None else self.client.list_artifacts(run_id, rel)
         return sorted((_file(i) for i in infos), key=lambda f: f.path)
+
+    def _repository(self, run_id: str) -> Any:
+        """The artifact repository of a run this adapter fetched (its requests bounded like the
+        client's), or ``None`` for another run (MLflow's own listing is used)."""
+        if run_id not in self._repos:
+            uri = self._artifact_uris.get(run_id)
+            if uri is None:
+                return None
+            from lolpop.store._bounded_client import artifact_repository
+
+            self._repos[run_id] = artifact_repository(uri, self.tracking_uri, getattr(self.client, "bound", None))
+        return self._repos[run_id]
 
     def read_artifact(self, run_id: str, path: str) -> bytes:
         with tempfile.TemporaryDirectory(prefix="lolpop-read-") as tmp, _translated("read_artifact"):
