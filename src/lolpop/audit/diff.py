@@ -263,7 +263,9 @@ def version_pair(reader: Any, model_id: str, run_ids: tuple[str, ...] | list[str
         raise InvalidInputError(f"give at most two --run options, got {len(run_ids)}")
     if len(run_ids) == 2:
         return reader.locate(model_id, run_ids[0]), reader.locate(model_id, run_ids[1])
-    runs = reader.versions(model_id, limit=MAX_VERSIONS)
+    # The newest and the one before it need two versions, not the whole history (a search that
+    # grows with it: 1.97 s at 1 000 cycles on a server, where two rows take 0.4 s).
+    runs = reader.versions(model_id, limit=MAX_VERSIONS if run_ids else 2)
     if run_ids:
         b = reader.locate(model_id, run_ids[0])
         ids = [r.info.run_id for r in runs]
