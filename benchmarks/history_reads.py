@@ -15,7 +15,10 @@ on the SQLite file (``--tracking-uri sqlite:///…``) and through a local ``mlfl
 same file (SQLite behind, 1 worker), each as a fresh ``python -m lolpop.cli`` process (interpreter
 start-up and imports included), ``runs`` times after one warm-up, every case (command × history
 size × backend) interleaved round-robin with the order rotated each round, so machine load hits
-them alike — as ``cli_latency.py`` times the quickstart's commands.
+them alike — as ``cli_latency.py`` times the quickstart's commands. The warm-up run of each server
+case goes through the tests' counting proxy (``tests/support/http_proxy.py``): the requests a
+command sends, by endpoint (how many searches it still makes); the timed runs talk to the server
+directly.
 
 Targets (issue 21, item 3): each at 100 000 cycles ≤ 0.3 s on SQLite and ≤ 0.6 s on the server.
 
@@ -49,6 +52,7 @@ sys.path.insert(0, str(ROOT))  # the server helper shared with the tests
 
 import history  # noqa: E402
 import workload as W  # noqa: E402
+from tests.support.http_proxy import HttpProxy  # noqa: E402
 from tests.support.mlflow_server import sqlite_server  # noqa: E402
 
 EXPERIMENT = "lookup"  # the look-up benchmark's experiment (run.py), whose stores are reused
@@ -64,6 +68,8 @@ BACKENDS = {"sqlite": "SQLite file store", "server": "mlflow server (SQLite, 1 w
 #: Issue 21, item 3: seconds per command at :data:`TARGET_SIZE` cycles.
 TARGETS = {"sqlite": 0.3, "server": 0.6}
 TARGET_SIZE = 100_000
+#: Seconds a command may take before it counts as failed (and is timed no further).
+TIMEOUT = 600
 
 
 def log(msg: str) -> None:
@@ -142,11 +148,13 @@ def measure(build: Path, sizes: list[int], runs: int = 5, reuse: Path | None = N
     dbs, made = stores(build, sizes, reuse)
     runs_of = {size: _run_id(dbs[size], f"history-{newest_deployed(size)}") for size in sizes}
     servers: dict[int, Any] = {}
+    proxies: dict[int, HttpProxy] = {}
     uris: dict[tuple[str, int], str] = {}
     load_start = os.getloadavg()
     times: dict[tuple[str, int, str], list[float]] = {}
     answers: dict[tuple[str, int, str], str] = {}
     errors: dict[tuple[str, int, str], str] = {}
+    requests: dict[tuple[str, int, str], dict[str, int]] = {}
     try:
         for size in sizes:
             uris[("sqlite", size)] = f"sqlite:///{dbs[size]}"
@@ -157,6 +165,7 @@ def measure(build: Path, sizes: list[int], runs: int = 5, reuse: Path | None = N
                                               inherit_mlflow_env=False).start()
                 servers[size].warm_up(EXPERIMENT)
                 uris[("server", size)] = servers[size].url
+                proxies[size] = HttpProxy(servers[size].url)
         cases = [(b, size, label, [a.format(run=runs_of[size]) for a in args])
                  for b in backends for size in sizes for label, args in COMMANDS]
         log(f"{len(cases)} cases x ({runs} runs + 1 warm-up)")
@@ -166,32 +175,46 @@ def measure(build: Path, sizes: list[int], runs: int = 5, reuse: Path | None = N
                 case = (b, size, label)
                 if case in errors:
                     continue
-                cmd = [sys.executable, "-m", "lolpop.cli", "--tracking-uri", uris[(b, size)], *args]
+                counted = rnd == 0 and b == "server"  # the warm-up, through the counting proxy
+                uri = proxies[size].url if counted else uris[(b, size)]
+                cmd = [sys.executable, "-m", "lolpop.cli", "--tracking-uri", uri, *args]
+                if counted:
+                    proxies[size].reset()
                 start = time.perf_counter()
-                proc = subprocess.run(cmd, cwd=build, env=_env(), capture_output=True, text=True, timeout=600)
+                try:
+                    proc = subprocess.run(cmd, cwd=build, env=_env(), capture_output=True, text=True,
+                                          timeout=TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    errors[case] = f"no answer in {TIMEOUT} s"
+                    log(f"{b}, {size} cycles, {label}: {errors[case]}")
+                    continue
                 elapsed = time.perf_counter() - start
                 if proc.returncode != 0:
-                    errors[case] = _first_line("\n".join(proc.stderr.splitlines()[-1:])) or f"exit {proc.returncode}"
+                    errors[case] = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1][:160]
                     log(f"{b}, {size} cycles, {label}: failed: {errors[case]}")
                     continue
                 if rnd:
                     times.setdefault(case, []).append(elapsed)
                 else:
                     answers[case] = _first_line(proc.stdout)
+                    if counted:
+                        requests[case] = proxies[size].counts()
             log(f"  round {rnd + 1}/{runs + 1} done")
     finally:
+        for proxy in proxies.values():
+            proxy.close()
         for server in servers.values():
             server.stop()
     out: dict[str, Any] = {
         "runs": runs, "sizes": sizes, "backends": list(backends), "commands": [label for label, _ in COMMANDS],
         "impact_run": {str(s): {"cycle": newest_deployed(s), "run_id": runs_of[s]} for s in sizes},
-        "stores": {str(s): made[s] for s in sizes}, "times": {}, "answers": {}, "errors": {},
+        "stores": {str(s): made[s] for s in sizes}, "times": {}, "answers": {}, "errors": {}, "requests": {},
         "load": [load_start, os.getloadavg()], "python": platform.python_version(), "cpus": os.cpu_count(),
     }
     for (b, size, label), ts in times.items():
         out["times"].setdefault(b, {}).setdefault(str(size), {})[label] = {
             "median": statistics.median(ts), "min": min(ts), "max": max(ts)}
-    for key, name in (("answers", answers), ("errors", errors)):
+    for key, name in (("answers", answers), ("errors", errors), ("requests", requests)):
         for (b, size, label), text in name.items():
             out[key].setdefault(b, {}).setdefault(str(size), {})[label] = text
     out["elapsed_s"] = time.time() - t0
@@ -203,6 +226,12 @@ def measure(build: Path, sizes: list[int], runs: int = 5, reuse: Path | None = N
 # ------------------------------------------------------------------------------------------
 def _n(size: int) -> str:
     return f"{size:,}".replace(",", " ")
+
+
+def _ep(endpoint: str) -> str:
+    """``GET runs/get`` for ``GET /api/2.0/mlflow/runs/get``."""
+    method, _, path = endpoint.partition(" ")
+    return f"{method} {path.split('/mlflow/', 1)[-1] if '/mlflow/' in path else path}"
 
 
 def _s(seconds: float) -> str:
@@ -269,11 +298,30 @@ def render(results: dict[str, Any]) -> str:
             add(f"| `{label}` at {_n(hi)} cycles ≤ {TARGETS[b]:g} s, {BACKENDS[b]} | {measured} | "
                 f"{'yes' if ok else '**no**'} |")
     add("")
+    reqs = results.get("requests", {}).get("server", {})
+    if reqs:
+        add("Requests per command to the server (its warm-up run, through the counting proxy; the timed runs "
+            "talk to the server directly):\n")
+        add("| command | " + " | ".join(f"{_n(s)} cycles" for s in sizes) + f" | by endpoint, {_n(hi)} cycles |")
+        add("|---|" + "---:|" * len(sizes) + "---|")
+        for label in results["commands"]:
+            per = [reqs.get(str(s), {}).get(label) for s in sizes]
+            eps = per[-1] or {}
+            add(f"| `{label}` | " + " | ".join("—" if c is None else str(sum(c.values())) for c in per) + " | "
+                + (", ".join(f"{_ep(k)} × {v}" for k, v in sorted(eps.items())) or "—") + " |")
+        add("")
     answers = results.get("answers", {})
-    lines = [f"`{label}`: {answers[b][str(hi)][label]}" for b in backends[:1] for label in results["commands"]
-             if label in answers.get(b, {}).get(str(hi), {})]
+    lines = []
+    for label in results["commands"]:
+        said = {b: answers.get(b, {}).get(str(hi), {}).get(label) for b in backends}
+        first = next((v for v in said.values() if v is not None), None)
+        if first is None:
+            continue
+        others = [f"{BACKENDS[b]}: {v}" for b, v in said.items() if v is not None and v != first]
+        lines.append(f"`{label}`: {first}" + (f" ({'; '.join(others)})" if others else ""))
     if lines:
-        add(f"What they answered at {_n(hi)} cycles ({BACKENDS[backends[0]]}, first line of the output): "
+        add(f"What they answered at {_n(hi)} cycles (first line of the output"
+            + (", the same on both backends unless said" if len(backends) > 1 else "") + "): "
             + "; ".join(line.replace("|", "/") for line in lines) + ".\n")
     (l1, l5, _), (e1, e5, _) = results["load"]
     stores = results.get("stores", {})

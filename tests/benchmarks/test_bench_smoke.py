@@ -285,6 +285,7 @@ def test_history_reads_on_a_tiny_history(tmp_path: Path) -> None:
     assert res["impact_run"][str(size)]["cycle"] == 10
     answers = res["answers"]["sqlite"][str(size)]
     history_cmd, diff_cmd, lineage_cmd, impact_cmd = res["commands"]
+    assert res["requests"] == {}  # counted on the server only
     assert answers[history_cmd].startswith(f"History of {W.MODEL_VERSION} (model_version): {size} version(s)")
     assert answers[diff_cmd].startswith(f"Diff of {W.MODEL_VERSION}:")
     assert answers[lineage_cmd].startswith(f"{W.MODEL_VERSION}  model_version")
@@ -293,7 +294,7 @@ def test_history_reads_on_a_tiny_history(tmp_path: Path) -> None:
     section = history_reads.render(res)
     assert section.startswith("## Reads that still search (issue 21, item 3)")
     lines = section.splitlines()
-    rows = [ln for ln in lines if ln.startswith("| `lolpop") and " cycles ≤ " not in ln]
+    rows = [ln for ln in lines if ln.startswith("| `lolpop") and "` | SQLite file store | " in ln]
     assert len(rows) == len(history_reads.COMMANDS)  # SQLite only
     assert all(r.count(" | ") == 2 for r in rows)  # command, backend, one size (no ratio column)
     targets = [ln for ln in lines if ln.startswith("| `lolpop") and f"at {size} cycles ≤ 0.3 s, SQLite" in ln]
@@ -313,9 +314,15 @@ def test_history_reads_table() -> None:
                "impact_run": {"100": {"cycle": 90, "run_id": "a" * 32}, "100000": {"cycle": 99990, "run_id": "b" * 32}},
                "stores": {"100": "reused", "100000": "reused"}, "times": times,
                "answers": {}, "errors": {"server": {"100000": {labels[3]: "Error: boom | bang"}}},
-               "load": [(1, 1, 1), (1, 1, 1)], "python": "3.11", "cpus": 2, "elapsed_s": 12}
+               "load": [(1, 1, 1), (1, 1, 1)], "python": "3.11", "cpus": 2, "elapsed_s": 12,
+               "requests": {"server": {"100": {labels[0]: {"POST /api/2.0/mlflow/runs/search": 1}},
+                                       "100000": {labels[0]: {"POST /api/2.0/mlflow/runs/search": 1,
+                                                              "GET /api/2.0/mlflow/runs/get": 2}}}}}
     section = history_reads.render(results)
-    rows = [ln for ln in section.splitlines() if ln.startswith("| `lolpop") and " cycles ≤ " not in ln]
+    assert f"| `{labels[0]}` | 1 | 3 | GET runs/get × 2, POST runs/search × 1 |" in section
+    assert f"| `{labels[1]}` | — | — | — |" in section
+    rows = [ln for ln in section.splitlines() if ln.startswith("| `lolpop")
+            and any(f"` | {name} | " in ln for name in history_reads.BACKENDS.values())]
     assert len(rows) == 2 * len(labels)
     assert rows[0] == (f"| `{labels[0]}` | SQLite file store | 0.20 s (0.18 s–0.22 s) | 0.50 s (0.45 s–0.55 s) "
                        "| 2.50× |")
