@@ -329,7 +329,8 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
     add("## Machine and command\n")
     cmd = ("`python benchmarks/run.py --quick`" if a.get("quick") else "`make bench`")
     add(f"- Command: {cmd} (= `python benchmarks/run.py --cycles {a['cycles']} --rounds {a.get('rounds', 1)} "
-        f"--reps {a['reps']} --sizes {','.join(map(str, sizes))} --cli-runs {a.get('cli_runs', '?')}`), "
+        f"--reps {a['reps']} --sizes {','.join(map(str, sizes))} --cli-runs {a.get('cli_runs', '?')}"
+        + (f" --reads-runs {a['reads_runs']}" if "reads_runs" in a else "") + "`), "
         f"total {results.get('elapsed_s', 0):.0f} s")
     add(f"- {m['os']}; CPU: {m['cpu']}, {m['cores']} cores; {m['memory']}")
     add(f"- Load average (1/5/15 min) at start {m.get('load', '?')}, at end {m.get('load_end', '?')} — on a "
@@ -591,6 +592,11 @@ def render(results: dict[str, Any], plot_path: Path) -> str:
                     f"{_yes(bool(o.get('same_as_search', {}).get(lookup)))} | "
                     f"`{found.get('run_name', '—')}`{'' if agree else ' (**0.2.0 / raw found another run**)'} |")
         add("")
+
+    if "reads" in results:
+        import history_reads
+
+        add(history_reads.render(results["reads"]))
 
     if "many" in results:
         import many_experiments

@@ -1,7 +1,8 @@
 """``make bench``: lolpop's tracker (immediate and batched write mode) vs lolpop 0.2.0 vs raw
 MlflowClient floors (``raw_floor.py``: the floor with lolpop's MLflow-native records, and the seed
 records only, kept for history), side by side; then the ``lolpop`` command's latency
-(``cli_latency.py``).
+(``cli_latency.py``) and the reads that still search on the look-ups' long histories
+(``history_reads.py``: ``lolpop history`` / ``diff`` / ``lineage`` / ``impact``, issue 21 item 3).
 
 Writes ``BENCHMARKS.md`` (repo root) and ``benchmarks/lookup_latency.png``; scratch goes to
 ``build/bench``. Every implementation runs in its own process (``driver.py``): ours (both write
@@ -9,10 +10,11 @@ modes) and the floors under this interpreter with the worktree's ``src`` first o
 0.2.0 under the throwaway venv from ``legacy_setup.py``. The ``mlflow server`` and the counting
 proxy are the tests' (``tests/support/``).
 
-    python benchmarks/run.py [--cycles 5] [--rounds 3] [--reps 3] [--sizes 100,1000,10000,100000] [--quick]
+    python benchmarks/run.py [--cycles 5] [--rounds 3] [--reps 3] [--sizes 100,1000,10000,100000]
+                             [--cli-runs 7] [--reads-runs 5] [--quick]
 
 ``--quick`` (a check that everything runs, a few minutes): 2 cycles, 2 rounds of 2 timed calls
-per look-up, histories of 100 and 1000 cycles, 2 runs per command; it writes ``build/bench-quick/BENCHMARKS.md`` and
+per look-up, histories of 100 and 1000 cycles (the reads are timed on those too), 2 runs per command; it writes ``build/bench-quick/BENCHMARKS.md`` and
 ``build/bench-quick/lookup_latency.png`` unless ``--out`` / ``--plot`` say otherwise, so the
 committed report is only ever written by a full run.
 """
@@ -39,6 +41,7 @@ sys.path.insert(0, str(ROOT))  # the server and proxy helpers shared with the te
 
 import cli_latency  # noqa: E402
 import history  # noqa: E402
+import history_reads  # noqa: E402
 import legacy_setup  # noqa: E402
 import report  # noqa: E402
 from tests.support.http_proxy import HttpProxy  # noqa: E402
@@ -306,9 +309,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="report (BENCHMARKS.md)")
     ap.add_argument("--plot", type=Path, default=None, help="plot (benchmarks/lookup_latency.png)")
     ap.add_argument("--cli-runs", type=int, default=None, help="timed runs per `lolpop` command (7)")
+    ap.add_argument("--reads-runs", type=int, default=None,
+                    help="timed runs per command, history size and backend of history_reads.py (5)")
     ap.add_argument("--quick", action="store_true",
                     help="small run to check everything works: --cycles 2 --reps 2 --rounds 2 --sizes 100,1000 "
-                         "--cli-runs 2, "
+                         "--cli-runs 2 --reads-runs 2, "
                          "output under build/bench-quick")
     ap.add_argument("--skip-cycles", action="store_true", help="reuse build/bench/results.json cycles")
     ap.add_argument("--skip-many", action="store_true",
@@ -316,9 +321,11 @@ def main() -> None:
     ap.add_argument("--render-only", action="store_true", help="re-render from build/bench/results.json")
     args = ap.parse_args()
     quick = ROOT / "build" / "bench-quick"
-    defaults = ({"cycles": 2, "reps": 2, "rounds": 2, "sizes": [100, 1000], "cli_runs": 2, "build": quick,
+    defaults = ({"cycles": 2, "reps": 2, "rounds": 2, "sizes": [100, 1000], "cli_runs": 2, "reads_runs": 2,
+                 "build": quick,
                  "out": quick / "BENCHMARKS.md", "plot": quick / "lookup_latency.png"} if args.quick else
                 {"cycles": 5, "reps": 3, "rounds": 3, "sizes": [100, 1000, 10000, 100000], "cli_runs": 7,
+                 "reads_runs": 5,
                  "build": ROOT / "build" / "bench", "out": ROOT / "BENCHMARKS.md", "plot": HERE / "lookup_latency.png"})
     for name, value in defaults.items():
         if getattr(args, name) is None:
@@ -349,10 +356,16 @@ def _main(args: argparse.Namespace, r: Runner, t0: float) -> None:
     results: dict[str, Any] = {"machine": machine(), "args": {"cycles": args.cycles, "reps": args.reps,
                                                               "rounds": args.rounds,
                                                               "sizes": args.sizes, "quick": args.quick,
-                                                              "cli_runs": args.cli_runs}}
+                                                              "cli_runs": args.cli_runs,
+                                                              "reads_runs": args.reads_runs}}
     results["cycles"] = previous["cycles"] if args.skip_cycles and "cycles" in previous else bench_cycles(r, args)
     results_path.write_text(json.dumps(results, indent=1, default=str))
     results["lookups"] = bench_lookups(r, args)
+    # the look-ups' stores (build/lookups/<size>) are the histories these commands read: none made twice
+    log("reads that still search on those histories (history_reads.py)")
+    results["reads"] = history_reads.measure(args.build / "reads", args.sizes, args.reads_runs,
+                                             reuse=args.build / "lookups")
+    results_path.write_text(json.dumps(results, indent=1, default=str))
     log("lolpop command latency (cli_latency.py)")
     results["cli"] = cli_latency.measure(args.build / "cli", runs=args.cli_runs)
     if not args.skip_many:

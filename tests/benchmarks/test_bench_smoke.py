@@ -263,3 +263,72 @@ def test_cli_latency_table() -> None:
     assert len(rows) == len(cli_latency.COMMANDS)
     assert rows[0].endswith("| ≤ 0.3 s | yes |") and rows[2].endswith("| ≤ 1.5 s | **no** |")
     assert "(reads no store)" in rows[0] and "1.00×" in rows[2]
+
+
+def test_history_reads_on_a_tiny_history(tmp_path: Path) -> None:
+    """The reads that still search (issue 21, item 3): every command runs on a generated history
+    (the look-up benchmark's store, reused), answers what the history holds, and the section
+    renders with a row per command and backend and a target row per command."""
+    import history
+    import history_reads
+
+    size = 12
+    db = tmp_path / "lookups" / str(size) / "mlflow.db"
+    history.generate(db, history_reads.EXPERIMENT, 0, size)
+    assert history_reads.holds(db, size) and not history_reads.holds(db, size - 1) \
+        and not history_reads.holds(db, size + 1)
+    res = history_reads.measure(tmp_path / "reads", [size], runs=1, reuse=tmp_path / "lookups",
+                                backends=("sqlite",))
+    assert res["stores"] == {str(size): "reused"} and not (tmp_path / "reads" / "stores").exists()
+    assert res["errors"] == {}
+    assert set(res["times"]["sqlite"][str(size)]) == set(res["commands"])
+    assert res["impact_run"][str(size)]["cycle"] == 10
+    answers = res["answers"]["sqlite"][str(size)]
+    history_cmd, diff_cmd, lineage_cmd, impact_cmd = res["commands"]
+    assert res["requests"] == {}  # counted on the server only
+    assert answers[history_cmd].startswith(f"History of {W.MODEL_VERSION} (model_version): {size} version(s)")
+    assert answers[diff_cmd].startswith(f"Diff of {W.MODEL_VERSION}:")
+    assert answers[lineage_cmd].startswith(f"{W.MODEL_VERSION}  model_version")
+    assert "1 model version(s), 1 prediction job(s), 1 deployed now" in answers[impact_cmd]
+
+    section = history_reads.render(res)
+    assert section.startswith("## Reads that still search (issue 21, item 3)")
+    lines = section.splitlines()
+    rows = [ln for ln in lines if ln.startswith("| `lolpop") and "` | SQLite file store | " in ln]
+    assert len(rows) == len(history_reads.COMMANDS)  # SQLite only
+    assert all(r.count(" | ") == 2 for r in rows)  # command, backend, one size (no ratio column)
+    targets = [ln for ln in lines if ln.startswith("| `lolpop") and f"at {size} cycles ≤ 0.3 s, SQLite" in ln]
+    assert len(targets) == len(history_reads.COMMANDS)
+    assert "the target is for 100 000" in section
+
+
+def test_history_reads_table() -> None:
+    """Both backends, several sizes, a failed command: cells, ratios and target verdicts."""
+    import history_reads
+
+    labels = [label for label, _ in history_reads.COMMANDS]
+    times = {b: {str(s): {label: {"median": m, "min": m * 0.9, "max": m * 1.1} for label in labels}
+                 for s, m in ((100, 0.2), (100000, 0.5))} for b in history_reads.BACKENDS}
+    del times["server"]["100000"][labels[3]]
+    results = {"runs": 3, "sizes": [100, 100000], "backends": list(history_reads.BACKENDS), "commands": labels,
+               "impact_run": {"100": {"cycle": 90, "run_id": "a" * 32}, "100000": {"cycle": 99990, "run_id": "b" * 32}},
+               "stores": {"100": "reused", "100000": "reused"}, "times": times,
+               "answers": {}, "errors": {"server": {"100000": {labels[3]: "Error: boom | bang"}}},
+               "load": [(1, 1, 1), (1, 1, 1)], "python": "3.11", "cpus": 2, "elapsed_s": 12,
+               "requests": {"server": {"100": {labels[0]: {"POST /api/2.0/mlflow/runs/search": 1}},
+                                       "100000": {labels[0]: {"POST /api/2.0/mlflow/runs/search": 1,
+                                                              "GET /api/2.0/mlflow/runs/get": 2}}}}}
+    section = history_reads.render(results)
+    assert f"| `{labels[0]}` | 1 | 3 | GET runs/get × 2, POST runs/search × 1 |" in section
+    assert f"| `{labels[1]}` | — | — | — |" in section
+    rows = [ln for ln in section.splitlines() if ln.startswith("| `lolpop")
+            and any(f"` | {name} | " in ln for name in history_reads.BACKENDS.values())]
+    assert len(rows) == 2 * len(labels)
+    assert rows[0] == (f"| `{labels[0]}` | SQLite file store | 0.20 s (0.18 s–0.22 s) | 0.50 s (0.45 s–0.55 s) "
+                       "| 2.50× |")
+    assert "**error**: Error: boom / bang" in rows[-1] and rows[-1].endswith("| — |")
+    verdicts = [ln for ln in section.splitlines() if ln.startswith("| `lolpop") and " cycles ≤ " in ln]
+    assert len(verdicts) == 2 * len(labels)
+    assert all(v.endswith("| **no** |") for v in verdicts if "SQLite file store" in v)  # 0.5 s > 0.3 s
+    assert sum(v.endswith("| yes |") for v in verdicts if "mlflow server" in v) == len(labels) - 1  # 0.5 s ≤ 0.6 s
+    assert "the target is for" not in section
