@@ -293,8 +293,9 @@ class StoreReader:
             return None
         return run if index.answers(run, since, resource_id, experiment_id, step=entry[1]) else None
 
-    def versions(self, resource_id: str, limit: int = 1000) -> list[Run]:
-        """The versions of ``resource_id`` (:mod:`lolpop.layout.versions`), newest first (one search)."""
+    def versions(self, resource_id: str, limit: int = 1000, before: int | None = None) -> list[Run]:
+        """The versions of ``resource_id`` (:mod:`lolpop.layout.versions`), newest first (one search);
+        ``before``: only those that started no later than it (ms)."""
         if is_experiment_id(resource_id):
             try:
                 run = self.get_run(resource_id.split(".", 1)[0])
@@ -303,7 +304,8 @@ class StoreReader:
             return [run] if self.has_resource(resource_id, run) else []
         if "`" in resource_id:
             raise InvalidResourceIdError(f"resource id {resource_id!r} contains a backtick")
-        return self.search(" and ".join(versions.clauses(resource_id)), max_results=limit)
+        clauses = versions.clauses(resource_id) + ([versions.before_clause(before)] if before is not None else [])
+        return self.search(" and ".join(clauses), max_results=limit)
 
     # -- values ------------------------------------------------------------------------------
     def value(self, run: Run, full_key: str) -> Any:
