@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lolpop.store._connection import bounded_client, check_store, scrub_chain
+from lolpop.store._connection import bounded_client, check_store, scrub_chain, warn_with_traceback
 from lolpop.components import MLFlowMetadataTracker
 from lolpop.exceptions import (
     AuthenticationError,
@@ -253,6 +253,23 @@ def test_scrub_chain_redacts_causes_and_contexts():
         text = _chain_text(outer)
     assert "ssw0rd" not in text and "alice" not in text
     assert text.count("http://***@127.0.0.1:5000") == 3
+
+
+def test_a_warning_with_a_traceback_never_shows_a_password(caplog):
+    """What lolpop only warns about (a redraw, a report, a timed flush) logs its traceback through
+    warn_with_traceback: the chain is scrubbed first."""
+    uri = f"http://alice:{SECRET}@127.0.0.1:5000/api/2.0/mlflow-artifacts/artifacts/x"
+    try:
+        try:
+            raise ConnectionError(f"connection to {uri} reset")
+        except ConnectionError as cause:
+            raise RuntimeError(f"API request to {uri} failed") from cause
+    except RuntimeError:
+        with caplog.at_level(logging.WARNING):
+            warn_with_traceback(logging.getLogger("lolpop.test"), "lolpop: could not redraw the lineage page of %r", "m")
+    assert "could not redraw the lineage page of 'm'" in caplog.text
+    assert "Traceback" in caplog.text and caplog.text.count("http://***@127.0.0.1:5000") == 2
+    assert "ssw0rd" not in caplog.text and "alice" not in caplog.text
 
 
 @pytest.mark.timeout(300)

@@ -274,8 +274,8 @@ def version_pair(reader: Any, model_id: str, run_ids: tuple[str, ...] | list[str
         if len(runs) == _NEAR and runs[-1].info.run_id == b.run_id:  # all of them in b's millisecond
             runs = reader.versions(model_id, limit=MAX_VERSIONS, before=start)
         ids = [r.info.run_id for r in runs]
-        older = runs[ids.index(b.run_id) + 1:] if b.run_id in ids else [
-            r for r in runs if (r.info.start_time or 0) <= (b.run.info.start_time or 0) and r.info.run_id != b.run_id]
+        # Every row started no later than b (the search says so): those after b, or all but b.
+        older = runs[ids.index(b.run_id) + 1:] if b.run_id in ids else [r for r in runs if r.info.run_id != b.run_id]
     else:
         runs = reader.versions(model_id, limit=2)
         if not runs:

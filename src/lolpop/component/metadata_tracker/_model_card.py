@@ -39,7 +39,6 @@ MAX_METRICS = 12
 MAX_EVENTS = 10
 #: MLflow's limit on a model version's description is far above this; a card stays short.
 MAX_CARD = min(MAX_TAG_VAL_LENGTH, 5000)
-_LINEAGE_PAGE_TAG = keys.LINEAGE_FLAG
 
 
 def _text(value: Any) -> str:
@@ -144,7 +143,7 @@ def build(model_version_id: str, run_id: str, experiment_id: str, tags: Mapping[
         except Exception:  # noqa: BLE001 - the card still says which experiment won
             pass
     lineage = None
-    if tags.get(keys.key(model_version_id, _LINEAGE_PAGE_TAG)) == "True":
+    if tags.get(keys.key(model_version_id, keys.LINEAGE_FLAG)) == "True":
         from lolpop.layout.native import page_path
 
         lineage = page_path(model_version_id)

@@ -37,8 +37,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("lolpop.native")
 
-_LINEAGE_KEY = keys.LINEAGE_FLAG
-
 
 # -- metrics ----------------------------------------------------------------------------------
 def metrics(tracker: TrackerView, rid: str, run_id: str, data: Any) -> dict[str, float]:
@@ -111,7 +109,7 @@ def lineage_pages(tracker: TrackerView) -> list[tuple[str, str]]:
     workflow = tracker.run.info.run_id
     run = tracker._store.snapshot(workflow)
     own = [(rid, workflow) for rid in (_resource_ids(tracker, run) if run is not None else [])
-           if run is not None and run.data.tags.get(keys.key(rid, _LINEAGE_KEY)) == "True"]
+           if run is not None and run.data.tags.get(keys.key(rid, keys.LINEAGE_FLAG)) == "True"]
     return own + [pair for pair in tracker._linked_model_versions if pair not in own]
 
 
@@ -145,7 +143,7 @@ def summary(tracker: TrackerView, statuses: Mapping[str, str]) -> _run_note.Summ
             wrun = keys.split_experiment_id(winner)[0]
             name = held[wrun].info.run_name if wrun in held else wrun[:8]
             details.append(f"winning experiment [{md(name or wrun[:8])}]({run_link(eid, wrun)})")
-        if tags.get(keys.key(rid, _LINEAGE_KEY)) == "True":
+        if tags.get(keys.key(rid, keys.LINEAGE_FLAG)) == "True":
             path = native.page_path(rid)
             details.append(f"lineage page [{code(path)}]({run_link(eid, workflow, path)})")
         hexsha = value(rid, "hexsha")
@@ -196,7 +194,7 @@ def refresh_lineage_pages(tracker: TrackerView, pages: list[tuple[str, str]],
             try:
                 run = reader.get_run(run_id)
                 if run_id not in held and (run.info.status not in TERMINAL
-                                           or run.data.tags.get(keys.key(mv_id, _LINEAGE_KEY)) != "True"):
+                                           or run.data.tags.get(keys.key(mv_id, keys.LINEAGE_FLAG)) != "True"):
                     continue
                 log_lineage_page(tracker, Resource(mv_id, run), held, direction="both", reader=reader)
             except Exception:  # noqa: BLE001 - a picture must never keep a run from ending
