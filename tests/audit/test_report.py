@@ -114,6 +114,28 @@ def test_findings_are_shown_and_checked(two_cycles):
         reader.close()
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_versions_history_is_read_from_its_own_run(two_cycles):
+    """The report shows the status events of its version, which live on that version's run: no
+    search of every version's run (it grew with the model's history), the same events."""
+    from lolpop.audit.deployments import status_history
+    from lolpop.layout import events
+
+    one, two = two_cycles["cycles"]
+    for run_id in (one["run"], two["run"]):
+        reader = _reader(two_cycles)
+        searched: list[str] = []
+        search = reader.search
+        reader.search = lambda f, *a, **k: searched.append(f) or search(f, *a, **k)
+        try:
+            report = build_report(reader, "breast_cancer_model", run_id, findings=[])
+            assert " and ".join(events.history_clauses("breast_cancer_model")) not in searched
+            assert report.history == [e for e in status_history(reader, "breast_cancer_model") if e.run_id == run_id]
+            assert report.history
+        finally:
+            reader.close()
+
+
 class _Tags(HTMLParser):
     def __init__(self) -> None:
         super().__init__()

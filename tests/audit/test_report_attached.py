@@ -67,3 +67,57 @@ def test_no_status_set_writes_no_report(make_tracker, client):
     mv = tracker.create_resource("audited_plain", type="model_version")
     tracker.stop()
     assert [a.path for a in client.list_artifacts(mv.run.info.run_id)] == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_report_shows_what_the_lineage_page_beside_it_shows(make_tracker, client, iris, conf):
+    """A prediction job recorded in another MLflow experiment is downstream of the model version
+    on its lineage page, and so in its audit report: both are drawn at stop() from one reader."""
+    from lolpop.layout.native import page_path
+
+    tracker = make_tracker()
+    dv = tracker.create_resource("audited_data", type="dataset_version")
+    mv = tracker.create_resource("audited_scope", type="model_version")
+    tracker.build_model_lineage(mv, [dv])
+    tracker.log_tag(mv, "status", "PROMOTED")
+    elsewhere = make_tracker(mlflow_experiment_name=conf["config"]["mlflow_experiment_name"] + "-serving")
+    elsewhere.create_resource("audited_scope_predictions", type="prediction_job", parent=mv)
+    elsewhere.stop()
+    run_id = mv.run.info.run_id
+    tracker.stop()
+    page = client.download_artifacts(run_id, page_path("audited_scope"))
+    assert "audited_scope_predictions" in open(page, encoding="utf-8").read()
+    assert "audited_scope_predictions" in _report_text(client, run_id, "audited_scope")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_report_at_stop_compares_with_the_version_before_without_searching_the_versions(make_tracker, client):
+    """The report attached at stop() diffs the version with the one before it as the tracker's
+    get_prev_resource_version finds it (the version index), never with a search of the model's
+    versions, which grows with its history; the answer is the search's (version_pair's)."""
+    from lolpop.audit.diff import version_pair
+    from lolpop.layout import versions
+
+    runs = []
+    for n in range(3):
+        tracker = make_tracker()
+        mv = tracker.create_resource("audited_diffed", type="model_version")
+        tracker.log_metadata(mv, "cycle", n)
+        tracker.log_tag(mv, "status", "PROMOTED")
+        searched: list[str] = []
+        search = tracker.client.search_runs  # a recording wrapper: the real search still runs
+        tracker.client.search_runs = lambda *a, **k: searched.append(repr((a, k))) or search(*a, **k)
+        tracker.stop()
+        runs.append(mv.run.info.run_id)
+        assert not [f for f in searched if versions.clauses("audited_diffed")[-1] in f], searched
+        page = _report_text(client, runs[-1], "audited_diffed")
+        if n == 0:
+            assert "This is the first version of the model" in page
+            continue
+        reader = StoreReader(client)
+        try:
+            older, _ = version_pair(reader, "audited_diffed", (runs[-1],))
+        finally:
+            reader.close()
+        assert older.run_id == runs[-2]
+        assert f"<td>run_id</td><td>{runs[-2]}</td><td>{runs[-1]}</td>" in page.replace("<code>", "").replace("</code>", "")

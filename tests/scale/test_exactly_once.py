@@ -146,3 +146,45 @@ def test_a_lost_answer_to_a_registry_create_leaves_one_record(proxy, client, end
     assert [v.version for v in versions] == ["1"]
     assert {k: str(v) for k, v in client.get_registered_model(model_id).aliases.items()} == {"deployed": "1"}
     _assert_settled(client, experiment, workflow_runs=1, experiment_runs=1)
+
+
+def test_dataset_inputs_sent_together_land_once_when_an_answer_is_lost(proxy, client):
+    """build_model_lineage sends the experiment runs' dataset inputs to a server several at once
+    (RunStore.log_inputs_to); one of them whose answer is lost after the server applied it is
+    resent, and every run holds the dataset input once, all before the call returns."""
+    experiment = f"once-{uuid.uuid4().hex[:8]}"
+    tracker = _tracker(proxy, experiment)
+    dv = tracker.create_resource("train", type="dataset_version")
+    tracker.register_vc_resource(dv, {"hexsha": "c" * 40, "uri": "train.csv"})
+    mv = tracker.create_resource("model", type="model_version")
+    trials = [tracker.create_resource(f"trial_{i}", type="experiment", parent=mv) for i in range(6)]
+    for trial in trials:
+        tracker.clean_resource(trial, "experiment")
+    proxy.reset()
+    proxy.drop("/runs/log-inputs")
+    tracker.build_model_lineage(mv, [dv])
+    assert proxy.applied == 1, proxy.dropped
+    assert proxy.counts()["POST /api/2.0/mlflow/runs/log-inputs"] == 8  # 7 runs, one of them resent
+    for run_id in [mv.run.info.run_id] + [t.run.info.run_id for t in trials]:
+        inputs = client.get_run(run_id).inputs.dataset_inputs
+        assert [(i.dataset.name, i.dataset.digest) for i in inputs] == [("train", "c" * 36)], run_id
+    tracker.stop()
+
+
+def test_a_new_datasets_inputs_sent_together_never_collide(proxy, client):
+    """MLflow creates an experiment's dataset record on its first log_inputs without a lock: two
+    first requests at once fail on its unique key. RunStore.log_inputs_to sends the first one
+    alone; here every build_model_lineage names a dataset version the experiment has never seen,
+    with several experiment runs, and all land."""
+    experiment = f"once-{uuid.uuid4().hex[:8]}"
+    tracker = _tracker(proxy, experiment)
+    for n in range(4):
+        dv = tracker.create_resource(f"data_{n}", type="dataset_version")
+        tracker.register_vc_resource(dv, {"hexsha": f"{n}" * 40, "uri": f"data_{n}.csv"})
+        mv = tracker.create_resource(f"model_{n}", type="model_version")
+        trials = [tracker.create_resource(f"trial_{n}_{i}", type="experiment", parent=mv) for i in range(5)]
+        tracker.build_model_lineage(mv, [dv])
+        for run_id in [mv.run.info.run_id] + [t.run.info.run_id for t in trials]:
+            names = [i.dataset.name for i in client.get_run(run_id).inputs.dataset_inputs]
+            assert names.count(f"data_{n}") == 1, (run_id, names)
+    tracker.stop()

@@ -61,6 +61,16 @@ def status_history(reader: Any, model_id: str) -> StatusHistory:
     return StatusHistory(events.ordered(found))
 
 
+def version_history(run: Any, model_id: str) -> StatusHistory:
+    """The status events of one version of ``model_id``, read from its own ``run`` (no request),
+    oldest first: what :func:`status_history` finds for that run. Events are stored on the
+    version's run (:mod:`lolpop.layout.events`), so one version's history needs no search of
+    every version's run, which grows with the model's history."""
+    rid = resource_id(arguments.resource_id(model_id, "model id"))
+    return StatusHistory(events.history_in(run.data.tags, run.info.run_id, rid, run.info.start_time,
+                                           run.info.end_time))
+
+
 def deployed_at(reader: Any, model_id: str, when: datetime) -> StatusHistory:
     """The versions of ``model_id`` whose status at ``when`` was ``DEPLOYED``, most recently
     deployed first, each as the event that deployed it (naive ``when``: UTC)."""

@@ -248,14 +248,16 @@ def diff_versions(reader: Any, a: Any, b: Any) -> VersionDiff:
     return result
 
 
-def version_pair(reader: Any, model_id: str, run_ids: tuple[str, ...] | list[str] = ()) -> tuple[Any, Any]:
+def version_pair(reader: Any, model_id: str, run_ids: tuple[str, ...] | list[str] = (),
+                 experiment_ids: list[str] | None = None) -> tuple[Any, Any]:
     """The two versions ``lolpop diff`` compares, as ``(a, b)`` (``a`` the older by default):
 
     * no run: the newest version against the one before it;
     * one run: that version against the version before it;
     * two runs: those two, in the order given.
 
-    Versions follow :mod:`lolpop.layout.versions` (finished workflow runs recording the id).
+    Versions follow :mod:`lolpop.layout.versions` (finished workflow runs recording the id), in
+    ``experiment_ids`` (default: the reader's experiments).
 
     Raises:
         InvalidInputError: more than two runs.
@@ -270,14 +272,15 @@ def version_pair(reader: Any, model_id: str, run_ids: tuple[str, ...] | list[str
     if run_ids:
         b = reader.locate(model_id, run_ids[0])
         start = b.run.info.start_time or 0
-        runs = reader.versions(model_id, limit=_NEAR, before=start)
+        runs = reader.versions(model_id, limit=_NEAR, before=start, experiment_ids=experiment_ids)
         if len(runs) == _NEAR and runs[-1].info.run_id == b.run_id:  # all of them in b's millisecond
-            runs = reader.versions(model_id, limit=MAX_VERSIONS, before=start)
+            runs = reader.versions(model_id, limit=MAX_VERSIONS, before=start,
+                                    experiment_ids=experiment_ids)
         ids = [r.info.run_id for r in runs]
         # Every row started no later than b (the search says so): those after b, or all but b.
         older = runs[ids.index(b.run_id) + 1:] if b.run_id in ids else [r for r in runs if r.info.run_id != b.run_id]
     else:
-        runs = reader.versions(model_id, limit=2)
+        runs = reader.versions(model_id, limit=2, experiment_ids=experiment_ids)
         if not runs:
             raise ResourceNotFoundError(f"no version of {model_id!r} in the store")
         b = reader.locate(model_id, runs[0].info.run_id)

@@ -188,8 +188,12 @@ def _datasets(reader: Any, meta: dict[str, Any]) -> list[DatasetVersion]:
     return out
 
 
+#: ``build_report(previous=...)`` left out: the version before it is searched for.
+SEARCH = object()
+
+
 def build_report(reader: Any, model_id: str, run_id: str | None = None,
-                 findings: Iterable[Any] | None = None) -> AuditReport:
+                 findings: Iterable[Any] | None = None, previous: Any = SEARCH) -> AuditReport:
     """The audit report of model version ``model_id`` in run ``run_id`` (default: the newest).
 
     Args:
@@ -199,6 +203,11 @@ def build_report(reader: Any, model_id: str, run_id: str | None = None,
         findings: the version's taint findings (:class:`lolpop.lineage.taint.TaintFinding`);
             ``None``: walked from the store (:func:`lolpop.lineage.taint.taint_of`), so the report
             shows whatever quarantine holds now.
+        previous: the version it is compared with, when the caller knows it: its run, or ``None``
+            for none (the first version). Left out, it is the version before it in its experiment
+            (:func:`lolpop.audit.diff.version_pair`, one search). The tracker passes what its own
+            ``get_prev_resource_version`` finds (the version index: no search that grows with the
+            model's history).
 
     Raises:
         InvalidResourceIdError: an empty or non-string model id.
@@ -209,9 +218,10 @@ def build_report(reader: Any, model_id: str, run_id: str | None = None,
         >>> report = build_report(reader, "breast_cancer_model")
         >>> Path("report.html").write_text(report.to_html())
     """
-    from lolpop.audit.deployments import status_history
+    from lolpop.audit.deployments import version_history
     from lolpop.audit.diff import diff_versions, version_pair
     from lolpop.lineage.graph import build_lineage
+    from lolpop.store.reader import Located
 
     model_id = resource_id(arguments.resource_id(model_id, "model id"))
     given = None if findings is None else list(findings)
@@ -223,12 +233,18 @@ def build_report(reader: Any, model_id: str, run_id: str | None = None,
     graph = build_lineage(reader, version, "both", None)
     winner = meta.get(WINNER_KEY)
     candidates = _candidates(reader, model_id, run, winner)
-    try:
-        older, newer = version_pair(reader, model_id, (version.run_id,))
-        diff, note = diff_versions(reader, older, newer), ""
-    except ResourceNotFoundError:
-        diff, note = None, "This is the first version of the model: there is nothing before it to compare."
-    history = [e for e in status_history(reader, model_id) if e.run_id == version.run_id]
+    first = "This is the first version of the model: there is nothing before it to compare."
+    if previous is not SEARCH:
+        older = None if previous is None else Located(model_id, reader.remember(previous))
+        diff, note = (None, first) if older is None else (diff_versions(reader, older, version), "")
+    else:
+        try:
+            # The version before it in its own experiment, as the tracker's get_prev_resource_version.
+            older, newer = version_pair(reader, model_id, (version.run_id,), [run.info.experiment_id])
+            diff, note = diff_versions(reader, older, newer), ""
+        except ResourceNotFoundError:
+            diff, note = None, first
+    history = list(version_history(run, model_id))
     if given is None:
         given = taint_of(reader, model_id, version.run_id, run=run)
     metrics = _flat(meta.get("metrics")) if isinstance(meta.get("metrics"), dict) else {}

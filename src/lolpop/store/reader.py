@@ -293,9 +293,11 @@ class StoreReader:
             return None
         return run if index.answers(run, since, resource_id, experiment_id, step=entry[1]) else None
 
-    def versions(self, resource_id: str, limit: int = 1000, before: int | None = None) -> list[Run]:
+    def versions(self, resource_id: str, limit: int = 1000, before: int | None = None,
+                 experiment_ids: list[str] | None = None) -> list[Run]:
         """The versions of ``resource_id`` (:mod:`lolpop.layout.versions`), newest first (one search);
-        ``before``: only those that started no later than it (ms)."""
+        ``before``: only those that started no later than it (ms); ``experiment_ids``: searched
+        instead of the reader's experiments."""
         if is_experiment_id(resource_id):
             try:
                 run = self.get_run(resource_id.split(".", 1)[0])
@@ -305,7 +307,7 @@ class StoreReader:
         if "`" in resource_id:
             raise InvalidResourceIdError(f"resource id {resource_id!r} contains a backtick")
         clauses = versions.clauses(resource_id) + ([versions.before_clause(before)] if before is not None else [])
-        return self.search(" and ".join(clauses), max_results=limit)
+        return self.search(" and ".join(clauses), max_results=limit, experiment_ids=experiment_ids)
 
     # -- values ------------------------------------------------------------------------------
     def value(self, run: Run, full_key: str) -> Any:

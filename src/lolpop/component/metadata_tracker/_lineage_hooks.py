@@ -104,6 +104,10 @@ class HeldRunsReader(StoreReader):
     under a run this tracker owns are not drawn. ``known_artifacts(run_id, path)`` (the run store's)
     answers the artifact listings of runs the tracker created (``None``: ask the store).
     ``experiment_ids``: where searches look (default: every experiment).
+
+    A search is asked once per reader: ``stop()`` draws the lineage pages and writes the audit
+    reports with one reader, so a page and the report beside it walk the same downstream answer
+    (one search, and the two can never disagree about what was predicted with a version).
     """
 
     def __init__(self, client: Any, held: Mapping[str, Run],
@@ -123,14 +127,22 @@ class HeldRunsReader(StoreReader):
             if parent in children:
                 children[parent].append(run)
         self._answers = {tag_clause(MLFLOW_PARENT, run_id): runs for run_id, runs in children.items()}
+        self._searched: dict[tuple[str, int, tuple[str, ...] | None], list[Run]] = {}
 
     def search(self, filter_string: str, max_results: int = 1000,
                experiment_ids: list[str] | None = None) -> list[Run]:
         if filter_string in self._answers:
             return list(self._answers[filter_string][:max_results])
-        runs = super().search(filter_string, max_results, experiment_ids)
-        # A held run is newer than what the store returns (pending writes, final status).
-        return [self.remember(self._held.get(r.info.run_id, r)) for r in runs]
+        asked = (filter_string, max_results, None if experiment_ids is None else tuple(experiment_ids))
+        if asked not in self._searched:
+            runs = super().search(filter_string, max_results, experiment_ids)
+            # A held run is newer than what the store returns (pending writes, final status).
+            self._searched[asked] = [self._held.get(r.info.run_id, r) for r in runs]
+        return [self.remember(r) for r in self._searched[asked]]
+
+    def holds(self, run_id: str) -> bool:
+        """Whether ``run_id`` is one of the tracker's own runs (served from what it holds)."""
+        return run_id in self._held
 
     def artifacts(self, run_id: str, path: str) -> list[tuple[str, int | None]]:
         known = self._known_artifacts(run_id, path) if self._known_artifacts is not None else None

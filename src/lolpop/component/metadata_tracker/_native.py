@@ -6,12 +6,14 @@ The mapping rules are :mod:`lolpop.layout.native`; every request goes through th
 store. Requests beyond "one per seed call" (each documented where it is made):
 
 * ``build_model_lineage``: one ``log_inputs`` per run that gains dataset inputs (the model
-  version's run and each of its experiment runs); a dataset version in a run this tracker does
-  not own costs one ``runs/get`` to read its hexsha and URI.
+  version's run and each of its experiment runs; to a tracking server several at once,
+  :meth:`~lolpop.store._run_store.RunStore.log_inputs_to`); a dataset version in a run this
+  tracker does not own costs one ``runs/get`` to read its hexsha and URI.
 * ``stop()``: the description rides with what is held back (one ``log_batch``, sent even when
   nothing else is held); each lineage page drawn again costs one upload and its reads (one
   ``search_runs`` for prediction jobs, one ``search_experiments`` per ``stop()``, and for a model
-  version of another run one ``runs/get`` and one ``search_runs`` for its experiments).
+  version of another run one ``runs/get`` and one ``search_runs`` for its experiments); the audit
+  reports drawn next read through the same reader, so they ask none of these again.
 """
 
 from __future__ import annotations
@@ -98,8 +100,7 @@ def log_training_inputs(tracker: TrackerView, rid: str, run_id: str, lineage: An
         records.append(record)
     if not records:
         return
-    for target in [run_id] + _experiment_runs(tracker, rid, run_id):
-        tracker._store.log_inputs(target, records)
+    tracker._store.log_inputs_to([run_id] + _experiment_runs(tracker, rid, run_id), records)
 
 
 # -- the workflow run's description -------------------------------------------------------------
@@ -179,25 +180,18 @@ def write_note(tracker: TrackerView, statuses: Mapping[str, str]) -> list[tuple[
 
 
 # -- lineage pages ----------------------------------------------------------------------------
-def refresh_lineage_pages(tracker: TrackerView, pages: list[tuple[str, str]],
-                          statuses: Mapping[str, str]) -> None:
+def refresh_lineage_pages(tracker: TrackerView, pages: list[tuple[str, str]], reader: HeldRunsReader) -> None:
     """Draw each page of ``pages`` again (everything around the model version, final statuses)
-    into the model version's own run. A model version of another run is drawn only when that run
-    has ended (a running one draws its own at its ``stop()``) and has lineage. Failures are
-    warnings: the runs end anyway."""
-    if not pages:
-        return
-    held = tracker._store.held_runs(statuses)
-    reader = HeldRunsReader(tracker.client, held, tracker._store.known_artifacts)
-    try:
-        for mv_id, run_id in pages:
-            try:
-                run = reader.get_run(run_id)
-                if run_id not in held and (run.info.status not in TERMINAL
-                                           or run.data.tags.get(keys.key(mv_id, keys.LINEAGE_FLAG)) != "True"):
-                    continue
-                log_lineage_page(tracker, Resource(mv_id, run), held, direction="both", reader=reader)
-            except Exception:  # noqa: BLE001 - a picture must never keep a run from ending
-                warn_with_traceback(logger, "lolpop: could not redraw the lineage page of %r (run %s)", mv_id, run_id)
-    finally:
-        reader.close()
+    into the model version's own run, read through ``reader`` (``stop()``'s, holding the final
+    statuses; the audit reports read through it next). A model version of another run is drawn
+    only when that run has ended (a running one draws its own at its ``stop()``) and has lineage.
+    Failures are warnings: the runs end anyway."""
+    for mv_id, run_id in pages:
+        try:
+            run = reader.get_run(run_id)
+            if not reader.holds(run_id) and (run.info.status not in TERMINAL
+                                             or run.data.tags.get(keys.key(mv_id, keys.LINEAGE_FLAG)) != "True"):
+                continue
+            log_lineage_page(tracker, Resource(mv_id, run), {}, direction="both", reader=reader)
+        except Exception:  # noqa: BLE001 - a picture must never keep a run from ending
+            warn_with_traceback(logger, "lolpop: could not redraw the lineage page of %r (run %s)", mv_id, run_id)

@@ -14,7 +14,7 @@ from lolpop.store.entities import Run
 
 class TrackerView(Protocol):
     """The parts of :class:`~lolpop.component.metadata_tracker.MLFlowMetadataTracker` its helper
-    modules use: the workflow run and experiment, the run store, and three of its methods."""
+    modules use: the workflow run and experiment, the run store, and four of its methods."""
 
     run: Run
     client: Any
@@ -28,6 +28,8 @@ class TrackerView(Protocol):
     def flush(self) -> None: ...
 
     def log_artifact(self, resource: Any, id: str, path: str, *args: Any, **kwargs: Any) -> None: ...
+
+    def get_prev_resource_version(self, resource: Any, *args: Any, **kwargs: Any) -> Any: ...
 
     def _value(self, run_id: str, full_key: str, tags: Mapping[str, str] | None = None) -> Any: ...
 

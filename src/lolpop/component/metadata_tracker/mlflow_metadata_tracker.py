@@ -61,6 +61,7 @@ from lolpop.layout import arguments, index, keys, native, quarantine
 from lolpop.layout import values as _values
 from lolpop.layout.keys import EXPERIMENT, PARENT_RUN_TAG
 from lolpop.component.metadata_tracker._audit_hooks import end_openlineage, start_openlineage
+from lolpop.component.metadata_tracker._lineage_hooks import HeldRunsReader
 
 #: Statuses refused on a model version built from a quarantined dataset version (the gate).
 _GATED = ("PROMOTED", "DEPLOYED")
@@ -521,8 +522,13 @@ class MLFlowMetadataTracker(ResourceMethods, ArtifactMethods, LookupMethods, Lin
         # The description goes out with what is still held back, in the same request.
         pages = _native.write_note(self, final)
         self._store.flush()
-        _native.refresh_lineage_pages(self, pages, final)
-        _audit_report.write_reports(self, self._statuses.changed, final)
+        # One reader for the pages and the reports: what they both read is asked once.
+        reader = HeldRunsReader(self.client, self._store.held_runs(final), self._store.known_artifacts)
+        try:
+            _native.refresh_lineage_pages(self, pages, reader)
+            _audit_report.write_reports(self, self._statuses.changed, reader)
+        finally:
+            reader.close()
         if status == "FINISHED":
             # Indexed before the run is FINISHED: a version is never missing from the index. If
             # this fails, no run ends and stop() can be called again.
