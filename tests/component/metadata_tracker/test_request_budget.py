@@ -303,3 +303,40 @@ def test_the_trackers_own_artifacts_are_listed_from_memory(counted, tmp_path):
     local = client.download_artifacts(mv[1].info.run_id, "m/audit_report", str(tmp_path / "dl"))
     page = next(Path(local).rglob("*.html")).read_text()
     assert "train_data_profile" in page and "profile.html" in page
+
+
+def test_the_report_at_stop_diffs_with_the_version_before_at_a_constant_cost(counted, tmp_path):
+    """Issue 21: the report a stop() attaches compares the version with the one before it, found as
+    get_prev_resource_version finds it (the experiment's tags, the index run, the candidate: no
+    search that grows with the model's history), and lists that version's dataset folders through
+    its run's own artifact repository (no second fetch of the run). Its lineage page and it walk
+    downstream once (one experiments/search, one runs/search); the winner of the version before is
+    read for the diff (one runs/get). Measured on the version's second cycle; exact, so a new read
+    shows up here."""
+    tracker, proxy = counted
+    profile = tmp_path / "profile.html"
+    profile.write_text("<p>rows: 3</p>")
+
+    def cycle(t: MLFlowMetadataTracker, n: int) -> None:
+        dv = t.create_resource("train", type="dataset_version")
+        t.register_vc_resource(dv, {"hexsha": f"{n}" * 40, "uri": "d.csv"})
+        t.log_data_profile(dv, str(profile))
+        mv = t.create_resource("m", type="model_version")
+        exp = t.create_resource("e", type="experiment", parent=mv)
+        t.clean_resource(exp, "experiment")
+        t.log_metadata(mv, "winning_experiment_id", exp[0])
+        t.build_model_lineage(mv, [dv])
+        t.log_tag(mv, "status", "PROMOTED")
+
+    conf = {"mlflow_tracking_uri": proxy.url, "mlflow_experiment_name": tracker.experiment_name}
+    earlier = MLFlowMetadataTracker(conf=conf)
+    cycle(earlier, 1)
+    earlier.stop()
+    later = MLFlowMetadataTracker(conf=conf)  # started after the earlier version: it has one before it
+    cycle(later, 2)
+    proxy.reset()
+    later.stop()
+    reads = {k: v for k, v in proxy.counts().items() if k.startswith(READS)}
+    assert reads == {"POST /api/2.0/mlflow/experiments/search": 1, SEARCH: 1,
+                     "GET /api/2.0/mlflow/experiments/get": 1, "GET /api/2.0/mlflow/runs/get": 3,
+                     LIST: 2}, reads

@@ -140,6 +140,12 @@ class HeldRunsReader(StoreReader):
             self._searched[asked] = [self._held.get(r.info.run_id, r) for r in runs]
         return [self.remember(r) for r in self._searched[asked]]
 
+    def remember(self, run: Run) -> Run:
+        # Its client is the MlflowClient adapter (the tracker's client): a run known here without
+        # the adapter fetching it is listed through its own artifact repository all the same.
+        self.client.knows(run)  # type: ignore[attr-defined]
+        return super().remember(run)
+
     def holds(self, run_id: str) -> bool:
         """Whether ``run_id`` is one of the tracker's own runs (served from what it holds)."""
         return run_id in self._held

@@ -141,6 +141,15 @@ class MlflowClientAdapter(StoreClient):
                 order_by=order_by if order_by is not None else DEFAULT_ORDER)
         return [self._seen(r) for r in runs]
 
+    def knows(self, run: Any) -> None:
+        """Take the artifact location of ``run``, an MLflow run fetched by another client on the same
+        store (the tracker's: a run it holds, or a version its look-up found), so its folders are
+        listed through its repository as for a run fetched here: MLflow's own listing would fetch
+        the run again and take a LoggedModel named like the folder for it."""
+        uri = getattr(run.info, "artifact_uri", None)
+        if isinstance(uri, str) and uri:
+            self._artifact_uris.setdefault(run.info.run_id, uri)
+
     def _seen(self, run: Any) -> Run:
         uri = getattr(run.info, "artifact_uri", None)
         if isinstance(uri, str) and uri:
