@@ -148,10 +148,10 @@ def test_a_lost_answer_to_a_registry_create_leaves_one_record(proxy, client, end
     _assert_settled(client, experiment, workflow_runs=1, experiment_runs=1)
 
 
-def test_dataset_inputs_sent_together_land_once_when_an_answer_is_lost(proxy, client):
-    """build_model_lineage sends the experiment runs' dataset inputs to a server several at once
-    (RunStore.log_inputs_to); one of them whose answer is lost after the server applied it is
-    resent, and every run holds the dataset input once, all before the call returns."""
+def test_a_dataset_input_whose_answer_is_lost_lands_once(proxy, client):
+    """build_model_lineage logs the dataset input on the model version's run and each experiment
+    run; one log_inputs whose answer is lost after the server applied it is resent, and every run
+    holds the dataset input once, all before the call returns."""
     experiment = f"once-{uuid.uuid4().hex[:8]}"
     tracker = _tracker(proxy, experiment)
     dv = tracker.create_resource("train", type="dataset_version")
@@ -171,11 +171,12 @@ def test_dataset_inputs_sent_together_land_once_when_an_answer_is_lost(proxy, cl
     tracker.stop()
 
 
-def test_a_new_datasets_inputs_sent_together_never_collide(proxy, client):
+def test_a_new_datasets_inputs_to_many_runs_all_land(proxy, client):
     """MLflow creates an experiment's dataset record on its first log_inputs without a lock: two
-    first requests at once fail on its unique key. RunStore.log_inputs_to sends the first one
-    alone; here every build_model_lineage names a dataset version the experiment has never seen,
-    with several experiment runs, and all land."""
+    first requests at once fail on its unique key (the reason build_model_lineage sends the runs'
+    inputs in turn; sending them together was measured and gained nothing). Every
+    build_model_lineage here names a dataset version the experiment has never seen, with several
+    experiment runs, and all land once."""
     experiment = f"once-{uuid.uuid4().hex[:8]}"
     tracker = _tracker(proxy, experiment)
     for n in range(4):

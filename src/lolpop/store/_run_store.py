@@ -29,7 +29,6 @@ import tempfile
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +56,6 @@ from lolpop.store._exactly_once import CreateOnce
 from lolpop.store._registry_store import RegistryStore
 from lolpop.store._retry import store_unavailable
 from lolpop.store._connection import artifact_repository, warn_with_traceback
-from lolpop.layout.uris import is_http
 from lolpop.exceptions import ResourceNotFoundError
 from lolpop.layout import filters
 from lolpop.layout.keys import (
@@ -78,9 +76,6 @@ _GET_ARTIFACT_REPO = "mlflow.tracking._tracking_service.client.TrackingServiceCl
 logger = logging.getLogger("lolpop.run_store")
 
 T = TypeVar("T")
-
-#: ``log_inputs`` requests :meth:`RunStore.log_inputs_to` has in flight at once on a tracking server.
-INPUT_SENDERS = 4
 
 @dataclass
 class _RunState:
@@ -380,43 +375,6 @@ class RunStore:
         if state is not None:
             with state.data_lock:
                 state.inputs.update(wanted)
-
-    def log_inputs_to(self, run_ids: list[str], records: Iterable[DatasetRecord]) -> None:
-        """:meth:`log_inputs` to each run of ``run_ids``: to a tracking server up to
-        :data:`INPUT_SENDERS` requests at once, to a database one after another.
-
-        The first request to each MLflow experiment goes alone (a run this store does not own
-        counts as an experiment of its own): it creates the experiment's dataset records, and
-        MLflow creates them without a lock, so two first requests at once collide on its unique
-        key (``datasets.experiment_id, name, digest``: an ``IntegrityError``). The others only
-        link runs to those records, are independent, and each may be resent (MLflow keeps one
-        input per dataset and run), so sending them together changes nothing but the wait: a
-        hyper-parameter search of many experiment runs waits for the slowest of each round, not
-        for the sum. A database store takes one write at a time, so there they all go in turn.
-        Every request is made; the first failure is raised once all have ended (what went out
-        stays out, and a repeated call sends only what is missing from the runs this store owns)."""
-        records = list(records)
-        seeded: set[str] = set()
-        rest = []
-        for run_id in run_ids:
-            state = self._state(run_id)
-            experiment = state.run.info.experiment_id if state is not None else None
-            if experiment is not None and experiment in seeded:
-                rest.append(run_id)
-                continue
-            self.log_inputs(run_id, records)
-            if experiment is not None:
-                seeded.add(experiment)
-        if len(rest) < 2 or not is_http(self.tracking_uri):
-            for run_id in rest:
-                self.log_inputs(run_id, records)
-            return
-        with ThreadPoolExecutor(max_workers=min(INPUT_SENDERS, len(rest)),
-                                thread_name_prefix="lolpop-inputs") as pool:
-            futures = [pool.submit(self.log_inputs, run_id, records) for run_id in rest]
-        failures = [f.exception() for f in futures if f.exception() is not None]
-        if failures:
-            raise failures[0]
 
     def _flush_locked(self, run_id: str, state: _RunState) -> None:
         with state.data_lock:

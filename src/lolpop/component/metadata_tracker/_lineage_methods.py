@@ -31,8 +31,7 @@ class LineageMethods:
         ``<id>.dataset_versions.exists`` and the used-by index ``_lolpop.used_by.<dataset_run_id>.
         <dataset_id>`` in one request; then the dataset versions with version-control info as
         MLflow dataset inputs (context ``training``) of the model version's run and of the
-        experiment runs this tracker opened under it (one ``log_inputs`` request per run, to a
-        tracking server several at once); then
+        experiment runs this tracker opened under it (one ``log_inputs`` request per run); then
         the lineage page as artifact ``lineage`` (drawn from what the tracker holds; ``stop()``
         draws it again with the run's final state). With an empty list the previous version's
         lineage is inherited (nothing is written when there is none)."""

@@ -6,9 +6,10 @@ The mapping rules are :mod:`lolpop.layout.native`; every request goes through th
 store. Requests beyond "one per seed call" (each documented where it is made):
 
 * ``build_model_lineage``: one ``log_inputs`` per run that gains dataset inputs (the model
-  version's run and each of its experiment runs; to a tracking server several at once,
-  :meth:`~lolpop.store._run_store.RunStore.log_inputs_to`); a dataset version in a run this
-  tracker does not own costs one ``runs/get`` to read its hexsha and URI.
+  version's run and each of its experiment runs, one after another: sending them at once was
+  measured and gained nothing on a tracking server, whose store takes the writes in turn); a
+  dataset version in a run this tracker does not own costs one ``runs/get`` to read its hexsha
+  and URI.
 * ``stop()``: the description rides with what is held back (one ``log_batch``, sent even when
   nothing else is held); each lineage page drawn again costs one upload and its reads (one
   ``search_runs`` for prediction jobs, one ``search_experiments`` per ``stop()``, and for a model
@@ -100,7 +101,8 @@ def log_training_inputs(tracker: TrackerView, rid: str, run_id: str, lineage: An
         records.append(record)
     if not records:
         return
-    tracker._store.log_inputs_to([run_id] + _experiment_runs(tracker, rid, run_id), records)
+    for target in [run_id] + _experiment_runs(tracker, rid, run_id):
+        tracker._store.log_inputs(target, records)
 
 
 # -- the workflow run's description -------------------------------------------------------------
