@@ -150,6 +150,32 @@ def test_sqlite_filter_subset():
             parse_filter(bad)
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_search_on_one_tag_is_read_from_the_tag_key_index(client, sqlite_uri, conf):
+    """A used-by / made-from / parent search (one tag clause) answers as MLflow does — deleted
+    runs, other experiments, runs without the tag and ``!=`` alike — from the tags' primary key,
+    without a probe of every run."""
+    name = conf["config"]["mlflow_experiment_name"]
+    exp, other = client.create_experiment(name), client.create_experiment(f"{name}-other")
+    made = {}
+    for name, experiment, tags in (("a", exp, {"k": "v"}), ("b", exp, {"k": "w"}), ("c", exp, {}),
+                                   ("d", exp, {"k": "v"}), ("e", other, {"k": "v"})):
+        made[name] = client.create_run(experiment, tags=tags, run_name=name).info.run_id
+    client.set_terminated(made["a"], "KILLED")
+    client.delete_run(made["d"])
+    direct, mlflow = open_client(sqlite_uri), MlflowClientAdapter(MlflowClient(sqlite_uri))
+    for clause in ("tags.`k` = 'v'", "tags.`k` != 'v'", "tags.`k` LIKE '%'", "tags.`k` ILIKE 'V'"):
+        got = [[r.info.run_id for r in c.search_runs([exp, other], clause, order_by=versions.ORDER_BY)]
+               for c in (direct, mlflow)]
+        assert got[0] == got[1] and got[0], clause
+    where, args = parse_filter("tags.`k` = 'v'")
+    sql = f"SELECT r.run_uuid FROM runs r WHERE {where[0]}"
+    plan = " ".join(row[-1] for row in direct._conn.execute(f"EXPLAIN QUERY PLAN {sql}", args))
+    assert "SCAN r" not in plan and "(key=?)" in plan, plan
+    assert "EXISTS" in " ".join(parse_filter(" and ".join(versions.clauses("m")))[0])
+    direct.close()
+
+
 def test_artifact_paths_stay_inside_the_run():
     assert artifact_path("a/b/c.txt") == "a/b/c.txt" and artifact_path(None) == "" and artifact_path(".") == ""
     for bad in ("../x", "a/../../x", "/etc/passwd", "a\\..\\b", "a\x00b"):

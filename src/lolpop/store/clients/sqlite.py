@@ -469,6 +469,7 @@ def parse_filter(text: str) -> tuple[list[str], list[Any]]:
     """
     where: list[str] = []
     args: list[Any] = []
+    keyed: list[int] = []  # positions in ``where`` of tag / param clauses
     pos, text = 0, text or ""
     while text[pos:].strip():
         if where:
@@ -505,9 +506,20 @@ def parse_filter(text: str) -> tuple[list[str], list[Any]]:
         if m["num"] is not None or op not in ("=", "!=", "LIKE", "ILIKE"):
             raise InvalidInputError(f"filter {text!r}: {kind} values are strings compared with =, !=, LIKE, ILIKE")
         table = "tags" if kind.startswith("tag") else "params"
-        where.append(f"EXISTS (SELECT 1 FROM {table} x WHERE x.run_uuid = r.run_uuid AND x.key = ? "
-                     f"AND {_compare('x.value', op)})")
+        where.append(f"{table} {_compare('x.value', op)}")  # rendered below, once all are known
         args.extend([key, value])
+        keyed.append(len(where) - 1)
+    for i in keyed:
+        table, compare = where[i].split(" ", 1)
+        if len(keyed) == 1:
+            # One tag / param clause (a used-by, made-from or parent search): the runs holding the
+            # key come from its (key, run_uuid) primary key instead of a probe of every run of the
+            # experiments (75 ms at 100 000 runs for a key one run holds; now one index look-up).
+            # Several clauses (the version rule's) stay probes: intersecting the lists of every run
+            # holding each common key measured slower than probing each run once.
+            where[i] = f"r.run_uuid IN (SELECT x.run_uuid FROM {table} x WHERE x.key = ? AND {compare})"
+        else:
+            where[i] = f"EXISTS (SELECT 1 FROM {table} x WHERE x.run_uuid = r.run_uuid AND x.key = ? AND {compare})"
     return where, args
 
 
