@@ -198,3 +198,29 @@ def test_runs_and_experiments_by_id_and_name(tracker, client):
     with pytest.raises(ResourceNotFoundError):
         reader.get_experiment("987654321")
     reader.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "server"])
+def test_a_range_of_metric_history_reads_the_same_through_every_client(client, tracking_uri, conf):
+    """What the version index's listings read (``metric_history``): every value in a range of
+    steps, by step; ``None`` beyond ``max_results``. MlflowClient can say it only on an SQL store."""
+    exp = client.create_experiment(conf["config"]["mlflow_experiment_name"])
+    run_id = client.create_run(exp).info.run_id
+    for step, value in ((10, 1.0), (20, 2.0), (20, 3.0), (30, 4.0), (40, 5.0), (50, 6.0)):
+        client.log_metric(run_id, "k", value, step=step, timestamp=step)
+    history = sorted(client.get_metric_history(run_id, "k"), key=lambda m: (m.step, m.timestamp, m.value))
+
+    def expected(lo, hi, most):
+        found = [(m.value, m.step) for m in history if lo <= m.step <= hi]
+        return None if len(found) > most else found
+
+    clients = [open_client(tracking_uri)]
+    if tracking_uri.startswith("sqlite"):
+        clients.append(MlflowClientAdapter(MlflowClient(tracking_uri)))
+    else:
+        assert MlflowClientAdapter(MlflowClient(tracking_uri)).metric_history(run_id, "k", 0, 99, 100) is None
+    for reader in clients:
+        for lo, hi, most in ((0, 100, 100), (20, 40, 100), (20, 40, 3), (21, 29, 5), (20, 20, 2), (0, 100, 5)):
+            assert reader.metric_history(run_id, "k", lo, hi, most) == expected(lo, hi, most), (reader, lo, hi, most)
+        assert reader.metric_history(run_id, "absent", 0, 100, 10) == []
+        reader.close()

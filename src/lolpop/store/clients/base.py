@@ -20,6 +20,9 @@ DEFAULT_TIMEOUT = 10.0
 ACTIVE = "active"
 #: Newest first; MLflow breaks ties by run id.
 DEFAULT_ORDER = ["attributes.start_time DESC"]
+#: Most values :meth:`StoreClient.metric_history` reads at once (below the 2 500 MLflow's server
+#: returns per run from ``metrics/get-history-bulk-interval``).
+MAX_HISTORY_RESULTS = 2000
 #: An artifact-backed value larger than this is refused rather than read into memory.
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 
@@ -91,6 +94,17 @@ class StoreClient:
         raise NotImplementedError
 
     def get_run(self, run_id: str) -> Run:
+        raise NotImplementedError
+
+    def metric_history(self, run_id: str, key: str, start_step: int, end_step: int,
+                       max_results: int) -> list[tuple[float, int]] | None:
+        """Every value logged to metric ``key`` of the run with ``start_step <= step <= end_step``,
+        as ``(value, step)`` by step (then timestamp, value); ``None`` when there are more than
+        ``max_results`` (at most :data:`MAX_HISTORY_RESULTS`) of them, or the store cannot say.
+
+        The version index's earlier entries (:mod:`lolpop.layout.index`) are read this way: a range
+        of steps is one look-up of MLflow's ``metrics(run_uuid, key, step)`` index, however long
+        the history."""
         raise NotImplementedError
 
     def search_experiments(self) -> list[Experiment]:

@@ -17,6 +17,7 @@ in every thread (DESIGN.md, "How it talks to MLflow").
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ from lolpop.store._preflight import check_store, is_sql_uri
 from lolpop.store.clients.base import (
     DEFAULT_ORDER,
     MAX_ARTIFACT_BYTES,
+    MAX_HISTORY_RESULTS,
     Experiment,
     FileInfo,
     Run,
@@ -153,6 +155,27 @@ class MlflowClientAdapter(StoreClient):
                 return self._seen(self.client.get_run(run_id))
         except ResourceNotFoundError:
             raise ResourceNotFoundError(f"no MLflow run {run_id!r}") from None
+
+    def metric_history(self, run_id: str, key: str, start_step: int, end_step: int,
+                       max_results: int) -> list[tuple[float, int]] | None:
+        # MlflowClient has no range read: its get_metric_history reads the whole history, which
+        # grows with it. MLflow's SQL store has one (the tracker's own client on a database);
+        # through another store (a server's REST store, a file store) this client cannot say
+        # cheaply, and the caller searches as it would without an index.
+        sql = sys.modules.get("mlflow.store.tracking.sqlalchemy_store")
+        store = getattr(getattr(self.client, "_tracking_client", None), "store", None)
+        if sql is None or not isinstance(store, sql.SqlAlchemyStore):
+            return None
+        limit = min(int(max_results), MAX_HISTORY_RESULTS)
+        try:
+            with _translated("get_metric_history_bulk_interval"):
+                found = store.get_metric_history_bulk_interval([run_id], key, limit + 1, int(start_step),
+                                                               int(end_step))
+        except ResourceNotFoundError:  # no such run: no values, as the other clients answer
+            return []
+        if len(found) > limit:
+            return None
+        return [(float(m.value), int(m.step)) for m in found]
 
     def search_experiments(self) -> list[Experiment]:
         from mlflow.entities import ViewType

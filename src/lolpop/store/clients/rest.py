@@ -2,7 +2,9 @@
 
 Endpoints (MLflow's stable REST API): ``runs/search``, ``runs/get``, ``experiments/search``,
 ``experiments/get``, ``experiments/get-by-name``, ``artifacts/list`` and the server's
-``/get-artifact`` download (both resolve the run's artifact store on the server, proxied or not).
+``/get-artifact`` download (both resolve the run's artifact store on the server, proxied or not);
+and ``metrics/get-history-bulk-interval`` (the server's, used by its UI: a range of a metric's
+steps), for the version index's history — a server without it is searched instead.
 
 Credentials and TLS settings are the ones MLflow's client would use: ``MLFLOW_TRACKING_USERNAME`` /
 ``MLFLOW_TRACKING_PASSWORD`` (or ``~/.mlflow/credentials``) as HTTP basic auth, else
@@ -39,6 +41,7 @@ from lolpop.store.clients.base import (
     DEFAULT_ORDER,
     DEFAULT_TIMEOUT,
     MAX_ARTIFACT_BYTES,
+    MAX_HISTORY_RESULTS,
     Experiment,
     FileInfo,
     Run,
@@ -127,8 +130,10 @@ class RestClient(StoreClient):
         self._session.headers.update(headers)
 
     # -- transport ---------------------------------------------------------------------------
-    def _request(self, method: str, endpoint: str, limit: int | None = None, **kwargs: Any) -> bytes:
-        """The body of a successful response; every failure becomes a lolpop error."""
+    def _request(self, method: str, endpoint: str, limit: int | None = None, absent: bytes | None = None,
+                 **kwargs: Any) -> bytes:
+        """The body of a successful response (``absent``, when given, for HTTP 404); every failure
+        becomes a lolpop error."""
         req = self._requests
         url = self._base + endpoint
         deadline = time.monotonic() + self.timeout
@@ -163,6 +168,8 @@ class RestClient(StoreClient):
             if status in RETRY_STATUSES:  # every request here is a read: each may be sent again
                 last = f"HTTP {status}"
                 continue
+            if status == 404 and absent is not None:
+                return absent
             if status >= 400:
                 raise self._http_error(status, body, method, endpoint)
             return body
@@ -231,6 +238,28 @@ class RestClient(StoreClient):
             return _run(self._call("GET", "/runs/get", params={"run_id": run_id})["run"])
         except ResourceNotFoundError:
             raise ResourceNotFoundError(f"no MLflow run {run_id!r}") from None
+
+    def metric_history(self, run_id: str, key: str, start_step: int, end_step: int,
+                       max_results: int) -> list[tuple[float, int]] | None:
+        # MLflow's paged metrics/get-history starts from the oldest value (an offset into the
+        # whole history); get-history-bulk-interval reads a range of steps and returns every value
+        # in it when there are at most max_results (beyond that it samples: asked for one more, a
+        # full answer says so). A server without it (404) cannot say: the caller searches.
+        limit = min(int(max_results), MAX_HISTORY_RESULTS)
+        data = self._call("GET", "/metrics/get-history-bulk-interval", absent=b'{"absent": true}', params={
+            "run_ids": run_id, "metric_key": key, "start_step": int(start_step), "end_step": int(end_step),
+            "max_results": limit + 1})
+        if data.get("absent"):
+            return None
+        out = []
+        for m in data.get("metrics", []) or []:
+            step = str(m.get("step", 0))
+            if m.get("run_id", run_id) != run_id or m.get("key", key) != key or not step.lstrip("-").isdigit():
+                return None
+            out.append((metric_value(m.get("value", "NaN")), int(step)))
+        if len(out) > limit:
+            return None
+        return sorted(out, key=lambda vs: vs[1])
 
     # -- experiments -------------------------------------------------------------------------
     def search_experiments(self) -> list[Experiment]:

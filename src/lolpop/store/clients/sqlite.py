@@ -49,6 +49,7 @@ from lolpop.store.clients.sqlite_file import (  # noqa: F401 - part of this modu
 )
 from lolpop.store.clients.base import (
     MAX_ARTIFACT_BYTES,
+    MAX_HISTORY_RESULTS,
     Experiment,
     FileInfo,
     Run,
@@ -343,6 +344,16 @@ class SqliteClient(StoreClient):
         if not rows:
             raise ResourceNotFoundError(f"no MLflow run {run_id!r}")
         return self._runs(rows, budget)[0]
+
+    def metric_history(self, run_id: str, key: str, start_step: int, end_step: int,
+                       max_results: int) -> list[tuple[float, int]] | None:
+        limit = min(int(max_results), MAX_HISTORY_RESULTS)
+        rows = self._query("SELECT value, is_nan, step FROM metrics WHERE run_uuid = ? AND key = ? AND step >= ? "
+                           "AND step <= ? ORDER BY step, timestamp, value LIMIT ?",
+                           (run_id, key, int(start_step), int(end_step), limit + 1), "metrics", _Budget(self.db))
+        if len(rows) > limit:
+            return None
+        return [(metric_value(value, bool(is_nan)), step) for value, is_nan, step in rows]
 
     # -- experiments -------------------------------------------------------------------------
     _EXP = (f"SELECT experiment_id, {_capped('name', _MAX_OTHER_CHARS)}, "
