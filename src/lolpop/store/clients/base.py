@@ -65,6 +65,8 @@ class Experiment:
     artifact_location: str | None = None
     lifecycle_stage: str = ACTIVE
     tags: dict[str, str] = field(default_factory=dict)
+    #: ms since epoch, the store's (whether the version index is complete: lolpop.layout.index.complete)
+    creation_time: int | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,9 @@ class StoreClient:
 
     #: The tracking URI as given (may hold credentials: pass it through ``redact`` to show it).
     tracking_uri: str = ""
+    #: Whether :meth:`metric_history` reads a range of steps without reading the whole history
+    #: (else the reader lists versions by searching, not from the version index's history).
+    reads_metric_ranges: bool = True
 
     def search_runs(self, experiment_ids: list[str], filter_string: str = "", max_results: int = 1000,
                     order_by: list[str] | None = None) -> list[Run]:
@@ -100,7 +105,7 @@ class StoreClient:
                        max_results: int) -> list[tuple[float, int]] | None:
         """Every value logged to metric ``key`` of the run with ``start_step <= step <= end_step``,
         as ``(value, step)`` by step (then timestamp, value); ``None`` when there are more than
-        ``max_results`` (at most :data:`MAX_HISTORY_RESULTS`) of them, or the store cannot say.
+        ``max_results`` (at most :data:`MAX_HISTORY_RESULTS`) of them.
 
         The version index's earlier entries (:mod:`lolpop.layout.index`) are read this way: a range
         of steps is one look-up of MLflow's ``metrics(run_uuid, key, step)`` index, however long

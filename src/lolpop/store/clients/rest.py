@@ -244,22 +244,41 @@ class RestClient(StoreClient):
         # MLflow's paged metrics/get-history starts from the oldest value (an offset into the
         # whole history); get-history-bulk-interval reads a range of steps and returns every value
         # in it when there are at most max_results (beyond that it samples: asked for one more, a
-        # full answer says so). A server without it (404) cannot say: the caller searches.
+        # full answer says so). A server without it (404) answers from the whole history, once:
+        # reads_metric_ranges turns False and the reader searches from then on.
         limit = min(int(max_results), MAX_HISTORY_RESULTS)
-        data = self._call("GET", "/metrics/get-history-bulk-interval", absent=b'{"absent": true}', params={
-            "run_ids": run_id, "metric_key": key, "start_step": int(start_step), "end_step": int(end_step),
-            "max_results": limit + 1})
-        if data.get("absent"):
-            return None
+        if self.reads_metric_ranges:
+            data = self._call("GET", "/metrics/get-history-bulk-interval", absent=b'{"absent": true}', params={
+                "run_ids": run_id, "metric_key": key, "start_step": int(start_step), "end_step": int(end_step),
+                "max_results": limit + 1})
+            if data.get("absent"):
+                self.reads_metric_ranges = False
+        if not self.reads_metric_ranges:
+            data = {"metrics": self._whole_history(run_id, key)}
         out = []
         for m in data.get("metrics", []) or []:
             step = str(m.get("step", 0))
             if m.get("run_id", run_id) != run_id or m.get("key", key) != key or not step.lstrip("-").isdigit():
                 return None
-            out.append((metric_value(m.get("value", "NaN")), int(step)))
+            if start_step <= int(step) <= end_step:
+                out.append((metric_value(m.get("value", "NaN")), int(step), int(m.get("timestamp") or 0)))
         if len(out) > limit:
             return None
-        return sorted(out, key=lambda vs: vs[1])
+        return [(value, step) for value, step, _ in sorted(out, key=lambda m: (m[1], m[2], m[0]))]
+
+    def _whole_history(self, run_id: str, key: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"run_id": run_id, "metric_key": key, "max_results": 25000}
+        while True:
+            try:
+                data = self._call("GET", "/metrics/get-history", params=params)
+            except ResourceNotFoundError:
+                return out
+            out.extend(data.get("metrics", []) or [])
+            token = data.get("next_page_token")
+            if not token:
+                return out
+            params["page_token"] = token
 
     # -- experiments -------------------------------------------------------------------------
     def search_experiments(self) -> list[Experiment]:
@@ -361,5 +380,7 @@ def _run(data: dict[str, Any]) -> Run:
 
 
 def _experiment(data: dict[str, Any]) -> Experiment:
+    created = str(data.get("creation_time", ""))
     return Experiment(str(data["experiment_id"]), str(data.get("name", "")), data.get("artifact_location"),
-                      str(data.get("lifecycle_stage", "active")), _pairs(data.get("tags")))
+                      str(data.get("lifecycle_stage", "active")), _pairs(data.get("tags")),
+                      creation_time=int(created) if created.isascii() and created.isdigit() else None)

@@ -357,8 +357,8 @@ class SqliteClient(StoreClient):
 
     # -- experiments -------------------------------------------------------------------------
     _EXP = (f"SELECT experiment_id, {_capped('name', _MAX_OTHER_CHARS)}, "
-            f"{_capped('artifact_location', _MAX_OTHER_CHARS)}, {_capped('lifecycle_stage', _MAX_OTHER_CHARS)} "
-            "FROM experiments")
+            f"{_capped('artifact_location', _MAX_OTHER_CHARS)}, {_capped('lifecycle_stage', _MAX_OTHER_CHARS)}, "
+            "creation_time FROM experiments")
     _EXP_CHECKS = ((1, "experiments.name", _MAX_OTHER_CHARS), (2, "experiments.artifact_location", _MAX_OTHER_CHARS),
                    (3, "experiments.lifecycle_stage", _MAX_OTHER_CHARS))
 
@@ -379,7 +379,8 @@ class SqliteClient(StoreClient):
                     f"WHERE experiment_id IN ({','.join('?' * len(chunk))})", chunk, "experiment_tags", budget,
                     checks, lambda row: f"experiment {row[0]} key {str(row[1])[:100]!r}"):
                 tags.setdefault(exp_id, {})[key] = value
-        return [Experiment(str(r[0]), r[1], r[2], r[3], tags.get(r[0], {})) for r in rows]
+        return [Experiment(str(r[0]), r[1], r[2], r[3], tags.get(r[0], {}),
+                           creation_time=r[4] if type(r[4]) is int else None) for r in rows]
 
     def search_experiments(self) -> list[Experiment]:
         budget = _Budget(self.db)
