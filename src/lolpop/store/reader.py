@@ -358,7 +358,9 @@ class StoreReader:
             return [run] if self.has_resource(resource_id, run) else []
         clauses = self._clauses(resource_id)
         bound = [versions.before_clause(before)] if before is not None else []
-        indexed = self._index_runs(resource_id) if limit > 0 else {}
+        # A client that reads no range of a metric's history (MlflowClient on a server) would read
+        # the experiment and its index for nothing: it searches at once.
+        indexed = self._index_runs(resource_id) if limit > 0 and self.client.reads_metric_ranges else {}
         found: list[Run] = []
         answered = []
         for e, i in indexed.items():
@@ -385,7 +387,7 @@ class StoreReader:
         reaches ``since`` first adds the versions that started before it by a search bounded there
         (none in a complete index: it holds every version of its experiment).
         """
-        opened = self._index_run(experiment_id, index_run_id) if self.client.reads_metric_ranges else None
+        opened = self._index_run(experiment_id, index_run_id)
         if opened is None:
             return None
         index_run, since, complete = opened
