@@ -211,3 +211,15 @@ def test_what_is_deployed_now_comes_from_the_index_as_the_search_finds_it(make_t
     assert _deployed_check(conf, expect_index=True) == runs[1]
     client.set_tag(runs[1], "m.status", "ARCHIVED")  # retired by hand: the index still names it
     assert _deployed_check(conf, expect_index=False) == runs[0]
+
+
+def test_versions_older_than_the_index_since_are_listed_too(make_tracker, conf, client):
+    """Versions that started before the index's ``since``: read from the rest of a complete
+    index's history (no search), searched for in any other index — listed either way."""
+    made = [_cycle(make_tracker) for _ in range(4)]
+    index_run = client.get_experiment(made[0].experiment_id).tags[index.EXPERIMENT_TAG]
+    client.set_tag(index_run, index.SINCE_TAG, str(made[2].run.info.start_time))
+    searched = _searched_versions(_listing(conf))  # complete: built with its experiment
+    assert not searched["RestClient" if "RestClient" in searched else "SqliteClient"], searched
+    client.set_tag(index_run, index.COMPLETE_TAG, "False")
+    assert all(_searched_versions(_listing(conf)).values())  # a bounded search for the two before it

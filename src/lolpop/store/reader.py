@@ -122,6 +122,8 @@ class Located:
 MAX_INDEXED_EXPERIMENTS = 4
 #: Ranges of an index's history read for one listing before it is searched instead.
 _MAX_INDEX_RANGES = 24
+#: Below any start time (MLflow's steps are 64-bit).
+_MIN_STEP = -(2**63)
 
 
 def _search_order(run: Run) -> tuple[int, str]:
@@ -384,8 +386,9 @@ class StoreReader:
         history_pointers`), each entry checked by :func:`lolpop.layout.index.answers`. Every
         version that started at or after ``since`` is in the history, so once ``limit`` checked
         versions are found, every version between them and the newest one is known; a walk that
-        reaches ``since`` first adds the versions that started before it by a search bounded there
-        (none in a complete index: it holds every version of its experiment).
+        reaches ``since`` first adds the versions that started before it: from the rest of a
+        complete index's history (it holds every version of its experiment), else by a search
+        bounded there.
         """
         opened = self._index_run(experiment_id, index_run_id)
         if opened is None:
@@ -428,10 +431,25 @@ class StoreReader:
         else:
             return None
         out = sorted(found.values(), key=_search_order)
-        if len(out) < limit and not complete:  # the walk reached ``since``: earlier versions may be unindexed
-            bound = since - 1 if before is None else min(before, since - 1)
-            clauses = self._clauses(resource_id) + [versions.before_clause(bound)]
-            out += self.search(" and ".join(clauses), max_results=limit - len(out), experiment_ids=[experiment_id])
+        if len(out) >= limit:
+            return out[:limit]
+        # The walk reached ``since``. Versions that started before it are in a complete index (one
+        # read of the rest of its history; ``since`` only guards its max, and each entry is checked
+        # here); any other index may lack them: a search bounded there.
+        bound = since - 1 if before is None else min(before, since - 1)
+        if complete:
+            self.requests += len(metric_keys)
+            histories = [self.client.metric_history(index_run_id, k, _MIN_STEP, bound, MAX_HISTORY_RESULTS)
+                         for k in metric_keys]
+            pointers = None if any(h is None for h in histories) else index.history_pointers(histories)  # type: ignore[arg-type]
+            if pointers is not None:
+                runs = self.runs([run_id for run_id, _ in pointers])
+                out += sorted((run for run_id, step in pointers if (run := runs.get(run_id)) is not None
+                               and index.answers(run, _MIN_STEP, resource_id, experiment_id, step=step)),
+                              key=_search_order)
+                return out[:limit]
+        clauses = self._clauses(resource_id) + [versions.before_clause(bound)]
+        out += self.search(" and ".join(clauses), max_results=limit - len(out), experiment_ids=[experiment_id])
         return out[:limit]
 
     # -- values ------------------------------------------------------------------------------
