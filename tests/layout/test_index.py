@@ -91,3 +91,24 @@ def test_entries_disagreeing_on_the_step_or_without_steps_point_nowhere():
     key = sorted(steps)[0]
     assert index.pointer(index.NEWEST, "ds", metrics, {**steps, key: 5001}) is None
     assert index.pointer(index.NEWEST, "ds", metrics, {k: True for k in steps}) is None
+
+
+def test_a_range_of_history_points_at_each_entrys_run_newest_first():
+    a, b = "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"
+    rows = [index.entries(index.NEWEST, "m", run, start) for run, start in ((a, 5), (b, 9))]
+    histories = [[(row[i][1], row[i][2]) for row in rows] for i in range(3)]
+    assert index.history_pointers(histories) == [(b, 9), (a, 5)]
+    assert index.history_pointers([h + h for h in histories]) == [(b, 9), (a, 5)]  # a value logged twice
+    assert index.history_pointers([[], [], []]) == []
+
+
+def test_a_range_that_cannot_be_paired_points_nowhere():
+    a, b = "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"
+    same_ms = [index.entries(index.NEWEST, "m", run, 7) for run in (a, b)]
+    histories = [[(row[i][1], row[i][2]) for row in same_ms] for i in range(3)]
+    assert index.history_pointers(histories) is None  # two versions in one millisecond
+    one = [[(v, s)] for _, v, s in index.entries(index.NEWEST, "m", a, 7)]
+    assert index.history_pointers(one[:2] + [[]]) is None  # a key missing at a step
+    assert index.history_pointers(one[:2]) is None
+    assert index.history_pointers([one[0], one[1], [(-1.0, 7)]]) is None  # garbled
+    assert index.history_pointers([one[0], one[1], [(one[2][0][0], 7.5)]]) is None

@@ -74,6 +74,8 @@ def test_every_client_gives_the_same_answers(lineage_store, backend):
     assert isinstance(direct, SqliteClient if backend == "sqlite" else RestClient)
     results = {kind: answers(client, lineage_store)
                for kind, client in (("direct", direct), ("mlflow", MlflowClientAdapter(MlflowClient(uri))))}
+    if backend == "server":  # MlflowClient reads no range of the index's history there: it searches
+        results["direct"].pop("requests"), results["mlflow"].pop("requests")
     assert results["direct"] == results["mlflow"]
 
     got = results["direct"]
@@ -150,6 +152,32 @@ def test_sqlite_filter_subset():
             parse_filter(bad)
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_search_on_one_tag_is_read_from_the_tag_key_index(client, sqlite_uri, conf):
+    """A used-by / made-from / parent search (one tag clause) answers as MLflow does — deleted
+    runs, other experiments, runs without the tag and ``!=`` alike — from the tags' primary key,
+    without a probe of every run."""
+    name = conf["config"]["mlflow_experiment_name"]
+    exp, other = client.create_experiment(name), client.create_experiment(f"{name}-other")
+    made = {}
+    for name, experiment, tags in (("a", exp, {"k": "v"}), ("b", exp, {"k": "w"}), ("c", exp, {}),
+                                   ("d", exp, {"k": "v"}), ("e", other, {"k": "v"})):
+        made[name] = client.create_run(experiment, tags=tags, run_name=name).info.run_id
+    client.set_terminated(made["a"], "KILLED")
+    client.delete_run(made["d"])
+    direct, mlflow = open_client(sqlite_uri), MlflowClientAdapter(MlflowClient(sqlite_uri))
+    for clause in ("tags.`k` = 'v'", "tags.`k` != 'v'", "tags.`k` LIKE '%'", "tags.`k` ILIKE 'V'"):
+        got = [[r.info.run_id for r in c.search_runs([exp, other], clause, order_by=versions.ORDER_BY)]
+               for c in (direct, mlflow)]
+        assert got[0] == got[1] and got[0], clause
+    where, args = parse_filter("tags.`k` = 'v'")
+    sql = f"SELECT r.run_uuid FROM runs r WHERE {where[0]}"
+    plan = " ".join(row[-1] for row in direct._conn.execute(f"EXPLAIN QUERY PLAN {sql}", args))
+    assert "SCAN r" not in plan and "(key=?)" in plan, plan
+    assert "EXISTS" in " ".join(parse_filter(" and ".join(versions.clauses("m")))[0])
+    direct.close()
+
+
 def test_artifact_paths_stay_inside_the_run():
     assert artifact_path("a/b/c.txt") == "a/b/c.txt" and artifact_path(None) == "" and artifact_path(".") == ""
     for bad in ("../x", "a/../../x", "/etc/passwd", "a\\..\\b", "a\x00b"):
@@ -172,3 +200,27 @@ def test_runs_and_experiments_by_id_and_name(tracker, client):
     with pytest.raises(ResourceNotFoundError):
         reader.get_experiment("987654321")
     reader.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "server"])
+def test_a_range_of_metric_history_reads_the_same_through_every_client(client, tracking_uri, conf):
+    """What the version index's listings read (``metric_history``): every value in a range of
+    steps, by step; ``None`` beyond ``max_results``. MlflowClient reads a range by itself only on
+    an SQL store (elsewhere from the whole history, so the reader does not list from it)."""
+    exp = client.create_experiment(conf["config"]["mlflow_experiment_name"])
+    run_id = client.create_run(exp).info.run_id
+    for step, value in ((10, 1.0), (20, 2.0), (20, 3.0), (30, 4.0), (40, 5.0), (50, 6.0)):
+        client.log_metric(run_id, "k", value, step=step, timestamp=step)
+    history = sorted(client.get_metric_history(run_id, "k"), key=lambda m: (m.step, m.timestamp, m.value))
+
+    def expected(lo, hi, most):
+        found = [(m.value, m.step) for m in history if lo <= m.step <= hi]
+        return None if len(found) > most else found
+
+    clients = [open_client(tracking_uri), MlflowClientAdapter(MlflowClient(tracking_uri))]
+    assert [c.reads_metric_ranges for c in clients] == [True, tracking_uri.startswith("sqlite")]
+    for reader in clients:
+        for lo, hi, most in ((0, 100, 100), (20, 40, 100), (20, 40, 3), (21, 29, 5), (20, 20, 2), (0, 100, 5)):
+            assert reader.metric_history(run_id, "k", lo, hi, most) == expected(lo, hi, most), (reader, lo, hi, most)
+        assert reader.metric_history(run_id, "absent", 0, 100, 10) == []
+        reader.close()

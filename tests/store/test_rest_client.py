@@ -249,3 +249,46 @@ def test_reading_a_store_imports_no_mlflow(make_tracker, conf, backend):
                     ["history", "model", "--deployments", "--at", "2999-01-01"]):
         used = _modules(uri, experiment, *command)["run"]
         assert used == ([] if backend == "sqlite" else ["requests"]), (command, used)
+
+
+def test_a_server_without_range_reads_answers_from_the_whole_history_once():
+    """A server that does not know ``metrics/get-history-bulk-interval`` (404): the same answer,
+    from the paged ``metrics/get-history``, and the client says it reads no ranges, so the reader
+    searches instead of listing from the version index."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from lolpop.store.clients.rest import RestClient
+
+    run_id = "a" * 32
+    history = [{"key": "k", "value": float(v), "timestamp": s, "step": s} for s, v in ((10, 1), (20, 2), (30, 3))]
+    asked = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            asked.append(self.path.split("?")[0])
+            if self.path.startswith("/api/2.0/mlflow/metrics/get-history?"):
+                body, status = json.dumps({"metrics": history}).encode(), 200
+            else:
+                body, status = b"<html>Not Found</html>", 404
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = RestClient(f"http://127.0.0.1:{server.server_address[1]}", timeout=5)
+        assert client.reads_metric_ranges
+        assert client.metric_history(run_id, "k", 15, 30, 10) == [(2.0, 20), (3.0, 30)]
+        assert not client.reads_metric_ranges
+        assert client.metric_history(run_id, "k", 0, 30, 2) is None
+        assert asked == ["/api/2.0/mlflow/metrics/get-history-bulk-interval"] + ["/api/2.0/mlflow/metrics/get-history"] * 2
+        client.close()
+    finally:
+        server.shutdown()

@@ -13,7 +13,8 @@ The walk goes downstream from the dataset version:
 "Deployed now" (one rule, the tracker's ``get_currently_deployed_model_version``): a model version
 is deployed now when it is the *newest* version of its id (:mod:`lolpop.layout.versions`) whose
 ``status`` is ``DEPLOYED``. An older version still tagged ``DEPLOYED`` was replaced by a newer
-deployment and is not. One search per model id.
+deployment and is not. One look-up per model id: the version index's ``deployed`` entry where it
+vouches for the answer (:meth:`lolpop.store.reader.StoreReader.newest`), else one search.
 """
 
 from __future__ import annotations
@@ -24,9 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lolpop.exceptions import InvalidInputError
-from lolpop.layout import filters, versions
-from lolpop.layout.events import DEPLOYED
-from lolpop.layout.keys import LINEAGE_KEY, exists_key, is_experiment_id, key, used_by_key
+from lolpop.layout.keys import LINEAGE_KEY, exists_key, is_experiment_id, used_by_key
 
 MODEL_VERSION = "model_version"
 PREDICTION_JOB = "prediction_job"
@@ -148,9 +147,10 @@ def _next(reader: Any, rid: str, run: Any) -> list[tuple[str, Any]]:
 
 def _deployed_run(reader: Any, model_id: str, cache: dict[str, str | None]) -> str | None:
     if model_id not in cache:
-        clauses = versions.clauses(model_id) + [filters.tag_clause(key(model_id, "status"), DEPLOYED)]
-        runs = reader.search(" and ".join(clauses), max_results=1)
-        cache[model_id] = runs[0].info.run_id if runs else None
+        # The version index's DEPLOYED entry where it vouches for it, else the search (1.1 s at
+        # 100 000 versions on SQLite).
+        run = reader.newest(model_id, deployed=True)
+        cache[model_id] = run.info.run_id if run is not None else None
     return cache[model_id]
 
 

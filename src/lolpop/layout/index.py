@@ -38,6 +38,12 @@ runs that started in the same millisecond the smallest run id wins, as in MLflow
 Different start times: all three keys hold the same run. Equal ones: the chunks may come from
 different runs, the id then names no run of the experiment, and the look-up searches.
 
+History. Each key's metric *history* keeps every entry ever written, so the ``newest`` entries
+of an id with steps in a range are its versions that started then (and finished since ``since``),
+each still checked against the version rule: a listing of the newest versions (``lolpop history``,
+the version before another for ``lolpop diff``) reads a range of steps ending at the newest entry
+(:func:`history_pointers`; MLflow's ``metrics(run_uuid, key, step)`` index) instead of searching.
+
 When. A workflow run's ``newest`` entries are written by ``stop()`` *before* the run is set
 FINISHED; a ``DEPLOYED`` entry before the status tag is written. So a run can be indexed and not
 (yet) a version — the check refuses it — but never a version and unindexed.
@@ -160,6 +166,32 @@ def pointer(kind: str, resource_id: str, metrics: Mapping[str, Any],
         return None
     run_id = decode([metrics[k] for k in keys])
     return (run_id, step) if run_id is not None else None
+
+
+def history_pointers(histories: Sequence[Sequence[tuple[Any, Any]]]) -> list[tuple[str, int]] | None:
+    """``(run id, step)`` of every entry in a range of the index's metric history: ``histories``
+    holds, for each of an id's :func:`metric_keys` in order, its ``(value, step)`` values in that
+    range (read from the store: untrusted). ``None`` when a step does not hold exactly one value of
+    each key (versions started in the same millisecond, whose chunks cannot be paired, or a garbled
+    entry): the caller searches."""
+    if len(histories) != _CHUNKS:
+        return None
+    at: list[dict[Any, set[Any]]] = [{} for _ in range(_CHUNKS)]
+    for values, history in zip(at, histories):
+        for value, step in history:
+            values.setdefault(step, set()).add(value)
+    if any(set(values) != set(at[0]) for values in at[1:]):
+        return None
+    out = []
+    for step in sorted(at[0], reverse=True):
+        chunks = [values[step] for values in at]
+        if isinstance(step, bool) or not isinstance(step, int) or any(len(c) != 1 for c in chunks):
+            return None
+        run_id = decode([next(iter(c)) for c in chunks])
+        if run_id is None:
+            return None
+        out.append((run_id, step))
+    return out
 
 
 def has_entry(kind: str, resource_id: str, metrics: Mapping[str, Any]) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 
 from lolpop.exceptions import ConfigError, InvalidResourceIdError, ResourceNotFoundError
 from lolpop.layout import values as _values
-from lolpop.layout import arguments, index, keys, versions
+from lolpop.layout import arguments, filters, index, keys, versions
 from lolpop.layout.keys import (  # noqa: F401 - re-exported for readers of this module
     MLFLOW_PARENT,
     PARENT_RUN_TAG,
@@ -31,7 +31,7 @@ from lolpop.layout.keys import (  # noqa: F401 - re-exported for readers of this
     used_by_key,
 )
 from lolpop.layout.uris import redact, sqlite_path
-from lolpop.store.clients.base import DEFAULT_TIMEOUT, Experiment, Run, StoreClient
+from lolpop.store.clients.base import DEFAULT_TIMEOUT, MAX_HISTORY_RESULTS, Experiment, Run, StoreClient
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 
@@ -120,6 +120,15 @@ class Located:
 
 #: Above this many experiments with a version index, one search is cheaper than reading each index.
 MAX_INDEXED_EXPERIMENTS = 4
+#: Ranges of an index's history read for one listing before it is searched instead.
+_MAX_INDEX_RANGES = 24
+#: Below any start time (MLflow's steps are 64-bit).
+_MIN_STEP = -(2**63)
+
+
+def _search_order(run: Run) -> tuple[int, str]:
+    """MLflow's search order: newest start first, then the smallest run id."""
+    return -(run.info.start_time or 0), run.info.run_id
 
 
 class StoreReader:
@@ -257,57 +266,197 @@ class StoreReader:
             )
         return Located(resource_id, newest)
 
-    def newest(self, resource_id: str) -> Run | None:
-        """The newest version of ``resource_id`` in the reader's experiments, as
-        ``versions(resource_id, 1)`` finds it: from an experiment's version index where it vouches
-        for the answer (:mod:`lolpop.layout.index`; two ``runs/get``), by one search over the rest."""
-        ids = self.experiment_ids
-        indexed = {}
-        if not is_experiment_id(resource_id) and index.metric_keys(index.NEWEST, resource_id) is not None:
-            indexed = {e: i for e in ids if (i := index.index_run_id(self.experiment(e).tags)) is not None}
-        if not indexed or len(indexed) > MAX_INDEXED_EXPERIMENTS:
-            runs = self.versions(resource_id, limit=1)
-            return runs[0] if runs else None
-        found = [run for e, i in indexed.items() if (run := self._indexed(resource_id, e, i)) is not None]
-        rest = [e for e in ids if e not in {r.info.experiment_id for r in found}]
-        if rest:
-            if "`" in resource_id:
-                raise InvalidResourceIdError(f"resource id {resource_id!r} contains a backtick")
-            found += self.search(" and ".join(versions.clauses(resource_id)), max_results=1, experiment_ids=rest)
-        # The search's order: newest start first, then the smallest run id.
-        return min(found, key=lambda r: (-(r.info.start_time or 0), r.info.run_id), default=None)
+    def _index_runs(self, resource_id: str, kind: str = index.NEWEST,
+                    experiment_ids: list[str] | None = None) -> dict[str, str]:
+        """``{experiment id: index run id}`` of the reader's experiments (or ``experiment_ids``) whose
+        index may answer for ``resource_id``; empty when none, or when reading each would cost more
+        than one search."""
+        if is_experiment_id(resource_id) or index.metric_keys(kind, resource_id) is None:
+            return {}
+        ids = self.experiment_ids if experiment_ids is None else experiment_ids
+        indexed = {e: i for e in ids if (i := index.index_run_id(self.experiment(e).tags)) is not None}
+        return indexed if len(indexed) <= MAX_INDEXED_EXPERIMENTS else {}
 
-    def _indexed(self, resource_id: str, experiment_id: str, index_run_id: str) -> Run | None:
-        """The version the index of ``experiment_id`` vouches for as the newest, or ``None``."""
+    def _index_run(self, experiment_id: str, index_run_id: str) -> tuple[Run, int, bool] | None:
+        """``(index run, since, complete)`` of ``experiment_id`` when its index may be read, else
+        ``None``; ``complete``: every version of the experiment is in it (:func:`lolpop.layout.index.complete`)."""
         try:
             index_run = self.get_run(index_run_id)
         except ResourceNotFoundError:
             return None
         since = index.since(index_run.data.tags)
-        entry = index.pointer(index.NEWEST, resource_id, index_run.data.metrics, index.metric_steps(index_run))
-        if not index.is_index_run(index_run, experiment_id) or since is None or entry is None:
+        if not index.is_index_run(index_run, experiment_id) or since is None:
+            return None
+        return index_run, since, index.complete(index_run, self.experiment(experiment_id).creation_time)
+
+    def _search_unindexed(self, filter_string: str, limit: int, experiment_ids: list[str], probe: bool) -> list[Run]:
+        """The search over the experiments an index did not answer for. With ``probe`` (another
+        experiment's index answered: these are likely side experiments, MLflow's empty Default one
+        above all) a search without a filter asks first whether they hold any run: MLflow's
+        server joins each clause's tags before it looks at the experiment (0.4 s for an empty
+        experiment beside 100 000 runs), a search without clauses only reads the runs table."""
+        if not experiment_ids or (probe and not self.search("", max_results=1, experiment_ids=experiment_ids)):
+            return []
+        return self.search(filter_string, max_results=limit, experiment_ids=experiment_ids)
+
+    def newest(self, resource_id: str, deployed: bool = False) -> Run | None:
+        """The newest version of ``resource_id`` in the reader's experiments, as
+        ``versions(resource_id, 1)`` finds it (``deployed``: the newest whose ``status`` is exactly
+        ``DEPLOYED``): from an experiment's version index where it vouches for the answer
+        (:mod:`lolpop.layout.index`; two ``runs/get``), by one search over the rest
+        (:meth:`_search_unindexed`)."""
+        kind = index.DEPLOYED if deployed else index.NEWEST
+        indexed = self._index_runs(resource_id, kind)
+        if not indexed:
+            if deployed:
+                runs = self.search(" and ".join(self._clauses(resource_id, deployed)), max_results=1)
+            else:
+                runs = self.versions(resource_id, limit=1)
+            return runs[0] if runs else None
+        found = [run for e, i in indexed.items() if (run := self._indexed(resource_id, e, i, kind)) is not None]
+        answered = {r.info.experiment_id for r in found}
+        rest = [e for e in self.experiment_ids if e not in answered]
+        if rest:
+            found += self._search_unindexed(" and ".join(self._clauses(resource_id, deployed)), 1, rest,
+                                            probe=bool(found))
+        return min(found, key=_search_order, default=None)
+
+    def _indexed(self, resource_id: str, experiment_id: str, index_run_id: str, kind: str = index.NEWEST) -> Run | None:
+        """The version the index of ``experiment_id`` vouches for as the newest (``kind``), or ``None``."""
+        opened = self._index_run(experiment_id, index_run_id)
+        if opened is None:
+            return None
+        index_run, since, _ = opened
+        entry = index.pointer(kind, resource_id, index_run.data.metrics, index.metric_steps(index_run))
+        if entry is None:
             return None
         try:
             run = self.get_run(entry[0])
         except ResourceNotFoundError:
             return None
-        return run if index.answers(run, since, resource_id, experiment_id, step=entry[1]) else None
+        ok = index.answers(run, since, resource_id, experiment_id, step=entry[1], deployed=kind == index.DEPLOYED)
+        return run if ok else None
+
+    @staticmethod
+    def _clauses(resource_id: str, deployed: bool = False) -> list[str]:
+        """The search for the versions (``deployed``: the DEPLOYED ones, whose refusal of a
+        backtick is the filter's own, as impact's search always had it)."""
+        if deployed:
+            return versions.clauses(resource_id) + [filters.tag_clause(keys.key(resource_id, "status"),
+                                                                       index.DEPLOYED_STATUS)]
+        if "`" in resource_id:
+            raise InvalidResourceIdError(f"resource id {resource_id!r} contains a backtick")
+        return versions.clauses(resource_id)
 
     def versions(self, resource_id: str, limit: int = 1000, before: int | None = None,
                  experiment_ids: list[str] | None = None) -> list[Run]:
-        """The versions of ``resource_id`` (:mod:`lolpop.layout.versions`), newest first (one search);
-        ``before``: only those that started no later than it (ms); ``experiment_ids``: searched
-        instead of the reader's experiments."""
+        """The versions of ``resource_id`` (:mod:`lolpop.layout.versions`), newest first, as one
+        search finds them; ``before``: only those that started no later than it (ms);
+        ``experiment_ids``: looked in instead of the reader's experiments. Read from an
+        experiment's version index where it vouches for them (a range of its history, each entry
+        checked; :meth:`_indexed_versions`), by one search over the other experiments
+        (:meth:`_search_unindexed`)."""
         if is_experiment_id(resource_id):
             try:
                 run = self.get_run(resource_id.split(".", 1)[0])
             except ResourceNotFoundError:
                 return []
             return [run] if self.has_resource(resource_id, run) else []
-        if "`" in resource_id:
-            raise InvalidResourceIdError(f"resource id {resource_id!r} contains a backtick")
-        clauses = versions.clauses(resource_id) + ([versions.before_clause(before)] if before is not None else [])
-        return self.search(" and ".join(clauses), max_results=limit, experiment_ids=experiment_ids)
+        clauses = self._clauses(resource_id)
+        bound = [versions.before_clause(before)] if before is not None else []
+        scope = self.experiment_ids if experiment_ids is None else list(experiment_ids)
+        # A client that reads no range of a metric's history (MlflowClient on a server) would read
+        # the experiment and its index for nothing: it searches at once.
+        indexed = (self._index_runs(resource_id, experiment_ids=scope)
+                   if limit > 0 and self.client.reads_metric_ranges else {})
+        found: list[Run] = []
+        answered = []
+        for e, i in indexed.items():
+            runs = self._indexed_versions(resource_id, e, i, limit, before)
+            if runs is not None:
+                found += runs
+                answered.append(e)
+        rest = [e for e in scope if e not in answered]
+        if not indexed:
+            return self.search(" and ".join(clauses + bound), max_results=limit, experiment_ids=scope)
+        found += self._search_unindexed(" and ".join(clauses + bound), limit, rest, probe=bool(answered))
+        return sorted(found, key=_search_order)[:limit]
+
+    def _indexed_versions(self, resource_id: str, experiment_id: str, index_run_id: str, limit: int,
+                          before: int | None) -> list[Run] | None:
+        """The newest ``limit`` versions of ``resource_id`` in ``experiment_id`` that started no
+        later than ``before``, from its index's history, or ``None`` when the index cannot vouch
+        for them (then the caller searches).
+
+        Walks back from the newest entry in ranges of steps (:func:`lolpop.layout.index.
+        history_pointers`), each entry checked by :func:`lolpop.layout.index.answers`. Every
+        version that started at or after ``since`` is in the history, so once ``limit`` checked
+        versions are found, every version between them and the newest one is known; a walk that
+        reaches ``since`` first adds the versions that started before it: from the rest of a
+        complete index's history (it holds every version of its experiment), else by a search
+        bounded there.
+        """
+        opened = self._index_run(experiment_id, index_run_id)
+        if opened is None:
+            return None
+        index_run, since, complete = opened
+        metric_keys = index.metric_keys(index.NEWEST, resource_id)
+        entry = index.pointer(index.NEWEST, resource_id, index_run.data.metrics, index.metric_steps(index_run))
+        if metric_keys is None or entry is None:
+            return None
+        end = entry[1] if before is None else min(entry[1], before)
+        found: dict[str, Run] = {}
+        width = max(limit, 1) * 1000  # a first guess: a version a second
+        for _ in range(_MAX_INDEX_RANGES):
+            if end < since or len(found) >= limit:
+                break
+            low = max(since, end - width + 1)
+            self.requests += len(metric_keys)
+            histories = [self.client.metric_history(index_run_id, k, low, end, MAX_HISTORY_RESULTS)
+                         for k in metric_keys]
+            if not self.client.reads_metric_ranges:  # learnt just now (a server without range reads)
+                return None
+            if any(h is None for h in histories):  # more entries than one read holds: a narrower range
+                if width == 1:
+                    return None
+                width = max(1, width // 8)
+                continue
+            pointers = index.history_pointers(histories)  # type: ignore[arg-type]
+            if pointers is None:
+                return None
+            runs = self.runs([run_id for run_id, _ in pointers])
+            checked = 0
+            for run_id, step in pointers:
+                run = runs.get(run_id)
+                if run is not None and index.answers(run, since, resource_id, experiment_id, step=step):
+                    found[run_id] = run
+                    checked += 1
+            end = low - 1
+            # Widen towards the versions still missing, by what this range held (at most 64 times).
+            width *= min(64, max(2, -(-2 * (limit - len(found)) // max(checked, 1))))
+        else:
+            return None
+        out = sorted(found.values(), key=_search_order)
+        if len(out) >= limit:
+            return out[:limit]
+        # The walk reached ``since``. Versions that started before it are in a complete index (one
+        # read of the rest of its history; ``since`` only guards its max, and each entry is checked
+        # here); any other index may lack them: a search bounded there.
+        bound = since - 1 if before is None else min(before, since - 1)
+        if complete:
+            self.requests += len(metric_keys)
+            histories = [self.client.metric_history(index_run_id, k, _MIN_STEP, bound, MAX_HISTORY_RESULTS)
+                         for k in metric_keys]
+            pointers = None if any(h is None for h in histories) else index.history_pointers(histories)  # type: ignore[arg-type]
+            if pointers is not None:
+                runs = self.runs([run_id for run_id, _ in pointers])
+                out += sorted((run for run_id, step in pointers if (run := runs.get(run_id)) is not None
+                               and index.answers(run, _MIN_STEP, resource_id, experiment_id, step=step)),
+                              key=_search_order)
+                return out[:limit]
+        clauses = self._clauses(resource_id) + [versions.before_clause(bound)]
+        out += self.search(" and ".join(clauses), max_results=limit - len(out), experiment_ids=[experiment_id])
+        return out[:limit]
 
     # -- values ------------------------------------------------------------------------------
     def value(self, run: Run, full_key: str) -> Any:

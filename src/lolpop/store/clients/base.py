@@ -20,6 +20,9 @@ DEFAULT_TIMEOUT = 10.0
 ACTIVE = "active"
 #: Newest first; MLflow breaks ties by run id.
 DEFAULT_ORDER = ["attributes.start_time DESC"]
+#: Most values :meth:`StoreClient.metric_history` reads at once (below the 2 500 MLflow's server
+#: returns per run from ``metrics/get-history-bulk-interval``).
+MAX_HISTORY_RESULTS = 2000
 #: An artifact-backed value larger than this is refused rather than read into memory.
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 
@@ -62,6 +65,8 @@ class Experiment:
     artifact_location: str | None = None
     lifecycle_stage: str = ACTIVE
     tags: dict[str, str] = field(default_factory=dict)
+    #: ms since epoch, the store's (whether the version index is complete: lolpop.layout.index.complete)
+    creation_time: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,9 @@ class StoreClient:
 
     #: The tracking URI as given (may hold credentials: pass it through ``redact`` to show it).
     tracking_uri: str = ""
+    #: Whether :meth:`metric_history` reads a range of steps without reading the whole history
+    #: (else the reader lists versions by searching, not from the version index's history).
+    reads_metric_ranges: bool = True
 
     def search_runs(self, experiment_ids: list[str], filter_string: str = "", max_results: int = 1000,
                     order_by: list[str] | None = None) -> list[Run]:
@@ -91,6 +99,17 @@ class StoreClient:
         raise NotImplementedError
 
     def get_run(self, run_id: str) -> Run:
+        raise NotImplementedError
+
+    def metric_history(self, run_id: str, key: str, start_step: int, end_step: int,
+                       max_results: int) -> list[tuple[float, int]] | None:
+        """Every value logged to metric ``key`` of the run with ``start_step <= step <= end_step``,
+        as ``(value, step)`` by step (then timestamp, value); ``None`` when there are more than
+        ``max_results`` (at most :data:`MAX_HISTORY_RESULTS`) of them.
+
+        The version index's earlier entries (:mod:`lolpop.layout.index`) are read this way: a range
+        of steps is one look-up of MLflow's ``metrics(run_uuid, key, step)`` index, however long
+        the history."""
         raise NotImplementedError
 
     def search_experiments(self) -> list[Experiment]:

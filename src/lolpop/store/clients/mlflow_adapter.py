@@ -17,6 +17,7 @@ in every thread (DESIGN.md, "How it talks to MLflow").
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ from lolpop.store._preflight import check_store, is_sql_uri
 from lolpop.store.clients.base import (
     DEFAULT_ORDER,
     MAX_ARTIFACT_BYTES,
+    MAX_HISTORY_RESULTS,
     Experiment,
     FileInfo,
     Run,
@@ -79,8 +81,9 @@ def _run(run: Any) -> Run:
 
 
 def _experiment(exp: Any) -> Experiment:
+    created = getattr(exp, "creation_time", None)
     return Experiment(str(exp.experiment_id), exp.name, exp.artifact_location, exp.lifecycle_stage,
-                      dict(exp.tags or {}))
+                      dict(exp.tags or {}), creation_time=created if type(created) is int else None)
 
 
 def _file(info: Any) -> FileInfo:
@@ -162,6 +165,37 @@ class MlflowClientAdapter(StoreClient):
                 return self._seen(self.client.get_run(run_id))
         except ResourceNotFoundError:
             raise ResourceNotFoundError(f"no MLflow run {run_id!r}") from None
+
+    @property
+    def reads_metric_ranges(self) -> bool:
+        return self._sql_store() is not None
+
+    def _sql_store(self) -> Any:
+        """MLflow's SQL store behind the client (the tracker's own client on a database), or ``None``."""
+        sql = sys.modules.get("mlflow.store.tracking.sqlalchemy_store")
+        store = getattr(getattr(self.client, "_tracking_client", None), "store", None)
+        return store if sql is not None and isinstance(store, sql.SqlAlchemyStore) else None
+
+    def metric_history(self, run_id: str, key: str, start_step: int, end_step: int,
+                       max_results: int) -> list[tuple[float, int]] | None:
+        # MlflowClient has no range read: its get_metric_history reads the whole history, which
+        # grows with it. MLflow's SQL store has one; through another store (a server's REST store,
+        # a file store) the answer is the same, from the whole history (reads_metric_ranges is
+        # False, so the reader searches instead).
+        limit = min(int(max_results), MAX_HISTORY_RESULTS)
+        store = self._sql_store()
+        try:
+            with _translated("get_metric_history"):
+                if store is not None:
+                    found = [(m.value, m.step) for m in store.get_metric_history_bulk_interval(
+                        [run_id], key, limit + 1, int(start_step), int(end_step))]
+                else:
+                    history = sorted(self.client.get_metric_history(run_id, key),
+                                     key=lambda m: (m.step, m.timestamp, m.value))
+                    found = [(m.value, m.step) for m in history if start_step <= m.step <= end_step]
+        except ResourceNotFoundError:  # no such run: no values, as the other clients answer
+            return []
+        return None if len(found) > limit else [(float(value), int(step)) for value, step in found]
 
     def search_experiments(self) -> list[Experiment]:
         from mlflow.entities import ViewType

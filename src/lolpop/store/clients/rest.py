@@ -2,7 +2,9 @@
 
 Endpoints (MLflow's stable REST API): ``runs/search``, ``runs/get``, ``experiments/search``,
 ``experiments/get``, ``experiments/get-by-name``, ``artifacts/list`` and the server's
-``/get-artifact`` download (both resolve the run's artifact store on the server, proxied or not).
+``/get-artifact`` download (both resolve the run's artifact store on the server, proxied or not);
+and ``metrics/get-history-bulk-interval`` (the server's, used by its UI: a range of a metric's
+steps), for the version index's history — a server without it is searched instead.
 
 Credentials and TLS settings are the ones MLflow's client would use: ``MLFLOW_TRACKING_USERNAME`` /
 ``MLFLOW_TRACKING_PASSWORD`` (or ``~/.mlflow/credentials``) as HTTP basic auth, else
@@ -39,6 +41,7 @@ from lolpop.store.clients.base import (
     DEFAULT_ORDER,
     DEFAULT_TIMEOUT,
     MAX_ARTIFACT_BYTES,
+    MAX_HISTORY_RESULTS,
     Experiment,
     FileInfo,
     Run,
@@ -127,8 +130,10 @@ class RestClient(StoreClient):
         self._session.headers.update(headers)
 
     # -- transport ---------------------------------------------------------------------------
-    def _request(self, method: str, endpoint: str, limit: int | None = None, **kwargs: Any) -> bytes:
-        """The body of a successful response; every failure becomes a lolpop error."""
+    def _request(self, method: str, endpoint: str, limit: int | None = None, absent: bytes | None = None,
+                 **kwargs: Any) -> bytes:
+        """The body of a successful response (``absent``, when given, for HTTP 404); every failure
+        becomes a lolpop error."""
         req = self._requests
         url = self._base + endpoint
         deadline = time.monotonic() + self.timeout
@@ -163,6 +168,8 @@ class RestClient(StoreClient):
             if status in RETRY_STATUSES:  # every request here is a read: each may be sent again
                 last = f"HTTP {status}"
                 continue
+            if status == 404 and absent is not None:
+                return absent
             if status >= 400:
                 raise self._http_error(status, body, method, endpoint)
             return body
@@ -231,6 +238,47 @@ class RestClient(StoreClient):
             return _run(self._call("GET", "/runs/get", params={"run_id": run_id})["run"])
         except ResourceNotFoundError:
             raise ResourceNotFoundError(f"no MLflow run {run_id!r}") from None
+
+    def metric_history(self, run_id: str, key: str, start_step: int, end_step: int,
+                       max_results: int) -> list[tuple[float, int]] | None:
+        # MLflow's paged metrics/get-history starts from the oldest value (an offset into the
+        # whole history); get-history-bulk-interval reads a range of steps and returns every value
+        # in it when there are at most max_results (beyond that it samples: asked for one more, a
+        # full answer says so). A server without it (404) answers from the whole history, once:
+        # reads_metric_ranges turns False and the reader searches from then on.
+        limit = min(int(max_results), MAX_HISTORY_RESULTS)
+        if self.reads_metric_ranges:
+            data = self._call("GET", "/metrics/get-history-bulk-interval", absent=b'{"absent": true}', params={
+                "run_ids": run_id, "metric_key": key, "start_step": int(start_step), "end_step": int(end_step),
+                "max_results": limit + 1})
+            if data.get("absent"):
+                self.reads_metric_ranges = False
+        if not self.reads_metric_ranges:
+            data = {"metrics": self._whole_history(run_id, key)}
+        out = []
+        for m in data.get("metrics", []) or []:
+            step = str(m.get("step", 0))
+            if m.get("run_id", run_id) != run_id or m.get("key", key) != key or not step.lstrip("-").isdigit():
+                return None
+            if start_step <= int(step) <= end_step:
+                out.append((metric_value(m.get("value", "NaN")), int(step), int(m.get("timestamp") or 0)))
+        if len(out) > limit:
+            return None
+        return [(value, step) for value, step, _ in sorted(out, key=lambda m: (m[1], m[2], m[0]))]
+
+    def _whole_history(self, run_id: str, key: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"run_id": run_id, "metric_key": key, "max_results": 25000}
+        while True:
+            try:
+                data = self._call("GET", "/metrics/get-history", params=params)
+            except ResourceNotFoundError:
+                return out
+            out.extend(data.get("metrics", []) or [])
+            token = data.get("next_page_token")
+            if not token:
+                return out
+            params["page_token"] = token
 
     # -- experiments -------------------------------------------------------------------------
     def search_experiments(self) -> list[Experiment]:
@@ -332,5 +380,7 @@ def _run(data: dict[str, Any]) -> Run:
 
 
 def _experiment(data: dict[str, Any]) -> Experiment:
+    created = str(data.get("creation_time", ""))
     return Experiment(str(data["experiment_id"]), str(data.get("name", "")), data.get("artifact_location"),
-                      str(data.get("lifecycle_stage", "active")), _pairs(data.get("tags")))
+                      str(data.get("lifecycle_stage", "active")), _pairs(data.get("tags")),
+                      creation_time=int(created) if created.isascii() and created.isdigit() else None)

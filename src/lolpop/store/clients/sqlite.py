@@ -49,6 +49,7 @@ from lolpop.store.clients.sqlite_file import (  # noqa: F401 - part of this modu
 )
 from lolpop.store.clients.base import (
     MAX_ARTIFACT_BYTES,
+    MAX_HISTORY_RESULTS,
     Experiment,
     FileInfo,
     Run,
@@ -344,10 +345,20 @@ class SqliteClient(StoreClient):
             raise ResourceNotFoundError(f"no MLflow run {run_id!r}")
         return self._runs(rows, budget)[0]
 
+    def metric_history(self, run_id: str, key: str, start_step: int, end_step: int,
+                       max_results: int) -> list[tuple[float, int]] | None:
+        limit = min(int(max_results), MAX_HISTORY_RESULTS)
+        rows = self._query("SELECT value, is_nan, step FROM metrics WHERE run_uuid = ? AND key = ? AND step >= ? "
+                           "AND step <= ? ORDER BY step, timestamp, value LIMIT ?",
+                           (run_id, key, int(start_step), int(end_step), limit + 1), "metrics", _Budget(self.db))
+        if len(rows) > limit:
+            return None
+        return [(metric_value(value, bool(is_nan)), step) for value, is_nan, step in rows]
+
     # -- experiments -------------------------------------------------------------------------
     _EXP = (f"SELECT experiment_id, {_capped('name', _MAX_OTHER_CHARS)}, "
-            f"{_capped('artifact_location', _MAX_OTHER_CHARS)}, {_capped('lifecycle_stage', _MAX_OTHER_CHARS)} "
-            "FROM experiments")
+            f"{_capped('artifact_location', _MAX_OTHER_CHARS)}, {_capped('lifecycle_stage', _MAX_OTHER_CHARS)}, "
+            "creation_time FROM experiments")
     _EXP_CHECKS = ((1, "experiments.name", _MAX_OTHER_CHARS), (2, "experiments.artifact_location", _MAX_OTHER_CHARS),
                    (3, "experiments.lifecycle_stage", _MAX_OTHER_CHARS))
 
@@ -368,7 +379,8 @@ class SqliteClient(StoreClient):
                     f"WHERE experiment_id IN ({','.join('?' * len(chunk))})", chunk, "experiment_tags", budget,
                     checks, lambda row: f"experiment {row[0]} key {str(row[1])[:100]!r}"):
                 tags.setdefault(exp_id, {})[key] = value
-        return [Experiment(str(r[0]), r[1], r[2], r[3], tags.get(r[0], {})) for r in rows]
+        return [Experiment(str(r[0]), r[1], r[2], r[3], tags.get(r[0], {}),
+                           creation_time=r[4] if type(r[4]) is int else None) for r in rows]
 
     def search_experiments(self) -> list[Experiment]:
         budget = _Budget(self.db)
@@ -469,6 +481,7 @@ def parse_filter(text: str) -> tuple[list[str], list[Any]]:
     """
     where: list[str] = []
     args: list[Any] = []
+    keyed: list[int] = []  # positions in ``where`` of tag / param clauses
     pos, text = 0, text or ""
     while text[pos:].strip():
         if where:
@@ -505,9 +518,20 @@ def parse_filter(text: str) -> tuple[list[str], list[Any]]:
         if m["num"] is not None or op not in ("=", "!=", "LIKE", "ILIKE"):
             raise InvalidInputError(f"filter {text!r}: {kind} values are strings compared with =, !=, LIKE, ILIKE")
         table = "tags" if kind.startswith("tag") else "params"
-        where.append(f"EXISTS (SELECT 1 FROM {table} x WHERE x.run_uuid = r.run_uuid AND x.key = ? "
-                     f"AND {_compare('x.value', op)})")
+        where.append(f"{table} {_compare('x.value', op)}")  # rendered below, once all are known
         args.extend([key, value])
+        keyed.append(len(where) - 1)
+    for i in keyed:
+        table, compare = where[i].split(" ", 1)
+        if len(keyed) == 1:
+            # One tag / param clause (a used-by, made-from or parent search): the runs holding the
+            # key come from its (key, run_uuid) primary key instead of a probe of every run of the
+            # experiments (75 ms at 100 000 runs for a key one run holds; now one index look-up).
+            # Several clauses (the version rule's) stay probes: intersecting the lists of every run
+            # holding each common key measured slower than probing each run once.
+            where[i] = f"r.run_uuid IN (SELECT x.run_uuid FROM {table} x WHERE x.key = ? AND {compare})"
+        else:
+            where[i] = f"EXISTS (SELECT 1 FROM {table} x WHERE x.run_uuid = r.run_uuid AND x.key = ? AND {compare})"
     return where, args
 
 
