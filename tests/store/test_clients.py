@@ -224,3 +224,21 @@ def test_a_range_of_metric_history_reads_the_same_through_every_client(client, t
             assert reader.metric_history(run_id, "k", lo, hi, most) == expected(lo, hi, most), (reader, lo, hi, most)
         assert reader.metric_history(run_id, "absent", 0, 100, 10) == []
         reader.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_reader_asks_the_same_search_once(lineage_store):
+    """A reader is a snapshot: the same search again is answered from the first (``lolpop impact``
+    walked the used-by index twice, once for the graph and once for its model versions); another
+    search, or the same one with another limit, is asked."""
+    reader = StoreReader(open_client(lineage_store["uri"]))
+    try:
+        used = reader.search(tag_clause("parent_run", "True"))
+        assert used and reader.requests == 2  # the experiments, then the search
+        again = reader.search(tag_clause("parent_run", "True"))
+        assert [r.info.run_id for r in again] == [r.info.run_id for r in used] and reader.requests == 2
+        reader.search(tag_clause("parent_run", "True"), max_results=1)
+        reader.search(tag_clause("parent_run", "False"))
+        assert reader.requests == 4
+    finally:
+        reader.close()

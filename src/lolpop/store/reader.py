@@ -134,8 +134,8 @@ def _search_order(run: Run) -> tuple[int, str]:
 class StoreReader:
     """Reads (never writes) resources from an MLflow store through a read-only client.
 
-    Runs fetched once are cached for the reader's lifetime, so a graph walk asks the store for each
-    run at most once.
+    Runs fetched once, and searches asked once, are cached for the reader's lifetime, so a graph
+    walk asks the store for each run and each search at most once.
 
     Args:
         client: a :class:`~lolpop.store.clients.base.StoreClient` (see :func:`open_client`), or
@@ -159,6 +159,7 @@ class StoreReader:
         self._runs: dict[str, Run] = {}
         self._experiments: dict[str, Experiment] = {}
         self._artifacts: dict[tuple[str, str], list[tuple[str, int | None]]] = {}
+        self._searched: dict[tuple[str, int, tuple[str, ...]], list[Run]] = {}
         self.requests = 0
 
     @classmethod
@@ -213,13 +214,18 @@ class StoreReader:
         return self.remember(self.client.get_run(run_id))
 
     def search(self, filter_string: str, max_results: int = 1000, experiment_ids: list[str] | None = None) -> list[Run]:
-        """One ``search_runs`` request over the reader's experiments, newest first."""
+        """One ``search_runs`` request over the reader's experiments, newest first; the same search
+        again is answered from the first (a reader is a snapshot, as its run cache is: ``impact``
+        and the graph walk beside it, or ``stop()``'s lineage pages and audit reports, ask once)."""
         ids = experiment_ids if experiment_ids is not None else self.experiment_ids
         if not ids:
             return []
-        self.requests += 1
-        runs = self.client.search_runs(ids, filter_string, max_results=max_results, order_by=versions.ORDER_BY)
-        return [self.remember(r) for r in runs]
+        asked = (filter_string, max_results, tuple(ids))
+        if asked not in self._searched:
+            self.requests += 1
+            self._searched[asked] = self.client.search_runs(ids, filter_string, max_results=max_results,
+                                                            order_by=versions.ORDER_BY)
+        return [self.remember(r) for r in self._searched[asked]]
 
     def runs(self, run_ids: list[str]) -> dict[str, Run]:
         """The runs ``run_ids`` by id: cached ones from the cache, the rest by one search on their

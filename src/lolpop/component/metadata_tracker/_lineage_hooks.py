@@ -105,9 +105,10 @@ class HeldRunsReader(StoreReader):
     answers the artifact listings of runs the tracker created (``None``: ask the store).
     ``experiment_ids``: where searches look (default: every experiment).
 
-    A search is asked once per reader: ``stop()`` draws the lineage pages and writes the audit
-    reports with one reader, so a page and the report beside it walk the same downstream answer
-    (one search, and the two can never disagree about what was predicted with a version).
+    ``stop()`` draws the lineage pages and writes the audit reports with one reader, which asks a
+    search once (:meth:`StoreReader.search`), so a page and the report beside it walk the same
+    downstream answer (one search, and the two can never disagree about what was predicted with a
+    version).
     """
 
     def __init__(self, client: Any, held: Mapping[str, Run],
@@ -127,18 +128,14 @@ class HeldRunsReader(StoreReader):
             if parent in children:
                 children[parent].append(run)
         self._answers = {tag_clause(MLFLOW_PARENT, run_id): runs for run_id, runs in children.items()}
-        self._searched: dict[tuple[str, int, tuple[str, ...] | None], list[Run]] = {}
 
     def search(self, filter_string: str, max_results: int = 1000,
                experiment_ids: list[str] | None = None) -> list[Run]:
         if filter_string in self._answers:
             return list(self._answers[filter_string][:max_results])
-        asked = (filter_string, max_results, None if experiment_ids is None else tuple(experiment_ids))
-        if asked not in self._searched:
-            runs = super().search(filter_string, max_results, experiment_ids)
-            # A held run is newer than what the store returns (pending writes, final status).
-            self._searched[asked] = [self._held.get(r.info.run_id, r) for r in runs]
-        return [self.remember(r) for r in self._searched[asked]]
+        runs = super().search(filter_string, max_results, experiment_ids)
+        # A held run is newer than what the store returns (pending writes, final status).
+        return [self.remember(self._held.get(r.info.run_id, r)) for r in runs]
 
     def remember(self, run: Run) -> Run:
         # Its client is the MlflowClient adapter (the tracker's client): a run known here without
