@@ -26,6 +26,13 @@ def _readers(conf):
     yield StoreReader(open_client(uri))  # every experiment of the store
 
 
+def _forge(client, index_run, run_id, step, timestamp=None):
+    """Write the index's ``newest`` entry of "data" as a writer (honest or not) would: ``run_id``'s
+    chunks at ``step``."""
+    for key, value in zip(index.metric_keys(index.NEWEST, "data"), index.encode(run_id)):
+        client.log_metric(index_run, key, value, step=step, timestamp=timestamp)
+
+
 def _check(conf, expect_index):
     answers = set()
     for reader in _readers(conf):
@@ -57,8 +64,7 @@ def test_without_a_usable_index_the_reader_searches(make_tracker, conf, client):
     # The index names a run that failed: never trusted, the search answers.
     failed = _cycle(make_tracker, status="FAILED")
     index_run = client.get_experiment(first.experiment_id).tags[index.EXPERIMENT_TAG]
-    for key, value in zip(index.metric_keys(index.NEWEST, "data"), index.encode(failed.run.info.run_id)):
-        client.log_metric(index_run, key, value, step=2**62, timestamp=2**62)
+    _forge(client, index_run, failed.run.info.run_id, step=2**62, timestamp=2**62)
     _check(conf, expect_index=False)
     client.delete_experiment_tag(first.experiment_id, index.EXPERIMENT_TAG)
     _check(conf, expect_index=False)
@@ -129,17 +135,14 @@ def test_without_a_usable_index_the_listing_searches(make_tracker, conf, client)
     failed = _cycle(make_tracker, status="FAILED")
     index_run = client.get_experiment(first.experiment_id).tags[index.EXPERIMENT_TAG]
     # A forged entry: the newest ever, far in the future, naming a run that failed.
-    for key, value in zip(index.metric_keys(index.NEWEST, "data"), index.encode(failed.run.info.run_id)):
-        client.log_metric(index_run, key, value, step=2**50, timestamp=2**50)
+    _forge(client, index_run, failed.run.info.run_id, step=2**50, timestamp=2**50)
     _listing(conf)
     # An entry whose step is not its run's start: never believed, the version is still listed.
-    for key, value in zip(index.metric_keys(index.NEWEST, "data"), index.encode(first.run.info.run_id)):
-        client.log_metric(index_run, key, value, step=first.run.info.start_time + 1)
+    _forge(client, index_run, first.run.info.run_id, step=first.run.info.start_time + 1)
     _listing(conf)
     # Two entries in one millisecond cannot be paired: the listing searches.
     second = _cycle(make_tracker)
-    for key, value in zip(index.metric_keys(index.NEWEST, "data"), index.encode("0" * 31 + "1")):
-        client.log_metric(index_run, key, value, step=second.run.info.start_time)
+    _forge(client, index_run, "0" * 31 + "1", step=second.run.info.start_time)
     assert all(_searched_versions(_listing(conf)).values())
     # An older store: no index at all.
     client.delete_experiment_tag(first.experiment_id, index.EXPERIMENT_TAG)

@@ -417,9 +417,7 @@ class StoreReader:
             if end < since or len(found) >= limit:
                 break
             low = max(since, end - width + 1)
-            self.requests += len(metric_keys)
-            histories = [self.client.metric_history(index_run_id, k, low, end, MAX_HISTORY_RESULTS)
-                         for k in metric_keys]
+            histories = self._histories(index_run_id, metric_keys, low, end)
             if not self.client.reads_metric_ranges:  # learnt just now (a server without range reads)
                 return None
             if any(h is None for h in histories):  # more entries than one read holds: a narrower range
@@ -430,13 +428,9 @@ class StoreReader:
             pointers = index.history_pointers(histories)  # type: ignore[arg-type]
             if pointers is None:
                 return None
-            runs = self.runs([run_id for run_id, _ in pointers])
-            checked = 0
-            for run_id, step in pointers:
-                run = runs.get(run_id)
-                if run is not None and index.answers(run, since, resource_id, experiment_id, step=step):
-                    found[run_id] = run
-                    checked += 1
+            vouched = self._vouched(pointers, since, resource_id, experiment_id)
+            found.update((run.info.run_id, run) for run in vouched)
+            checked = len(vouched)
             end = low - 1
             # Widen towards the versions still missing, by what this range held (at most 64 times).
             width *= min(64, max(2, -(-2 * (limit - len(found)) // max(checked, 1))))
@@ -450,19 +444,28 @@ class StoreReader:
         # here); any other index may lack them: a search bounded there.
         bound = since - 1 if before is None else min(before, since - 1)
         if complete:
-            self.requests += len(metric_keys)
-            histories = [self.client.metric_history(index_run_id, k, _MIN_STEP, bound, MAX_HISTORY_RESULTS)
-                         for k in metric_keys]
+            histories = self._histories(index_run_id, metric_keys, _MIN_STEP, bound)
             pointers = None if any(h is None for h in histories) else index.history_pointers(histories)  # type: ignore[arg-type]
             if pointers is not None:
-                runs = self.runs([run_id for run_id, _ in pointers])
-                out += sorted((run for run_id, step in pointers if (run := runs.get(run_id)) is not None
-                               and index.answers(run, _MIN_STEP, resource_id, experiment_id, step=step)),
-                              key=_search_order)
+                out += sorted(self._vouched(pointers, _MIN_STEP, resource_id, experiment_id), key=_search_order)
                 return out[:limit]
         clauses = self._clauses(resource_id) + [versions.before_clause(bound)]
         out += self.search(" and ".join(clauses), max_results=limit - len(out), experiment_ids=[experiment_id])
         return out[:limit]
+
+    def _histories(self, index_run_id: str, metric_keys: list[str], low: int,
+                   high: int) -> list[list[tuple[float, int]] | None]:
+        """The entries of each of an id's index keys with ``low <= step <= high`` (one read each)."""
+        self.requests += len(metric_keys)
+        return [self.client.metric_history(index_run_id, k, low, high, MAX_HISTORY_RESULTS) for k in metric_keys]
+
+    def _vouched(self, pointers: list[tuple[str, int]], since: int, resource_id: str,
+                 experiment_id: str) -> list[Run]:
+        """The runs of ``pointers`` (run id, step) the index may answer with (:func:`lolpop.layout.
+        index.answers`), in their order; their runs read by id, at most one search per 100."""
+        runs = self.runs([run_id for run_id, _ in pointers])
+        return [run for run_id, step in pointers if (run := runs.get(run_id)) is not None
+                and index.answers(run, since, resource_id, experiment_id, step=step)]
 
     # -- values ------------------------------------------------------------------------------
     def value(self, run: Run, full_key: str) -> Any:
