@@ -5,7 +5,9 @@ workflow-run tags a cycle of this lolpop version records: the dataset version (`
 ``<dv>.hexsha``, ...), the model version (``<mv>.exists``, ``<mv>.status``, the winner record,
 lineage with its used-by tag, value types in ``_lolpop.types`` as
 :mod:`lolpop.layout.values` writes them) and a prediction job of it (``<mv>_predictions.exists``,
-``.type = prediction_job``, ``.parent_id = <mv>``, ``.parent_run_id = <the run>``). Start times
+``.type = prediction_job``, ``.parent_id = <mv>``, ``.parent_run_id = <the run>``, and the
+made-from index's ``_lolpop.child_of.<the run>.<mv>``, which every writer of an experiment
+lolpop created writes: its experiment tag ``lolpop.made_from_index`` says so). Start times
 increase one second apart and end well before "now". Every 10th cycle's model version is
 ``DEPLOYED``, the others ``PROMOTED``.
 
@@ -47,7 +49,7 @@ from mlflow.store.tracking.dbmodels.models import (SqlExperiment, SqlExperimentT
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from sqlalchemy import and_, delete, func, insert, select, update
 
-from lolpop.layout import index, values
+from lolpop.layout import index, keys, values
 
 import workload as W
 
@@ -82,8 +84,8 @@ def _tags(i: int, run_id: str) -> dict[str, str]:
         f"{dv}.exists": "True", f"{dv}.type": "dataset_version",
         f"{mv}.exists": "True", f"{mv}.type": "model_version",
         f"{pj}.exists": "True", f"{pj}.type": "prediction_job", f"{pj}.parent_id": mv,
-        f"{pj}.parent_run_id": run_id,
-        f"_lolpop.used_by.{run_id}.{dv}": json.dumps([mv]),
+        f"{pj}.parent_run_id": run_id, keys.child_of_key(run_id, mv): json.dumps([pj]),
+        keys.used_by_key(run_id, dv): json.dumps([mv]),
     }
     # Metadata values as the tracker encodes them (types in the _lolpop.types bookkeeping tag).
     tags.update(values.encode_items({}, {
@@ -147,7 +149,8 @@ def _index_run(conn: Any, db: Path, exp_id: str) -> str:
             index.INDEX_RUN_TAG: "True", index.COMPLETE_TAG: "True", "mlflow.runName": index.INDEX_RUN_NAME,
             "mlflow.user": "bench", "mlflow.note.content": index.INDEX_RUN_NOTE,
             index.SINCE_TAG: str(INDEX_SINCE)}.items()])
-    conn.execute(insert(et), [{"key": index.EXPERIMENT_TAG, "value": run_id, "experiment_id": int(exp_id)}])
+    conn.execute(insert(et), [{"key": k, "value": v, "experiment_id": int(exp_id)} for k, v in {
+        index.EXPERIMENT_TAG: run_id, keys.MADE_FROM_EXPERIMENT_TAG: keys.MADE_FROM_INDEXED}.items()])
     return run_id
 
 

@@ -80,10 +80,19 @@ STRUCTURAL = ("exists", "type", "parent_id", "parent_run_id")
 USED_BY_PREFIX = "_lolpop.used_by."
 
 #: Searchable "made from" index written with ``create_resource(..., parent=p)`` of a resource
-#: that is neither an experiment nor a prediction job (e.g. a dataset version made from another):
-#: ``_lolpop.child_of.<parent_run_id>.<parent_id>`` = JSON list of the child ids in that run, so
-#: what was made from a version is one search (lineage downstream, impact, taint's blast radius).
+#: that is not an experiment (a prediction job of a model version, a dataset version made from
+#: another): ``_lolpop.child_of.<parent_run_id>.<parent_id>`` = JSON list of the child ids in that
+#: run, so what was made from a version is one search (lineage downstream, impact, taint's blast
+#: radius) that reads one key, where a search on the children's ``parent_run_id`` value reads the
+#: tag of every prediction job of the model (MLflow indexes a tag's key, not its value).
 CHILD_OF_PREFIX = "_lolpop.child_of."
+#: Experiment tag set with the experiment by the lolpop that creates it (one request): every
+#: writer of it indexes its prediction jobs as made from their model version (``CHILD_OF_PREFIX``).
+#: Where it is missing (an experiment created before lolpop did so, or by another tool), a
+#: prediction job may be recorded only by its ``parent_run_id``, and readers search for that too.
+#: As with the version index, keep every writer of an experiment on one lolpop version.
+MADE_FROM_EXPERIMENT_TAG = "lolpop.made_from_index"
+MADE_FROM_INDEXED = "prediction_job"
 
 
 def key(resource_id: str, name: str) -> str:

@@ -8,9 +8,13 @@ A node is one resource *version*: a resource id in one MLflow run. Edges follow 
 * ``experiment --winner|candidate--> model version`` (experiments are nested runs whose parent is
   the model version; the winner is the model version's ``winning_experiment_id``),
 * ``model version --predicted--> prediction job`` (the job's recorded ``parent_id`` /
-  ``parent_run_id``; downstream via a search on ``<model version id>_predictions.parent_run_id``),
-* ``parent --parent--> child`` for any other resource created with a ``parent`` (downstream via the
-  searchable ``_lolpop.child_of.<parent_run_id>.<parent_id>`` tag written with the child).
+  ``parent_run_id``),
+* ``parent --parent--> child`` for any other resource created with a ``parent``.
+
+Downstream, what was made from a version (prediction jobs included) is found by the searchable
+``_lolpop.child_of.<parent_run_id>.<parent_id>`` tag written with the child
+(:meth:`~lolpop.store.reader.StoreReader.made_from`; in an experiment whose writers may not have
+written it, a model version's prediction jobs also by a search on their ``parent_run_id``).
 
 *Upstream* of a node is what it was made from, *downstream* what was made from it. Expanding a
 node costs at most one ``search_runs`` request per direction (plus cached ``get_run`` reads).
@@ -38,7 +42,6 @@ from lolpop.store.reader import (
     is_experiment_id,
     used_by_key,
 )
-from lolpop.layout.keys import child_of_key
 
 DIRECTIONS = ("both", "upstream", "downstream")
 EXPERIMENT = "experiment"
@@ -209,23 +212,16 @@ class LineageBuilder:
             return out
         if node.type == PREDICTION_JOB:
             return out
-        if node.type == MODEL_VERSION or self.reader.get(node.id, run, LINEAGE_KEY) is not None:
-            pid = prediction_job_id(node.id)
-            for prun in self.reader.search(_filters.tag_clause(f"{pid}.parent_run_id", node.run_id)):
-                if self.reader.get(pid, prun, "parent_id") == node.id:
-                    out.append((pid, prun, "predicted", "out"))
+        # What was made from it (created with parent=); a model version's prediction jobs among them.
+        predicted = node.type == MODEL_VERSION or self.reader.get(node.id, run, LINEAGE_KEY) is not None
+        pid = prediction_job_id(node.id)
+        for cid, crun in self.reader.made_from(node.id, node.run_id, predictions=predicted):
+            if (self.reader.get(cid, crun, "parent_id") == node.id
+                    and self.reader.get(cid, crun, "parent_run_id") == node.run_id):
+                job = cid == pid or self.reader.get(cid, crun, "type") == PREDICTION_JOB
+                out.append((cid, crun, "predicted" if job else "parent", "out"))
+        if predicted:
             return out
-        # Anything else may have been made from (created with parent=) ...
-        made_from = child_of_key(node.run_id, node.id)
-        for crun in self.reader.search(f"tags.`{made_from}` LIKE '%'") if "`" not in made_from else []:
-            try:
-                children = json.loads(crun.data.tags.get(made_from, "[]"))
-            except json.JSONDecodeError:
-                children = []
-            for cid in children if isinstance(children, list) else []:
-                if (self.reader.get(str(cid), crun, "parent_id") == node.id
-                        and self.reader.get(str(cid), crun, "parent_run_id") == node.run_id):
-                    out.append((str(cid), crun, "parent", "out"))
         # ... and may be a dataset version some model version was trained on.
         for mrun in self.reader.search(f"tags.`{used_by_key(node.run_id, node.id)}` LIKE '%'"):
             try:

@@ -27,7 +27,8 @@ from lolpop.layout.access import access_error, request_user
 from lolpop.store._errors import mlflow_error
 from lolpop.store._preflight import check_store
 from lolpop.store._retry import is_transport_error, retry_delay
-from lolpop.layout.keys import MLFLOW_EXPERIMENT_KIND, TRAINING_EXPERIMENT_KIND
+from lolpop.layout.keys import (MADE_FROM_EXPERIMENT_TAG, MADE_FROM_INDEXED, MLFLOW_EXPERIMENT_KIND,
+                                TRAINING_EXPERIMENT_KIND)
 from lolpop.layout.uris import default_artifact_location, is_http, redact, sqlite_path
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -320,7 +321,8 @@ def _get_or_create_experiment(client: MlflowClient, name: str, artifact_location
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
         try:
-            tags = {MLFLOW_EXPERIMENT_KIND: TRAINING_EXPERIMENT_KIND}  # opens on its training runs
+            # opens on its training runs; its writers index prediction jobs by what they were made from
+            tags = {MLFLOW_EXPERIMENT_KIND: TRAINING_EXPERIMENT_KIND, MADE_FROM_EXPERIMENT_TAG: MADE_FROM_INDEXED}
             return client.create_experiment(name, artifact_location=artifact_location, tags=tags), tags, True
         except MlflowException as exc:
             # Another process created it between our read and our create: use theirs.

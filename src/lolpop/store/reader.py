@@ -11,6 +11,7 @@ strings, typed values named in the run's ``_lolpop.types`` bookkeeping tags (or 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -304,6 +305,39 @@ class StoreReader:
         if not experiment_ids or (probe and not self.search("", max_results=1, experiment_ids=experiment_ids)):
             return []
         return self.search(filter_string, max_results=limit, experiment_ids=experiment_ids)
+
+    def made_from(self, parent_id: str, parent_run_id: str, predictions: bool = False) -> list[tuple[str, Run]]:
+        """``[(child id, run)]`` of what may have been made from version ``parent_id`` of run
+        ``parent_run_id`` (created with ``parent=``), in the search's order; each is still to be
+        checked against the parent the child records (anyone may write an index tag).
+
+        One search on the made-from index (:data:`lolpop.layout.keys.CHILD_OF_PREFIX`: one key, so
+        it does not grow with the parent's history). With ``predictions`` (a model version), also
+        the prediction jobs an experiment without
+        :data:`~lolpop.layout.keys.MADE_FROM_EXPERIMENT_TAG` may hold unindexed (written by a
+        lolpop that did not index them, or with a parent id too long for the index's key): the
+        search on their ``parent_run_id`` over those experiments only, after asking whether they
+        hold any run (MLflow's empty Default experiment, above all; :meth:`_search_unindexed`).
+        """
+        made_from = keys.child_of_key(parent_run_id, parent_id)
+        indexable = len(made_from) <= keys.MAX_KEY_LENGTH and "`" not in made_from
+        out: list[tuple[str, Run]] = []
+        for run in self.search(f"tags.`{made_from}` LIKE '%'") if indexable else []:
+            try:
+                children = json.loads(run.data.tags.get(made_from, "[]"))
+            except json.JSONDecodeError:
+                children = []
+            out += [(c, run) for c in children if isinstance(c, str)] if isinstance(children, list) else []
+        if predictions:
+            pid = keys.prediction_job_id(parent_id)
+            unindexed = [e for e in self.experiment_ids if not indexable or self.experiment(e).tags.get(
+                keys.MADE_FROM_EXPERIMENT_TAG) != keys.MADE_FROM_INDEXED]
+            seen = {(c, r.info.run_id) for c, r in out}
+            clause = filters.tag_clause(f"{pid}.parent_run_id", parent_run_id)
+            out += [(pid, r) for r in self._search_unindexed(clause, 1000, unindexed, probe=indexable)
+                    if (pid, r.info.run_id) not in seen]
+            out.sort(key=lambda found: _search_order(found[1]))
+        return out
 
     def newest(self, resource_id: str, deployed: bool = False) -> Run | None:
         """The newest version of ``resource_id`` in the reader's experiments, as

@@ -11,6 +11,7 @@ import pytest
 
 from lolpop.components import MLFlowMetadataTracker
 from tests.support.http_proxy import HttpProxy
+from tests.support.mlflow_server import MlflowServer
 from tests.support.version_index import build_index
 
 
@@ -34,6 +35,19 @@ DOCUMENTED = {
     "stop": {LOG_BATCH: 2, UPLOAD: 2, UPDATE: 1},
 }
 CREATE, SET_EXPERIMENT_TAG = "POST /api/2.0/mlflow/runs/create", "POST /api/2.0/mlflow/experiments/set-experiment-tag"
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    """This module's own server. stop()'s lineage page walks every experiment of the store and
+    searches the prediction jobs' recorded parent in those its creator did not mark as indexing
+    them (StoreReader.made_from) when they hold any run: on the session's shared server that
+    depends on which tests ran before, and the counts here are exact."""
+    server = MlflowServer(tmp_path_factory.mktemp("budget-server")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
@@ -197,7 +211,9 @@ def test_the_lineage_page_shows_taint_without_a_request_of_its_own(counted):
         return {k: v for k, v in proxy.counts().items() if k.startswith(READS)}
 
     assert reads(lambda: tracker.build_model_lineage(mv, [dv, ext])) == {"GET /api/2.0/mlflow/runs/get": 2}
-    assert reads(tracker.stop) == {"GET /api/2.0/mlflow/runs/get": 1, SEARCH: 1,
+    # the downstream walk: the made-from search, and whether MLflow's Default experiment (not
+    # marked as indexing prediction jobs) holds a run (StoreReader.made_from)
+    assert reads(tracker.stop) == {"GET /api/2.0/mlflow/runs/get": 1, SEARCH: 2,
                                    "POST /api/2.0/mlflow/experiments/search": 1}
 
 
@@ -259,14 +275,16 @@ def test_the_audit_report_at_stop(counted):
     assert reads == REPORT_READS, reads
 
 
-#: Reads of stop() in the test above, as measured (docs/report.md lists them): the report's one
-#: search (what was predicted with the version, for the lineage picture, in every experiment as on
-#: the lineage page, so one experiments/search); the version before it as get_prev_resource_version
+#: Reads of stop() in the test above, as measured (docs/report.md lists them): the report's
+#: downstream walk (what was made from the version, prediction jobs included, for the lineage
+#: picture, in every experiment as on the lineage page, so one experiments/search): the made-from
+#: index's search, and one asking whether MLflow's Default experiment, which no lolpop marked as
+#: indexing prediction jobs, holds any run (StoreReader.made_from); the version before it as get_prev_resource_version
 #: finds it, from the version index (the experiment's tags and the index run: the index is complete
 #: and holds no version of it, so "none" without a search); its status history is its own run's and
 #: its experiments come from what the tracker holds; and the registered-model read MLflow's
 #: set_model_version_tag makes itself (it refuses to tag a prompt).
-REPORT_READS = {"POST /api/2.0/mlflow/runs/search": 1, "POST /api/2.0/mlflow/experiments/search": 1,
+REPORT_READS = {"POST /api/2.0/mlflow/runs/search": 2, "POST /api/2.0/mlflow/experiments/search": 1,
                 "GET /api/2.0/mlflow/experiments/get": 1, "GET /api/2.0/mlflow/runs/get": 1,
                 "GET /api/2.0/mlflow/registered-models/get": 1}
 
@@ -310,7 +328,7 @@ def test_the_report_at_stop_diffs_with_the_version_before_at_a_constant_cost(cou
     get_prev_resource_version finds it (the experiment's tags, the index run, the candidate: no
     search that grows with the model's history), and lists that version's dataset folders through
     its run's own artifact repository (no second fetch of the run). Its lineage page and it walk
-    downstream once (one experiments/search, one runs/search); the winner of the version before is
+    downstream once (one experiments/search; the made-from search and the Default experiment's probe); the winner of the version before is
     read for the diff (one runs/get). Measured on the version's second cycle; exact, so a new read
     shows up here."""
     tracker, proxy = counted
@@ -337,6 +355,6 @@ def test_the_report_at_stop_diffs_with_the_version_before_at_a_constant_cost(cou
     proxy.reset()
     later.stop()
     reads = {k: v for k, v in proxy.counts().items() if k.startswith(READS)}
-    assert reads == {"POST /api/2.0/mlflow/experiments/search": 1, SEARCH: 1,
+    assert reads == {"POST /api/2.0/mlflow/experiments/search": 1, SEARCH: 2,
                      "GET /api/2.0/mlflow/experiments/get": 1, "GET /api/2.0/mlflow/runs/get": 3,
                      LIST: 2}, reads

@@ -83,7 +83,7 @@ class ResourceMethods:
             return Resource(rid, run)
         rid = self._check_new_id(id)
         also = None
-        if parent is not None and type != keys.PREDICTION_JOB:
+        if parent is not None:
             # "made from": searchable from the parent (lolpop.layout.keys.CHILD_OF_PREFIX), same request
             also = lambda tags: child_of_tags(rid, parent_id, parent_run_id, tags)  # noqa: E731
         self._write_metadata(rid, self.run.info.run_id, meta, also=also)
