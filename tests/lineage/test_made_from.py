@@ -43,12 +43,13 @@ def _train(config: dict) -> str:
         return t.run.info.run_id
 
 
-def _predict(config: dict, model: str = MODEL) -> str:
-    """A workflow run predicting with the newest version of ``model``; its run id."""
-    with MLFlowMetadataTracker(conf={"config": config}) as t:
-        mv = t.get_resource(model, type="model_version")
-        t.create_resource(keys.prediction_job_id(model), type="prediction_job", parent=mv, prediction_count=3)
-        return t.run.info.run_id
+def _predict(config: dict, model: str = MODEL, status: str = "FINISHED") -> str:
+    """A workflow run predicting with the newest version of ``model``, ended ``status``; its run id."""
+    t = MLFlowMetadataTracker(conf={"config": config})
+    mv = t.get_resource(model, type="model_version")
+    t.create_resource(keys.prediction_job_id(model), type="prediction_job", parent=mv, prediction_count=3)
+    t.stop(status=status)
+    return t.run.info.run_id
 
 
 def _older_writer_job(client: MlflowClient, experiment_id: str, model: str, model_run: str) -> str:
@@ -82,6 +83,7 @@ def test_a_prediction_job_is_found_by_the_made_from_index_without_searching_its_
     config = conf["config"]
     train_run = _train(config)
     predict_run = _predict(config)
+    killed_run = _predict(config, status="KILLED")  # a job of a run that did not finish is still downstream
     experiment = client.get_experiment_by_name(config["mlflow_experiment_name"])
     # The writer indexes the job with its own tags; the experiment's creator vouched for every writer.
     tags = client.get_run(predict_run).data.tags
@@ -90,7 +92,7 @@ def test_a_prediction_job_is_found_by_the_made_from_index_without_searching_its_
 
     reader = RecordingReader(client)  # every experiment, as the CLI's and stop()'s readers
     graph = build_lineage(reader, reader.locate(MODEL, train_run), direction="downstream")
-    assert _predicted(graph, train_run) == {(JOB, predict_run)}
+    assert _predicted(graph, train_run) == {(JOB, predict_run), (JOB, killed_run)}
     # The marked experiment is never searched by the jobs' parent (other tests' experiments on a
     # shared server may be, when they are not marked and hold runs).
     assert all(experiment.experiment_id not in scope for scope in _parent_searches(reader)), reader.asked
