@@ -79,13 +79,19 @@ def used_by_tags(model_version_id: str, lineage: Any, current: dict[str, str]) -
     return tags
 
 
-def child_of_tags(child_id: str, parent_id: str, parent_run_id: str, current: dict[str, str]) -> dict[str, str]:
+def child_of_tags(child_id: str, parent_id: str, parent_run_id: str, current: dict[str, str],
+                  prediction_job: bool = False) -> dict[str, str]:
     """Tag ``_lolpop.child_of.<parent_run_id>.<parent_id>`` = JSON list of the ids in this run made
-    from that parent, with ``child_id`` added (empty when unchanged or when the key is too long)."""
+    from that parent, with ``child_id`` added (empty when unchanged or when the key is too long:
+    readers then find a ``prediction_job`` by a search on its recorded parent, anything else not)."""
     key = child_of_key(parent_run_id, parent_id)
     if len(key) > MAX_KEY_LENGTH or "`" in key:
-        logger.warning("parent id %r is too long for the made-from index; downstream lineage of it "
-                       "will not find %r", parent_id, child_id)
+        if prediction_job:
+            logger.warning("parent id %r is too long for the made-from index; downstream lineage of it "
+                           "finds %r by a search over every prediction job of it instead", parent_id, child_id)
+        else:
+            logger.warning("parent id %r is too long for the made-from index; downstream lineage of it "
+                           "will not find %r", parent_id, child_id)
         return {}
     try:
         children = json.loads(current.get(key, "[]"))

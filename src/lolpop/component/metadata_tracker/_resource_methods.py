@@ -85,7 +85,8 @@ class ResourceMethods:
         also = None
         if parent is not None:
             # "made from": searchable from the parent (lolpop.layout.keys.CHILD_OF_PREFIX), same request
-            also = lambda tags: child_of_tags(rid, parent_id, parent_run_id, tags)  # noqa: E731
+            job = type == keys.PREDICTION_JOB
+            also = lambda tags: child_of_tags(rid, parent_id, parent_run_id, tags, job)  # noqa: E731
         self._write_metadata(rid, self.run.info.run_id, meta, also=also)
         if type == keys.PREDICTION_JOB and parent_run_id is not None and not self._store.owns(parent_run_id):
             self._linked_model_versions[(parent_id, parent_run_id)] = None
