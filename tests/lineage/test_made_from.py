@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 from lolpop.components import MLFlowMetadataTracker
 from lolpop.layout import keys
 from lolpop.layout.filters import tag_clause
-from lolpop.lineage import StoreReader, build_lineage
+from lolpop.lineage import StoreReader, build_lineage, open_client
 
 MODEL = "churn"
 JOB = keys.prediction_job_id(MODEL)
@@ -90,13 +90,15 @@ def test_a_prediction_job_is_found_by_the_made_from_index_without_searching_its_
     assert json.loads(tags[keys.child_of_key(train_run, MODEL)]) == [JOB]
     assert experiment.tags[keys.MADE_FROM_EXPERIMENT_TAG] == keys.MADE_FROM_INDEXED
 
-    reader = RecordingReader(client)  # every experiment, as the CLI's and stop()'s readers
-    graph = build_lineage(reader, reader.locate(MODEL, train_run), direction="downstream")
-    assert _predicted(graph, train_run) == {(JOB, predict_run), (JOB, killed_run)}
-    # The marked experiment is never searched by the jobs' parent (other tests' experiments on a
-    # shared server may be, when they are not marked and hold runs).
-    assert all(experiment.experiment_id not in scope for scope in _parent_searches(reader)), reader.asked
-    assert _predicted(graph, train_run) == _by_parent_search(StoreReader(client), MODEL, train_run)
+    # every experiment, as the CLI's and stop()'s readers; through MlflowClient and the CLI's client
+    for reader in (RecordingReader(client), RecordingReader(open_client(config["mlflow_tracking_uri"]))):
+        graph = build_lineage(reader, reader.locate(MODEL, train_run), direction="downstream")
+        assert _predicted(graph, train_run) == {(JOB, predict_run), (JOB, killed_run)}
+        # The marked experiment is never searched by the jobs' parent (other tests' experiments on
+        # a shared server may be, when they are not marked and hold runs).
+        assert all(experiment.experiment_id not in scope for scope in _parent_searches(reader)), reader.asked
+        assert _predicted(graph, train_run) == _by_parent_search(StoreReader(client), MODEL, train_run)
+        reader.close()
 
 
 def test_jobs_an_older_lolpop_recorded_are_found_where_no_creator_vouched_for_the_index(tracking_uri, client):
@@ -108,11 +110,12 @@ def test_jobs_an_older_lolpop_recorded_are_found_where_no_creator_vouched_for_th
     new_job_run = _predict(config)
     assert keys.MADE_FROM_EXPERIMENT_TAG not in client.get_experiment(experiment_id).tags
 
-    reader = RecordingReader(client)
-    graph = build_lineage(reader, reader.locate(MODEL, train_run), direction="downstream")
-    assert _predicted(graph, train_run) == {(JOB, old_job_run), (JOB, new_job_run)}
-    assert _predicted(graph, train_run) == _by_parent_search(StoreReader(client), MODEL, train_run)
-    assert any(experiment_id in scope for scope in _parent_searches(reader)), reader.asked
+    for reader in (RecordingReader(client), RecordingReader(open_client(tracking_uri))):
+        graph = build_lineage(reader, reader.locate(MODEL, train_run), direction="downstream")
+        assert _predicted(graph, train_run) == {(JOB, old_job_run), (JOB, new_job_run)}
+        assert _predicted(graph, train_run) == _by_parent_search(StoreReader(client), MODEL, train_run)
+        assert any(experiment_id in scope for scope in _parent_searches(reader)), reader.asked
+        reader.close()
 
 
 def test_a_forged_made_from_entry_is_not_believed(conf, client):
