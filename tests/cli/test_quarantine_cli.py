@@ -207,3 +207,23 @@ def test_the_command_redraws_the_lineage_pages_it_touches(store, client, tmp_pat
     assert "redrew the lineage page of 2 model version(s)" in out
     html = page("churn", "churn_model", "lifted")
     assert "TAINTED" not in html and 'class="taint"' not in html
+
+
+def test_the_command_states_its_quarantine_once_and_an_upstream_one_still(make_tracker, conf):
+    """Its header says who quarantined what and why; the impact table below it repeated that as a
+    "TAINTED" line. That the dataset version was itself made from a quarantined one is news, and
+    is still printed."""
+    t = make_tracker()
+    a = t.create_resource("clicks", type="dataset_version")
+    b = t.create_resource("sessions", type="dataset_version", parent=a)
+    mv = t.create_resource("ctr_model", type="model_version")
+    t.build_model_lineage(mv, [b])
+    t.stop()
+    store = {"uri": conf["config"]["mlflow_tracking_uri"], "experiment": conf["config"]["mlflow_experiment_name"]}
+    first = _run(store, "quarantine", "clicks", "--run", a.run.info.run_id, "--reason", "bot traffic").output
+    assert first.count("bot traffic") == 1 and "TAINTED" not in first, first
+    assert "ctr_model" in first and "sessions" in first
+    second = _run(store, "quarantine", "sessions", "--run", b.run.info.run_id, "--reason", "mislabelled").output
+    assert second.count("mislabelled") == 1, second
+    assert re.search(r"TAINTED: clicks \(run " + a.run.info.run_id[:8] + r"\) quarantined by .*: bot traffic",
+                     second, re.S), second

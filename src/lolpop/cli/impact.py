@@ -41,8 +41,10 @@ def impact(settings: Settings, dataset_id: str, run_id: str | None, fmt: str) ->
     render_table(result)
 
 
-def render_table(result: object) -> None:
-    """Print a :class:`~lolpop.audit.impact.Impact`: one row per affected resource version."""
+def render_table(result: object, shown: tuple[str, str] | None = None) -> None:
+    """Print a :class:`~lolpop.audit.impact.Impact`: one row per affected resource version.
+    ``shown``: ``(dataset version id, run id)`` of a quarantine the caller printed already (``lolpop
+    quarantine``'s own header), whose taint line is not printed again; others' still are."""
     from rich.text import Text
 
     from lolpop.cli.layout import Column, Listing
@@ -72,6 +74,8 @@ def render_table(result: object) -> None:
     out = console()
     taint = getattr(result, "taint", [])
     for finding in taint:
+        if (finding.dataset_version_id, finding.run_id) == shown:
+            continue
         line = Text("⚠ TAINTED: ", style="bold red")
         line.append_text(text(finding.dataset_version_id, "bold")).append(" (run ").append_text(
             text(finding.run_id[:8])).append(") quarantined by ").append_text(text(finding.user or "unknown"))

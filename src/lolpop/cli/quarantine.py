@@ -146,7 +146,7 @@ def _print(result: object) -> None:
                 text(m.run_id[:8])).append(")")
         out.print(line)
     if impact.model_versions or impact.prediction_jobs or impact.other:
-        render_table(impact)
+        render_table(impact, shown=(event.dataset_version_id, event.run_id))
     out.print(Text(f"redrew the lineage page of {len(result.redrawn)} model version(s)"))  # type: ignore[attr-defined]
     failures = result.redraw_failures  # type: ignore[attr-defined]
     if failures:
