@@ -279,8 +279,8 @@ def test_the_audit_report_at_stop(counted):
 #: downstream walk (what was made from the version, prediction jobs included, for the lineage
 #: picture, in every experiment as on the lineage page, so one experiments/search): the made-from
 #: index's search, and one asking whether MLflow's Default experiment, which no lolpop marked as
-#: indexing prediction jobs, holds any run (StoreReader.made_from); the version before it as get_prev_resource_version
-#: finds it, from the version index (the experiment's tags and the index run: the index is complete
+#: indexing prediction jobs, holds any run (StoreReader.made_from); the version before it as
+#: get_prev_resource_version finds it, from the version index (the experiment's tags and the index run: the index is complete
 #: and holds no version of it, so "none" without a search); its status history is its own run's and
 #: its experiments come from what the tracker holds; and the registered-model read MLflow's
 #: set_model_version_tag makes itself (it refuses to tag a prompt).
@@ -328,8 +328,8 @@ def test_the_report_at_stop_diffs_with_the_version_before_at_a_constant_cost(cou
     get_prev_resource_version finds it (the experiment's tags, the index run, the candidate: no
     search that grows with the model's history), and lists that version's dataset folders through
     its run's own artifact repository (no second fetch of the run). Its lineage page and it walk
-    downstream once (one experiments/search; the made-from search and the Default experiment's probe); the winner of the version before is
-    read for the diff (one runs/get). Measured on the version's second cycle; exact, so a new read
+    downstream once (one experiments/search; the made-from search and the Default experiment's
+    probe); the winner of the version before is read for the diff (one runs/get). Measured on the version's second cycle; exact, so a new read
     shows up here."""
     tracker, proxy = counted
     profile = tmp_path / "profile.html"
