@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lolpop.exceptions import InvalidInputError
-from lolpop.layout.keys import LINEAGE_KEY, exists_key, is_experiment_id, used_by_key
+from lolpop.layout.keys import LINEAGE_KEY, exists_key, is_experiment_id, listed, used_by_key
 
 MODEL_VERSION = "model_version"
 PREDICTION_JOB = "prediction_job"
@@ -121,11 +121,7 @@ def _users(reader: Any, rid: str, run_id: str) -> list[tuple[str, Any]]:
     if "`" in index:  # not searchable; build_model_lineage never indexes such an id either
         return out
     for mrun in reader.search(f"tags.`{index}` LIKE '%'"):
-        try:
-            names = json.loads(mrun.data.tags.get(index, "[]"))
-        except json.JSONDecodeError:
-            names = []
-        for mv_id in names if isinstance(names, list) else []:
+        for mv_id in listed(mrun.data.tags, index):
             lineage = reader.get(str(mv_id), mrun, LINEAGE_KEY)
             if isinstance(lineage, list) and any(
                 isinstance(i, dict) and i.get("id") == rid and i.get("run_id") == run_id for i in lineage

@@ -6,9 +6,11 @@ spelled once.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
+from typing import Any
 
 from lolpop.exceptions import InvalidKeyError, MetadataConflictError
 
@@ -110,6 +112,23 @@ def used_by_key(dataset_run_id: str, dataset_id: str) -> str:
 
 def child_of_key(parent_run_id: str, parent_id: str) -> str:
     return f"{CHILD_OF_PREFIX}{parent_run_id}.{parent_id}"
+
+
+def searchable(index_key: str) -> bool:
+    """Whether the made-from index key ``index_key`` can be written (MLflow's key length) and
+    searched (a filter quotes it in backticks): the writer skips one that is not, and readers do
+    not look for it."""
+    return len(index_key) <= MAX_KEY_LENGTH and "`" not in index_key
+
+
+def listed(tags: Mapping[str, str], index_key: str) -> list[Any]:
+    """The JSON list an index tag (used-by, made-from) holds in ``tags``; empty when it is absent
+    or is no JSON list (stored data: anyone may write it). The items are unchecked."""
+    try:
+        items = json.loads(tags.get(index_key, "[]"))
+    except json.JSONDecodeError:
+        return []
+    return items if isinstance(items, list) else []
 
 
 def resource_id(name: str) -> str:

@@ -33,7 +33,7 @@ from lolpop.lineage.model import LineageEdge, LineageNode
 from lolpop.store.clients.base import Run
 from lolpop.layout import arguments
 from lolpop.layout import filters as _filters
-from lolpop.layout.keys import LINEAGE_KEY, WINNER_KEY, prediction_job_id
+from lolpop.layout.keys import LINEAGE_KEY, WINNER_KEY, listed, prediction_job_id
 from lolpop.store.reader import (
     MLFLOW_PARENT,
     STRUCTURAL,
@@ -223,12 +223,9 @@ class LineageBuilder:
         if predicted:
             return out
         # ... and may be a dataset version some model version was trained on.
-        for mrun in self.reader.search(f"tags.`{used_by_key(node.run_id, node.id)}` LIKE '%'"):
-            try:
-                users = json.loads(mrun.data.tags.get(used_by_key(node.run_id, node.id), "[]"))
-            except json.JSONDecodeError:
-                users = []
-            for mv_id in users if isinstance(users, list) else []:
+        used_by = used_by_key(node.run_id, node.id)
+        for mrun in self.reader.search(f"tags.`{used_by}` LIKE '%'"):
+            for mv_id in listed(mrun.data.tags, used_by):
                 lineage = self.reader.get(str(mv_id), mrun, LINEAGE_KEY)
                 if isinstance(lineage, list) and any(
                     isinstance(i, dict) and i.get("id") == node.id and i.get("run_id") == node.run_id

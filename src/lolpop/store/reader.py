@@ -11,7 +11,6 @@ strings, typed values named in the run's ``_lolpop.types`` bookkeeping tags (or 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -320,14 +319,10 @@ class StoreReader:
         hold any run (MLflow's empty Default experiment, above all; :meth:`_search_unindexed`).
         """
         made_from = keys.child_of_key(parent_run_id, parent_id)
-        indexable = len(made_from) <= keys.MAX_KEY_LENGTH and "`" not in made_from
+        indexable = keys.searchable(made_from)
         out: list[tuple[str, Run]] = []
         for run in self.search(f"tags.`{made_from}` LIKE '%'") if indexable else []:
-            try:
-                children = json.loads(run.data.tags.get(made_from, "[]"))
-            except json.JSONDecodeError:
-                children = []
-            out += [(c, run) for c in children if isinstance(c, str)] if isinstance(children, list) else []
+            out += [(c, run) for c in keys.listed(run.data.tags, made_from) if isinstance(c, str)]
         if predictions:
             pid = keys.prediction_job_id(parent_id)
             unindexed = [e for e in self.experiment_ids if not indexable or self.experiment(e).tags.get(

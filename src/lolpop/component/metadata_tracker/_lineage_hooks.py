@@ -16,7 +16,8 @@ from lolpop.store.entities import Run
 from lolpop.layout import arguments, ui_links
 from lolpop.layout.filters import tag_clause
 from lolpop.layout.native import LINEAGE_ARTIFACT_ID, LINEAGE_FILE_NAME, page_path
-from lolpop.layout.keys import MAX_KEY_LENGTH, MLFLOW_PARENT, child_of_key, used_by_key
+from lolpop.layout.keys import (MAX_KEY_LENGTH, MLFLOW_PARENT, child_of_key, listed, searchable,
+                               used_by_key)
 from lolpop.exceptions import ResourceNotFoundError
 from lolpop.lineage.graph import LineageGraph, build_lineage
 from lolpop.lineage.render import to_html
@@ -68,11 +69,7 @@ def used_by_tags(model_version_id: str, lineage: Any, current: dict[str, str]) -
             logger.warning("dataset id %r is too long for the used-by index; downstream lineage "
                            "of it will not find %r", item["id"], model_version_id)
             continue
-        try:
-            users = json.loads(current.get(key, "[]"))
-        except json.JSONDecodeError:
-            users = []
-        users = sorted(set(users if isinstance(users, list) else []) | {model_version_id})
+        users = sorted(set(listed(current, key)) | {model_version_id})
         value = json.dumps(users)
         if current.get(key) != value:
             tags[key] = value
@@ -85,19 +82,13 @@ def child_of_tags(child_id: str, parent_id: str, parent_run_id: str, current: di
     from that parent, with ``child_id`` added (empty when unchanged or when the key is too long:
     readers then find a ``prediction_job`` by a search on its recorded parent, anything else not)."""
     key = child_of_key(parent_run_id, parent_id)
-    if len(key) > MAX_KEY_LENGTH or "`" in key:
-        if prediction_job:
-            logger.warning("parent id %r is too long for the made-from index; downstream lineage of it "
-                           "finds %r by a search over every prediction job of it instead", parent_id, child_id)
-        else:
-            logger.warning("parent id %r is too long for the made-from index; downstream lineage of it "
-                           "will not find %r", parent_id, child_id)
+    if not searchable(key):
+        found = ("finds %r by a search over every prediction job of it instead" if prediction_job
+                 else "will not find %r")
+        logger.warning("parent id %r is too long for the made-from index; downstream lineage of it " + found,
+                       parent_id, child_id)
         return {}
-    try:
-        children = json.loads(current.get(key, "[]"))
-    except json.JSONDecodeError:
-        children = []
-    value = json.dumps(sorted(set(children if isinstance(children, list) else []) | {child_id}))
+    value = json.dumps(sorted(set(listed(current, key)) | {child_id}))
     return {} if current.get(key) == value else {key: value}
 
 
